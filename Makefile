@@ -1,0 +1,79 @@
+# featurepulse: the project's verbs. Every target does its own set-up (venv, pip, npm) on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLINK_VENV := .venv-flink
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help setup run serve test test-fast lint format synth deploy bench clean
+
+help:
+	@echo "make run     the whole pipeline on this machine (no AWS account needed)"
+	@echo "make test    the full test suite (what CI runs)"
+	@echo "make lint    ruff + mypy"
+	@echo "make synth   synthesize the CloudFormation template (offline) and cfn-lint it"
+	@echo "make deploy  cdk deploy (needs AWS credentials)"
+	@echo "make bench   benchmarks; figures go to docs/performance.md"
+
+# --- set-up ------------------------------------------------------------------------------------
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(FLINK_VENV)/.installed: flink/requirements.txt
+	test -x $(FLINK_VENV)/bin/python || $(PYTHON) -m venv $(FLINK_VENV)
+	$(FLINK_VENV)/bin/pip install -q -r flink/requirements.txt
+	touch $@
+
+# System packages the browser tests need (Debian's chromium); a no-op when already there.
+.chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@touch $@
+
+SETUP := $(VENV)/.installed node_modules/.installed $(FLINK_VENV)/.installed .chromium
+setup: $(SETUP)
+
+# --- verbs -------------------------------------------------------------------------------------
+run: $(SETUP)
+	$(BIN)/featurepulse local
+
+serve: $(SETUP)
+	$(BIN)/featurepulse local --serve
+
+test: $(SETUP)
+	$(MAKE) lint
+	$(BIN)/pytest tests
+
+test-fast: $(VENV)/.installed
+	$(BIN)/pytest tests/unit
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy featurepulse lambdas glue_jobs cdk app.py bench
+
+format: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+synth: $(VENV)/.installed node_modules/.installed
+	npx --no-install cdk synth --quiet
+	$(BIN)/cfn-lint cdk.out/*.template.json
+
+deploy: $(VENV)/.installed node_modules/.installed
+	npx --no-install cdk deploy --all
+
+bench: $(SETUP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf cdk.out .featurepulse .pytest_cache .mypy_cache .ruff_cache .build

@@ -1,0 +1,42 @@
+"""Quarantined events (DESIGN.md sections 1 and 4): invalid events are stored with their reason, never dropped.
+
+Layout: `s3://<lake>/quarantine/dt=YYYY-MM-DD/hr=HH/<received_at>-<request_id>.jsonl`, partitioned by the
+time the event was received (an invalid event may have no usable event time). One JSON object per line,
+with the fields of `QuarantinedEvent`; `raw` is the event exactly as the client sent it, as JSON text, so
+that `featurepulse quarantine replay` can re-validate it after a schema fix.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, field_serializer
+
+from featurepulse.domain.schema import format_timestamp, partition_values
+
+
+class QuarantinedEvent(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    quarantine_id: str
+    source_id: str | None
+    request_id: str
+    index: int
+    reason: str
+    received_at: datetime
+    # Best-effort identity, so GDPR erasure can find the rows of a user even in invalid events.
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    message_id: str | None = None
+    raw: str
+
+    @field_serializer("received_at")
+    def _serialize_time(self, value: datetime) -> str:
+        return format_timestamp(value)
+
+
+def quarantine_key(prefix: str, received_at: datetime, request_id: str) -> str:
+    """Object key of one request's quarantined events."""
+    parts = partition_values(received_at)
+    stamp = received_at.strftime("%Y%m%dT%H%M%S%f")
+    return f"{prefix.rstrip('/')}/dt={parts['dt']}/hr={parts['hr']}/{stamp}-{request_id}.jsonl"
