@@ -1,0 +1,23 @@
+"""`make bench`: run every `bench/bench_*.py` module's `main()` in turn."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_"))
+    only = set(sys.argv[1:])
+    for name in names:
+        if only and name not in only:
+            continue
+        print(f"\n=== {name} ===", flush=True)
+        importlib.import_module(f"bench.{name}").main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
