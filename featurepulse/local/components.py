@@ -60,7 +60,8 @@ class LocalContext:
         """A boto3 client for the local moto server."""
         import boto3  # local import: keeps `featurepulse local --help` fast
 
-        return boto3.client(service, endpoint_url=self.aws_endpoint_url, region_name=self.region)
+        session = boto3.session.Session(region_name=self.region)
+        return session.client(service, endpoint_url=self.aws_endpoint_url)  # type: ignore[call-overload]
 
 
 @runtime_checkable
