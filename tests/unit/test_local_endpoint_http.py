@@ -1,0 +1,146 @@
+"""The local API Gateway stand-in over real loopback HTTP, with a stand-in handler defined here.
+
+The real ingest handler behind the same endpoint is tested in tests/integration and tests/e2e.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import threading
+
+import pytest
+
+from featurepulse.local.endpoint import MAX_PAYLOAD_BYTES, LocalApiEndpoint
+
+
+class RecordingHandler:
+    """Echoes what it was given; raises for the path /boom."""
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+        self.contexts: list[object] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, event, context):
+        with self.lock:
+            self.events.append(event)
+            self.contexts.append(context)
+        if event["path"] == "/boom":
+            raise RuntimeError("handler bug")
+        return {
+            "statusCode": 200,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"path": event["path"], "body": event["body"]}),
+            "isBase64Encoded": False,
+        }
+
+
+@pytest.fixture
+def served():
+    handler = RecordingHandler()
+    endpoint = LocalApiEndpoint(handler)
+    endpoint.start()
+    try:
+        yield endpoint, handler
+    finally:
+        endpoint.stop()
+
+
+def _request(endpoint, method, path, body=b"", headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", endpoint.port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def test_a_request_reaches_the_handler_as_a_proxy_event_and_its_answer_comes_back(served):
+    # Given the endpoint serving a handler
+    endpoint, handler = served
+    # When a client posts a batch
+    status, headers, body = _request(
+        endpoint, "POST", "/v1/batch", b'{"batch": []}', {"Content-Type": "application/json"}
+    )
+    # Then the handler got the REST proxy event and the client got the handler's answer
+    assert status == 200
+    assert json.loads(body) == {"path": "/v1/batch", "body": '{"batch": []}'}
+    assert headers["Content-Type"] == "application/json"
+    event = handler.events[0]
+    assert event["requestContext"]["identity"]["sourceIp"] == "127.0.0.1"
+    assert headers["x-amzn-RequestId"] == event["requestContext"]["requestId"]
+    assert handler.contexts[0].aws_request_id == event["requestContext"]["requestId"]
+
+
+def test_a_gzip_body_is_decompressed_before_the_handler_sees_it(served):
+    endpoint, handler = served
+    payload = b'{"batch": [{"type": "track", "event": "Feature Viewed"}]}'
+    status, _, _ = _request(endpoint, "POST", "/v1/batch", gzip.compress(payload), {"Content-Encoding": "gzip"})
+    assert status == 200
+    assert handler.events[0]["body"] == payload.decode()
+    assert handler.events[0]["headers"]["Content-Encoding"] == "gzip"
+
+
+def test_a_body_that_is_not_the_gzip_it_claims_is_refused_with_415_without_calling_the_handler(served):
+    endpoint, handler = served
+    status, _, body = _request(endpoint, "POST", "/v1/batch", b"{}", {"Content-Encoding": "gzip"})
+    assert status == 415
+    assert json.loads(body) == {"message": "Unsupported Media Type"}
+    assert handler.events == []
+
+
+def test_a_payload_over_the_gateway_quota_is_refused_with_413_without_calling_the_handler(served):
+    endpoint, handler = served
+    status, _, _ = _request(endpoint, "POST", "/v1/batch", b"x" * (MAX_PAYLOAD_BYTES + 1))
+    assert status == 413
+    assert handler.events == []
+
+
+def test_a_handler_crash_is_a_502_without_a_stack_trace(served):
+    endpoint, _ = served
+    status, _, body = _request(endpoint, "POST", "/boom", b"{}")
+    assert status == 502
+    assert json.loads(body) == {"message": "Internal server error"}
+    assert b"Traceback" not in body
+    assert endpoint.failures == 1
+
+
+def test_a_chunked_body_is_reassembled(served):
+    # Given a client that streams its body with chunked transfer encoding
+    endpoint, handler = served
+    conn = http.client.HTTPConnection("127.0.0.1", endpoint.port, timeout=10)
+    try:
+        conn.request("POST", "/v1/track", body=iter([b'{"type": ', b'"track"}']), encode_chunked=True)
+        status = conn.getresponse().status
+    finally:
+        conn.close()
+    # Then the handler sees the whole body
+    assert status == 200
+    assert handler.events[0]["body"] == '{"type": "track"}'
+
+
+def test_keep_alive_connections_serve_several_requests(served):
+    endpoint, handler = served
+    conn = http.client.HTTPConnection("127.0.0.1", endpoint.port, timeout=10)
+    try:
+        for i in range(3):
+            conn.request("POST", "/v1/track", body=json.dumps({"i": i}).encode())
+            response = conn.getresponse()
+            assert response.status == 200
+            response.read()
+    finally:
+        conn.close()
+    assert len(handler.events) == 3
+
+
+def test_stop_closes_the_port_and_is_safe_twice():
+    endpoint = LocalApiEndpoint(RecordingHandler())
+    endpoint.start()
+    port = endpoint.port
+    endpoint.stop()
+    endpoint.stop()
+    with pytest.raises(OSError):
+        http.client.HTTPConnection("127.0.0.1", port, timeout=2).connect()
