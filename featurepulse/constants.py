@@ -12,6 +12,15 @@ ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 ENV_LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
 ENV_PUT_TIME_BUDGET_MS = "PUT_TIME_BUDGET_MS"
+ENV_STAGE_MAP = "FEATUREPULSE_STAGE_MAP"  # same name as featurepulse.domain.stages.STAGE_MAP_ENV
+# Optional ingest knobs (defaults in featurepulse/ingest/settings.py; docs/api.md explains each).
+ENV_QUARANTINE_KMS_KEY_ARN = "QUARANTINE_KMS_KEY_ARN"  # SSE-KMS key of quarantine objects (else bucket default)
+ENV_SOURCES_CACHE_TTL_SECONDS = "SOURCES_CACHE_TTL_SECONDS"  # write-key cache; revocation applies within it
+ENV_MAX_FUTURE_SECONDS = "INGEST_MAX_FUTURE_SECONDS"  # corrected timestamps further ahead are quarantined
+ENV_RETRY_AFTER_SECONDS = "INGEST_RETRY_AFTER_SECONDS"  # Retry-After of 503 answers
+
+# Sources table (DynamoDB): partition key = sha256 hex of the write key (write keys are never stored).
+SOURCES_TABLE_PARTITION_KEY = "pk"
 
 # Stack outputs.
 OUTPUT_API_URL = "IngestApiUrl"
