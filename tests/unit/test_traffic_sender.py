@@ -1,0 +1,96 @@
+"""The traffic sender over real loopback HTTP, against a stand-in handler behind the local endpoint."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+
+import pytest
+
+from featurepulse.local.endpoint import LocalApiEndpoint
+from featurepulse.local.traffic import SegmentHttpSender, run_traffic
+
+
+class SegmentLikeHandler:
+    """Accepts batches, lists events without identity as rejected; answers 503 to the first request."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.events: list[dict] = []
+        self.fail_first = fail_first
+        self.lock = threading.Lock()
+
+    def __call__(self, event, context):
+        with self.lock:
+            self.events.append(event)
+            if self.fail_first > 0:
+                self.fail_first -= 1
+                return {"statusCode": 503, "headers": {"Retry-After": "0"}, "body": "{}"}
+        body = json.loads(event["body"])
+        messages = body["batch"] if event["path"] == "/v1/batch" else [body]
+        rejected = [
+            {"index": i, "reason": "missing id"}
+            for i, m in enumerate(messages)
+            if not (m.get("userId") or m.get("anonymousId"))
+        ]
+        return {"statusCode": 200, "body": json.dumps({"success": True, "rejected": rejected})}
+
+
+@pytest.fixture
+def served():
+    handler = SegmentLikeHandler()
+    endpoint = LocalApiEndpoint(handler)
+    endpoint.start()
+    try:
+        yield endpoint, handler
+    finally:
+        endpoint.stop()
+
+
+def test_the_sender_authenticates_with_the_write_key_as_basic_user_name(served):
+    endpoint, handler = served
+    sender = SegmentHttpSender(endpoint.url, "wk_123")
+    status, _ = sender.post("/v1/track", {"type": "track", "event": "x", "userId": "u"})
+    sender.close()
+    assert status == 200
+    auth = handler.events[0]["headers"]["Authorization"]
+    assert base64.b64decode(auth.removeprefix("Basic ")) == b"wk_123:"
+
+
+def test_the_sender_retries_a_503_and_delivers():
+    # Given a handler that is unavailable for its first request
+    handler = SegmentLikeHandler(fail_first=1)
+    with LocalApiEndpoint(handler) as endpoint:
+        sender = SegmentHttpSender(endpoint.url, "k")
+        # When the sender posts
+        status, _ = sender.post("/v1/track", {"type": "track", "event": "x", "userId": "u"})
+        sender.close()
+    # Then it retried and the second attempt was accepted
+    assert status == 200
+    assert len(handler.events) == 2
+
+
+def test_run_traffic_sends_for_its_duration_and_accounts_for_every_event(served):
+    # Given the endpoint and a short, fast run
+    endpoint, handler = served
+    ticks = []
+    # When traffic runs for about one second at 60 events/s
+    stats = run_traffic(
+        endpoint.url, "k", rate_eps=60, duration_s=1.0, seed=3, tick_s=0.25, on_tick=lambda s, t: ticks.append(t)
+    )
+    # Then every request reached the handler and every valid event was accepted
+    assert stats.requests == len(handler.events)
+    assert stats.statuses[200] == stats.requests
+    assert stats.sent_valid == 60
+    assert len(stats.accepted_ids) == stats.sent_valid
+    assert stats.undelivered_valid == 0
+    assert stats.rejected_by_server == sum(stats.sent_invalid.values())
+    assert ticks
+
+
+def test_run_traffic_stops_when_asked(served):
+    endpoint, _ = served
+    stop = threading.Event()
+    stop.set()
+    stats = run_traffic(endpoint.url, "k", rate_eps=50, duration_s=None, stop=stop)
+    assert stats.requests == 0
