@@ -1,0 +1,81 @@
+"""Run the report SQL on the local lake with DuckDB (local mode and tests; not part of the Glue job).
+
+A thin adapter, generic on purpose: the `.sql` files are bound like for Athena, then translated with
+`sqlglot.transpile(sql, read="athena", write="duckdb")`. Engine differences are absorbed here, never by
+editing a query:
+- the lake (`<lake_dir>/events/dt=.../hr=.../*.parquet`) is the view `events`, with `dt` and `hr` read as
+  strings as in the Glue table (DuckDB would otherwise guess DATE and BIGINT);
+- the session time zone is UTC, as in Athena;
+- Trino's `normal_cdf(mean, sd, v)`, which DuckDB lacks, is a scalar function of the same meaning.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import duckdb
+import sqlglot
+from duckdb import sqltypes
+
+from featurepulse.domain.schema import lake_columns
+from featurepulse.reporting.queries import ParameterValue, TableRef, bind, load_query
+from featurepulse.reporting.runners import QueryResult, rows_from_records
+
+_DUCKDB_TYPES = {"string": "VARCHAR", "bigint": "BIGINT", "timestamp": "TIMESTAMP"}
+
+
+def normal_cdf(mean: float, sd: float, value: float) -> float:
+    """Trino's normal_cdf: P(X <= value) for X ~ N(mean, sd^2)."""
+    return 0.5 * (1.0 + math.erf((value - mean) / (sd * math.sqrt(2.0))))
+
+
+def to_duckdb(athena_sql: str) -> str:
+    """Translate one Athena (Trino) statement to DuckDB."""
+    (statement,) = sqlglot.transpile(athena_sql, read="athena", write="duckdb")
+    return statement
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class DuckDbQueryRunner:
+    engine = "duckdb"
+
+    def __init__(self, lake_dir: Path, *, threads: int | None = None) -> None:
+        self.lake_dir = Path(lake_dir)
+        self.connection = duckdb.connect(":memory:")
+        self.connection.execute("SET TimeZone = 'UTC'")
+        if threads:
+            self.connection.execute(f"SET threads = {int(threads)}")
+        self.connection.create_function(
+            "normal_cdf", normal_cdf, [sqltypes.DOUBLE] * 3, sqltypes.DOUBLE, side_effects=False
+        )
+        self.connection.execute(f"CREATE VIEW events AS {self.events_source()}")
+
+    def events_source(self) -> str:
+        """The SELECT behind the `events` view: the lake's Parquet files, or an empty table of the same shape."""
+        files = list((self.lake_dir / "events").glob("dt=*/hr=*/*.parquet"))
+        if not files:
+            columns = ", ".join(f"CAST(NULL AS {_DUCKDB_TYPES[c.type]}) AS {c.name}" for c in lake_columns())
+            return f"SELECT {columns}, CAST(NULL AS VARCHAR) AS dt, CAST(NULL AS VARCHAR) AS hr WHERE false"
+        pattern = str(self.lake_dir / "events" / "*" / "*" / "*.parquet")
+        return (
+            f"SELECT * FROM read_parquet({_sql_string(pattern)}, hive_partitioning = true, "
+            "hive_types = {'dt': VARCHAR, 'hr': VARCHAR}, union_by_name = true)"
+        )
+
+    def translate(self, name: str, params: Mapping[str, ParameterValue]) -> str:
+        athena_sql = bind(load_query(name), params, TableRef()).sql(dialect="athena")
+        return to_duckdb(athena_sql)
+
+    def run(self, name: str, params: Mapping[str, ParameterValue]) -> QueryResult:
+        sql = self.translate(name, params)
+        cursor = self.connection.execute(sql)
+        columns = tuple(d[0] for d in cursor.description or ())
+        return QueryResult(name=name, columns=columns, rows=rows_from_records(columns, cursor.fetchall()), sql=sql)
+
+    def close(self) -> None:
+        self.connection.close()
