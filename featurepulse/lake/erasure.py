@@ -1,0 +1,335 @@
+"""GDPR erasure (DESIGN.md section 4): remove every row of a user from the lake and the quarantine, auditably.
+
+What is erased, for a set of user ids U and anonymous ids A:
+- lake rows (events/) where `user_id` is in U, or where `user_id` is null and `anonymous_id` is in A;
+- A grows by the anonymous ids that appear on U's own rows (the pre-login events of the same person), unless
+  `include_linked_anonymous_ids` is off. A row of another user that shares a device (same anonymous id, other
+  user id) is never touched;
+- quarantined events (quarantine/) and Firehose error records (errors/) that name U or A, judged from their
+  identity fields and from the raw event they carry.
+
+How: one scan reads only the `user_id`/`anonymous_id` columns of each data file (Parquet footer + two column
+chunks, ranged GETs on S3), then only the affected files are rewritten in place (same key, same compression and
+physical types) or deleted when nothing is left; older versions of a rewritten object are deleted too (the
+bucket is versioned). An audit entry (who, when, which objects, how many rows) goes to
+`audit/erasure/dt=YYYY-MM-DD/`; it stores SHA-256 digests of the ids, never the ids themselves.
+
+Re-running is safe: a second run finds nothing to remove and records an audit entry saying so. A run that
+stops half-way leaves every object either untouched or fully rewritten (a PUT replaces an object atomically), so
+running it again completes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, field_serializer
+
+from featurepulse.constants import QUARANTINE_PREFIX
+from featurepulse.domain.schema import format_timestamp
+from featurepulse.lake.layout import AUDIT_ERASURE_PREFIX, ERRORS_PREFIX, EVENTS_PREFIX, is_data_file, partition_of
+from featurepulse.lake.parquet import file_format, parquet_to_table, table_to_parquet
+from featurepulse.lake.store import ObjectStore
+
+IDENTITY_COLUMNS = ("user_id", "anonymous_id")
+# Keys an event may carry its identity under: the Segment wire names and our enriched names.
+_RAW_USER_KEYS = ("userId", "user_id")
+_RAW_ANONYMOUS_KEYS = ("anonymousId", "anonymous_id")
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    user_ids: frozenset[str]
+    anonymous_ids: frozenset[str] = frozenset()
+    include_linked_anonymous_ids: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.user_ids and not self.anonymous_ids:
+            raise ValueError("an erasure needs at least one user id or anonymous id")
+        if any(not i.strip() for i in [*self.user_ids, *self.anonymous_ids]):
+            raise ValueError("ids to erase must not be blank")
+
+
+class ObjectChange(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    rows_before: int
+    rows_removed: int
+    action: Literal["rewritten", "deleted", "would-rewrite", "would-delete"]
+    old_versions_deleted: int = 0
+
+
+class ErasureAudit(BaseModel):
+    """One audit entry. Ids are stored as SHA-256 digests: the entry proves an erasure without keeping the id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    audit_id: str
+    requested_by: str
+    started_at: datetime
+    finished_at: datetime
+    store: str
+    dry_run: bool
+    user_id_sha256: list[str]
+    anonymous_id_sha256: list[str]
+    linked_anonymous_ids: int
+    lake_files_scanned: int
+    lake_files: list[ObjectChange]
+    rows_removed: int
+    quarantine_objects_scanned: int
+    quarantine_objects: list[ObjectChange]
+    quarantine_events_removed: int
+    error_objects: list[ObjectChange]
+    error_records_removed: int
+    audit_key: str | None = None
+
+    @field_serializer("started_at", "finished_at")
+    def _serialize_time(self, value: datetime) -> str:
+        return format_timestamp(value)
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass
+class _Scan:
+    key: str
+    affected: bool
+    linked: set[str]
+
+
+class _Matcher:
+    def __init__(self, user_ids: frozenset[str], anonymous_ids: set[str]) -> None:
+        self.user_ids = user_ids
+        self.anonymous_ids = anonymous_ids
+        self._users = pa.array(sorted(user_ids), type=pa.string())
+        self._anons = pa.array(sorted(anonymous_ids), type=pa.string())
+
+    def rows(self, table: pa.Table) -> pa.ChunkedArray:
+        """Boolean mask of the rows to erase."""
+        user = table.column("user_id")
+        by_user = pc.fill_null(pc.is_in(user, value_set=self._users), False)
+        by_anon = pc.and_(pc.is_null(user), pc.fill_null(pc.is_in(table.column("anonymous_id"), self._anons), False))
+        return pc.or_(by_user, by_anon)
+
+    def event(self, user_id: Any, anonymous_id: Any) -> bool:
+        if isinstance(user_id, str) and user_id:
+            return user_id in self.user_ids
+        return isinstance(anonymous_id, str) and anonymous_id in self.anonymous_ids
+
+    def raw_text(self, raw: str) -> bool:
+        """Judge a raw event as the client sent it; unparsable text is matched on the quoted ids it contains."""
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            user = next((parsed[k] for k in _RAW_USER_KEYS if parsed.get(k) not in (None, "")), None)
+            anon = next((parsed[k] for k in _RAW_ANONYMOUS_KEYS if parsed.get(k) not in (None, "")), None)
+            return self.event(str(user) if user is not None else None, str(anon) if anon is not None else None)
+        return any(json.dumps(i) in raw for i in [*self.user_ids, *self.anonymous_ids])
+
+
+class LakeEraser:
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        workers: int = 8,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        log: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.store = store
+        self.workers = workers
+        self._now = now
+        self._log = log
+
+    def erase(self, request: ErasureRequest, *, requested_by: str, dry_run: bool = False) -> ErasureAudit:
+        started = self._now()
+        data_keys = [k for k in self.store.list_keys(EVENTS_PREFIX) if is_data_file(k)]
+        self._log(f"scanning {len(data_keys)} data files in {self.store.description}")
+
+        given_anons = set(request.anonymous_ids)
+        scans = self._scan(data_keys, _Matcher(request.user_ids, given_anons), collect_linked=True)
+        linked = (
+            set().union(*(s.linked for s in scans)) - given_anons if request.include_linked_anonymous_ids else set()
+        )
+        affected = {s.key for s in scans if s.affected}
+        matcher = _Matcher(request.user_ids, given_anons | linked)
+        if linked:
+            # Second pass, only for the anonymous ids learnt from the user's own rows.
+            rest = [k for k in data_keys if k not in affected]
+            affected |= {
+                s.key for s in self._scan(rest, _Matcher(frozenset(), linked), collect_linked=False) if s.affected
+            }
+
+        lake_changes = [c for key in sorted(affected) if (c := self._erase_file(key, matcher, dry_run)) is not None]
+        quarantine_scanned, quarantine_changes = self._erase_lines(
+            QUARANTINE_PREFIX, ".jsonl", lambda line: _quarantine_line_matches(line, matcher), dry_run
+        )
+        _, error_changes = self._erase_lines(
+            ERRORS_PREFIX, "", lambda line: _error_line_matches(line, matcher), dry_run
+        )
+        audit_id = str(uuid.uuid4())
+        audit = ErasureAudit(
+            audit_id=audit_id,
+            requested_by=requested_by,
+            started_at=started,
+            finished_at=self._now(),
+            store=self.store.description,
+            dry_run=dry_run,
+            user_id_sha256=sorted(digest(u) for u in request.user_ids),
+            anonymous_id_sha256=sorted(digest(a) for a in given_anons | linked),
+            linked_anonymous_ids=len(linked),
+            lake_files_scanned=len(data_keys),
+            lake_files=lake_changes,
+            rows_removed=sum(c.rows_removed for c in lake_changes),
+            quarantine_objects_scanned=quarantine_scanned,
+            quarantine_objects=quarantine_changes,
+            quarantine_events_removed=sum(c.rows_removed for c in quarantine_changes),
+            error_objects=error_changes,
+            error_records_removed=sum(c.rows_removed for c in error_changes),
+        )
+        if dry_run:
+            return audit
+        part = partition_of(started)
+        key = f"{AUDIT_ERASURE_PREFIX}dt={part.dt}/{started.strftime('%Y%m%dT%H%M%S%fZ')}-{audit_id}.json"
+        audit = audit.model_copy(update={"audit_key": key})
+        self.store.put(key, audit.model_dump_json(indent=2).encode() + b"\n")
+        return audit
+
+    # --- lake data files -------------------------------------------------------------------------
+    def _scan(self, keys: list[str], matcher: _Matcher, *, collect_linked: bool) -> list[_Scan]:
+        def one(key: str) -> _Scan:
+            with self.store.open(key) as handle:
+                table = pq.read_table(handle, columns=list(IDENTITY_COLUMNS))
+            mask = matcher.rows(table)
+            linked: set[str] = set()
+            if collect_linked and matcher.user_ids:
+                own = pc.fill_null(pc.is_in(table.column("user_id"), value_set=matcher._users), False)
+                linked = {a for a in pc.unique(table.column("anonymous_id").filter(own)).to_pylist() if a}
+            return _Scan(key=key, affected=bool(pc.any(mask).as_py()), linked=linked)
+
+        if not keys:
+            return []
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(keys)))) as pool:
+            return list(pool.map(one, keys))
+
+    def _erase_file(self, key: str, matcher: _Matcher, dry_run: bool) -> ObjectChange | None:
+        data = self.store.get(key)
+        table = parquet_to_table(data)
+        mask = matcher.rows(table)
+        removed = int(pc.sum(mask).as_py() or 0)
+        if removed == 0:
+            return None
+        kept = table.filter(pc.invert(mask))
+        action: Literal["rewritten", "deleted", "would-rewrite", "would-delete"]
+        purged = 0
+        if dry_run:
+            action = "would-delete" if kept.num_rows == 0 else "would-rewrite"
+        elif kept.num_rows == 0:
+            self.store.delete(key)
+            action = "deleted"
+            purged = self.store.purge_old_versions(key)
+        else:
+            fmt = file_format(data)
+            self.store.put(key, table_to_parquet(kept, compression=fmt.compression, int96=fmt.int96))
+            action = "rewritten"
+            purged = self.store.purge_old_versions(key)
+        self._log(f"{action} {key}: {removed} of {table.num_rows} rows removed")
+        return ObjectChange(
+            key=key, rows_before=table.num_rows, rows_removed=removed, action=action, old_versions_deleted=purged
+        )
+
+    # --- line-oriented objects: quarantine (JSON Lines) and Firehose error records -------------------
+    def _erase_lines(
+        self, prefix: str, suffix: str, matches: Callable[[bytes], bool], dry_run: bool
+    ) -> tuple[int, list[ObjectChange]]:
+        keys = [k for k in self.store.list_keys(prefix) if k.endswith(suffix)]
+        changes: list[ObjectChange] = []
+        for key in keys:
+            data = self.store.get(key)
+            lines = [line for line in _json_documents(data)]
+            kept = [line for line in lines if not matches(line)]
+            removed = len(lines) - len(kept)
+            if removed == 0:
+                continue
+            action: Literal["rewritten", "deleted", "would-rewrite", "would-delete"]
+            purged = 0
+            if dry_run:
+                action = "would-delete" if not kept else "would-rewrite"
+            elif not kept:
+                self.store.delete(key)
+                action = "deleted"
+                purged = self.store.purge_old_versions(key)
+            else:
+                self.store.put(key, b"".join(line + b"\n" for line in kept))
+                action = "rewritten"
+                purged = self.store.purge_old_versions(key)
+            self._log(f"{action} {key}: {removed} of {len(lines)} records removed")
+            changes.append(
+                ObjectChange(
+                    key=key, rows_before=len(lines), rows_removed=removed, action=action, old_versions_deleted=purged
+                )
+            )
+        return len(keys), changes
+
+
+def _json_documents(data: bytes) -> Iterator[bytes]:
+    """The JSON documents of an object: JSON Lines, or documents concatenated without a separator."""
+    text = data.decode("utf-8", errors="replace")
+    decoder = json.JSONDecoder()
+    pos = 0
+    while pos < len(text):
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        if pos >= len(text):
+            return
+        try:
+            _, end = decoder.raw_decode(text, pos)
+        except ValueError:
+            # Not JSON from here on: keep the rest of the line as one opaque record.
+            end = text.find("\n", pos)
+            end = len(text) if end < 0 else end
+        yield text[pos:end].encode()
+        pos = end
+
+
+def _quarantine_line_matches(line: bytes, matcher: _Matcher) -> bool:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return matcher.raw_text(line.decode("utf-8", errors="replace"))
+    if not isinstance(record, dict):
+        return False
+    if matcher.event(record.get("user_id"), record.get("anonymous_id")):
+        return True
+    raw = record.get("raw")
+    return isinstance(raw, str) and matcher.raw_text(raw)
+
+
+def _error_line_matches(line: bytes, matcher: _Matcher) -> bool:
+    try:
+        record = json.loads(line)
+        raw = base64.b64decode(record["rawData"]).decode("utf-8", errors="replace")
+    except (ValueError, KeyError, TypeError):
+        return matcher.raw_text(line.decode("utf-8", errors="replace"))
+    return any(matcher.raw_text(doc.decode()) for doc in _json_documents(raw.encode()))
+
+
+def read_user_ids(lines: Iterable[str]) -> frozenset[str]:
+    """User ids from a batch file: one per line; blank lines and `#` comments are ignored."""
+    return frozenset(s for line in lines if (s := line.strip()) and not s.startswith("#"))

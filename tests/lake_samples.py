@@ -1,0 +1,38 @@
+"""Lake test data: variations of the sample events in tests/events/lake/ (no hand-written event dicts)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from featurepulse.domain.schema import format_timestamp
+
+EVENTS_DIR = Path(__file__).parent / "events" / "lake"
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
+    return data
+
+
+def enriched(**overrides: Any) -> dict[str, Any]:
+    """The sample enriched event in wire form, with a fresh event_id unless one is given."""
+    event = load("enriched_feature_used.json")
+    event["event_id"] = str(uuid.uuid4())
+    for key, value in overrides.items():
+        event[key] = format_timestamp(value) if isinstance(value, datetime) else value
+    return event
+
+
+def user_events(user_id: str, anonymous_id: str, start: datetime, count: int, step: timedelta) -> list[dict[str, Any]]:
+    return [enriched(user_id=user_id, anonymous_id=anonymous_id, timestamp=start + i * step) for i in range(count)]
+
+
+def quarantined(**overrides: Any) -> dict[str, Any]:
+    record = load("quarantined_missing_event_name.json")
+    record["quarantine_id"] = f"q-{uuid.uuid4()}"
+    record.update(overrides)
+    return record
