@@ -68,7 +68,7 @@ class DuckDbQueryRunner:
         )
 
     def translate(self, name: str, params: Mapping[str, ParameterValue]) -> str:
-        athena_sql = bind(load_query(name), params, TableRef()).sql(dialect="athena")
+        athena_sql = bind(load_query(name), params, TableRef()).sql(dialect="athena", comments=False)
         return to_duckdb(athena_sql)
 
     def run(self, name: str, params: Mapping[str, ParameterValue]) -> QueryResult:

@@ -120,4 +120,4 @@ def bind(sql: str, params: Mapping[str, ParameterValue], table: TableRef) -> exp
 
 def render_athena(name: str, params: Mapping[str, ParameterValue], table: TableRef) -> str:
     """The bound query as Athena SQL text."""
-    return bind(load_query(name), params, table).sql(dialect="athena", pretty=True)
+    return bind(load_query(name), params, table).sql(dialect="athena", pretty=True, comments=False)
