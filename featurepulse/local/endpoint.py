@@ -4,7 +4,10 @@ Each HTTP request becomes the API Gateway REST proxy event (payload format 1.0) 
 receive; the handler's proxy response becomes the HTTP answer. Nothing Segment-specific lives here: the
 Segment API is the handler's, so what works against this endpoint works against the deployed API.
 
-What this stand-in does the way API Gateway does it:
+What this stand-in does the way API Gateway does it (as `cdk/ingest_api.py` configures it):
+- Only the API's resources reach the Lambda: `ANY /v1/{proxy+}` and `GET /openapi.json`; anything else gets
+  API Gateway's 403 `Missing Authentication Token`. CORS preflights (OPTIONS) are answered by the gateway
+  itself (the CDK's `default_cors_preflight_options`), never by the Lambda.
 - `Content-Encoding: gzip` / `deflate` request bodies are decompressed before the handler is called (API
   Gateway decompresses method request payloads of the supported codings; a body that does not decode is
   refused with 415). The header is passed through unchanged, as API Gateway passes client headers.
@@ -47,6 +50,38 @@ LOCAL_ACCOUNT_ID = "000000000000"
 LOCAL_API_ID = "featurepulse-local"
 LOCAL_FUNCTION_NAME = "featurepulse-ingest-local"
 SUPPORTED_CONTENT_CODINGS = ("gzip", "deflate", "identity")
+CORS_ALLOW_HEADERS = "Authorization,Content-Type,X-Amz-Date,X-Api-Key"
+CORS_ALLOW_METHODS = "POST,GET,OPTIONS"
+CORS_MAX_AGE_S = 3600
+
+
+@dataclass(frozen=True)
+class GatewayRoute:
+    """A resource of the REST API with the methods integrated with the Lambda (None: ANY)."""
+
+    resource: str
+    methods: frozenset[str] | None = None
+
+
+# The resources of cdk/ingest_api.py.
+DEFAULT_ROUTES: tuple[GatewayRoute, ...] = (
+    GatewayRoute("/v1/{proxy+}"),
+    GatewayRoute("/openapi.json", frozenset({"GET"})),
+)
+
+
+def match_route(routes: Iterable[GatewayRoute], method: str, path: str) -> tuple[str, dict[str, str] | None] | None:
+    """(resource, pathParameters) of the route a request takes, or None when no integration takes it."""
+    for route in routes:
+        if route.methods is not None and method not in route.methods:
+            continue
+        if route.resource.endswith("/{proxy+}"):
+            prefix = route.resource.removesuffix("{proxy+}")
+            if path.startswith(prefix) and len(path) > len(prefix):
+                return route.resource, {"proxy": path[len(prefix) :]}
+        elif path == route.resource:
+            return route.resource, None
+    return None
 
 
 class UnsupportedContentEncodingError(ValueError):
@@ -120,6 +155,8 @@ def build_proxy_event(
     host: str = "localhost",
     stage: str = LOCAL_STAGE,
     protocol: str = "HTTP/1.1",
+    resource: str = "/v1/{proxy+}",
+    path_parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The API Gateway REST proxy event (payload format 1.0) for one HTTP request.
 
@@ -139,14 +176,14 @@ def build_proxy_event(
     user_agent = next((v for k, v in header_pairs if k.lower() == "user-agent"), None)
     epoch_ms = int(received_at.timestamp() * 1000)
     return {
-        "resource": "/{proxy+}",
+        "resource": resource,
         "path": path,
         "httpMethod": method,
         "headers": {k: values[-1] for k, values in multi_headers.items()},
         "multiValueHeaders": multi_headers,
         "queryStringParameters": {k: values[-1] for k, values in multi_query.items()} or None,
         "multiValueQueryStringParameters": multi_query or None,
-        "pathParameters": {"proxy": path.lstrip("/")},
+        "pathParameters": path_parameters,
         "stageVariables": None,
         "requestContext": {
             "accountId": LOCAL_ACCOUNT_ID,
@@ -173,7 +210,7 @@ def build_proxy_event(
             "requestTime": received_at.astimezone(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "requestTimeEpoch": epoch_ms,
             "resourceId": "local",
-            "resourcePath": "/{proxy+}",
+            "resourcePath": resource,
             "stage": stage,
         },
         "body": event_body,
@@ -191,6 +228,16 @@ class ProxyResponse:
 def _gateway_error(status: int, message: str) -> ProxyResponse:
     body = json.dumps({"message": message}).encode()
     return ProxyResponse(status, [("Content-Type", "application/json")], body)
+
+
+def _cors_preflight() -> ProxyResponse:
+    headers = [
+        ("Access-Control-Allow-Origin", "*"),
+        ("Access-Control-Allow-Methods", CORS_ALLOW_METHODS),
+        ("Access-Control-Allow-Headers", CORS_ALLOW_HEADERS),
+        ("Access-Control-Max-Age", str(CORS_MAX_AGE_S)),
+    ]
+    return ProxyResponse(204, headers, b"")
 
 
 def parse_proxy_response(result: Any) -> ProxyResponse:
@@ -297,7 +344,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
             logger.info("refused request %s: %s", request_id, exc)
             self._send(_gateway_error(415, "Unsupported Media Type"), request_id)
             return
+        path = urlsplit(self.path).path or "/"
+        if self.command == "OPTIONS":
+            self._send(_cors_preflight(), request_id)
+            return
+        route = match_route(self.server.endpoint.routes, self.command, path)
+        if route is None:
+            self._send(_gateway_error(403, "Missing Authentication Token"), request_id)
+            return
         event = build_proxy_event(
+            resource=route[0],
+            path_parameters=route[1],
             method=self.command,
             target=self.path,
             headers=self.headers.items(),
@@ -350,8 +407,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
 class LocalApiEndpoint:
     """Serves a Lambda proxy handler over HTTP on a loopback port (port 0: any free port)."""
 
-    def __init__(self, handler: LambdaHandler, *, host: str = "127.0.0.1", port: int = 0, concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        handler: LambdaHandler,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        concurrency: int = 1,
+        routes: tuple[GatewayRoute, ...] = DEFAULT_ROUTES,
+    ) -> None:
         self._handler = handler
+        self.routes = routes
         self._environments = threading.BoundedSemaphore(concurrency)
         self._server = _EndpointServer((host, port), self)
         self._thread: threading.Thread | None = None

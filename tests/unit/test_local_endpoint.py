@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 import pytest
 
 from featurepulse.local.endpoint import (
+    DEFAULT_ROUTES,
     LocalLambdaContext,
     UnsupportedContentEncodingError,
     build_proxy_event,
     decode_content,
+    match_route,
     parse_proxy_response,
 )
 
@@ -22,6 +24,8 @@ RECEIVED_AT = datetime(2026, 11, 25, 14, 3, 7, 250_000, tzinfo=UTC)
 
 def _event(**overrides):
     args = {
+        "resource": "/v1/{proxy+}",
+        "path_parameters": {"proxy": "batch"},
         "method": "POST",
         "target": "/v1/batch",
         "headers": [("Content-Type", "application/json"), ("Authorization", "Basic a2V5Og==")],
@@ -44,6 +48,8 @@ def test_a_post_becomes_a_rest_proxy_event_with_path_method_body_and_request_con
     assert event["path"] == "/v1/batch"
     assert event["body"] == '{"batch": []}'
     assert event["isBase64Encoded"] is False
+    assert event["resource"] == "/v1/{proxy+}"
+    assert event["pathParameters"] == {"proxy": "batch"}
     assert event["queryStringParameters"] is None
     assert event["multiValueQueryStringParameters"] is None
     ctx = event["requestContext"]
@@ -54,6 +60,7 @@ def test_a_post_becomes_a_rest_proxy_event_with_path_method_body_and_request_con
     assert ctx["stage"] == "local"
     assert ctx["path"] == "/local/v1/batch"
     assert ctx["httpMethod"] == "POST"
+    assert ctx["resourcePath"] == "/v1/{proxy+}"
 
 
 def test_headers_keep_client_case_and_repeated_headers_appear_in_multi_value_headers():
@@ -155,3 +162,20 @@ def test_the_lambda_context_counts_down_from_the_integration_timeout():
     assert 0 < remaining <= 29_000
     assert context.function_name
     assert context.invoked_function_arn.startswith("arn:aws:lambda:")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("POST", "/v1/batch", ("/v1/{proxy+}", {"proxy": "batch"})),
+        ("GET", "/v1/track", ("/v1/{proxy+}", {"proxy": "track"})),
+        ("POST", "/v1/a/b", ("/v1/{proxy+}", {"proxy": "a/b"})),
+        ("GET", "/openapi.json", ("/openapi.json", None)),
+        ("POST", "/openapi.json", None),
+        ("POST", "/v1/", None),
+        ("POST", "/v2/batch", None),
+        ("GET", "/", None),
+    ],
+)
+def test_requests_take_the_resources_of_the_deployed_api(method, path, expected):
+    assert match_route(DEFAULT_ROUTES, method, path) == expected

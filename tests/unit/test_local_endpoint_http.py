@@ -27,7 +27,7 @@ class RecordingHandler:
         with self.lock:
             self.events.append(event)
             self.contexts.append(context)
-        if event["path"] == "/boom":
+        if event["path"] == "/v1/boom":
             raise RuntimeError("handler bug")
         return {
             "statusCode": 200,
@@ -101,7 +101,7 @@ def test_a_payload_over_the_gateway_quota_is_refused_with_413_without_calling_th
 
 def test_a_handler_crash_is_a_502_without_a_stack_trace(served):
     endpoint, _ = served
-    status, _, body = _request(endpoint, "POST", "/boom", b"{}")
+    status, _, body = _request(endpoint, "POST", "/v1/boom", b"{}")
     assert status == 502
     assert json.loads(body) == {"message": "Internal server error"}
     assert b"Traceback" not in body
@@ -144,3 +144,40 @@ def test_stop_closes_the_port_and_is_safe_twice():
     endpoint.stop()
     with pytest.raises(OSError):
         http.client.HTTPConnection("127.0.0.1", port, timeout=2).connect()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/track"), ("GET", "/"), ("POST", "/openapi.json"), ("POST", "/v1/")]
+)
+def test_a_request_outside_the_apis_resources_gets_the_gateways_403_without_calling_the_handler(served, method, path):
+    # Given the API's resources are ANY /v1/{proxy+} and GET /openapi.json
+    endpoint, handler = served
+    # When a client calls something else
+    status, _, body = _request(endpoint, method, path, b"{}")
+    # Then the gateway answers, as API Gateway does
+    assert status == 403
+    assert json.loads(body) == {"message": "Missing Authentication Token"}
+    assert handler.events == []
+
+
+def test_a_cors_preflight_is_answered_by_the_gateway(served):
+    endpoint, handler = served
+    status, headers, _ = _request(
+        endpoint,
+        "OPTIONS",
+        "/v1/batch",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in headers["Access-Control-Allow-Methods"]
+    assert "Authorization" in headers["Access-Control-Allow-Headers"]
+    assert handler.events == []
+
+
+def test_the_openapi_document_route_reaches_the_handler_with_its_resource(served):
+    endpoint, handler = served
+    status, _, _ = _request(endpoint, "GET", "/openapi.json")
+    assert status == 200
+    assert handler.events[0]["resource"] == "/openapi.json"
+    assert handler.events[0]["pathParameters"] is None
