@@ -28,6 +28,8 @@ OUTPUT_STREAM_NAME = "EventStreamName"
 OUTPUT_SOURCES_TABLE = "SourcesTableName"
 OUTPUT_LAKE_BUCKET = "LakeBucketName"
 OUTPUT_AGGREGATES_TABLE = "AggregatesTableName"
+OUTPUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
+OUTPUT_DASHBOARD_NAME = "DashboardName"
 
 # Storage layout (DESIGN.md section 4).
 LAKE_EVENTS_PREFIX = "events/"

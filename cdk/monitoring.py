@@ -1,0 +1,344 @@
+"""Pipeline health: one CloudWatch dashboard, alarms, and an encrypted SNS topic the alarms notify.
+
+Each capability adds its own section with one call, made by the stack where it wires that capability:
+`monitor_ingest(...)`, `monitor_event_stream(...)`, `add_firehose(...)`, `add_flink(...)`; anything else
+goes through `add_alarm(...)` + `add_section(...)`. Alarm names are left to CloudFormation (no hard-coded
+physical names); every alarm's description says what broke and where to look.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+FIVE_MINUTES = Duration.minutes(5)
+GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+LT = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+WIDGET_WIDTH = 8  # three graphs per dashboard row (24 columns)
+
+# Thresholds (documented in docs/deploy.md, "Alarms").
+API_5XX_RATE = 0.01
+API_4XX_RATE = 0.10
+API_LATENCY_P99_MS = 2000
+LAMBDA_DURATION_SHARE_OF_TIMEOUT = 0.8
+STREAM_ITERATOR_AGE_MS = 120_000
+FIREHOSE_FRESHNESS_SECONDS = 900
+FLINK_CHECKPOINT_DURATION_MS = 60_000
+
+
+class Monitoring(Construct):
+    """`topic` (alarm notifications), `dashboard`, `alarms` (every alarm added, in order)."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, encryption_key: kms.IKey, alarm_email: str | None
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(
+            self, "AlarmTopic", display_name="featurepulse alarms", master_key=encryption_key, enforce_ssl=True
+        )
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+        self.alarms: list[cloudwatch.Alarm] = []
+
+    # --- building blocks ------------------------------------------------------------------------------
+    def add_alarm(
+        self,
+        construct_id: str,
+        *,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        description: str,
+        comparison: cloudwatch.ComparisonOperator = GTE,
+        evaluation_periods: int = 1,
+        datapoints_to_alarm: int | None = None,
+        treat_missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> cloudwatch.Alarm:
+        """An alarm that notifies the topic when it fires and when it recovers."""
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=comparison,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm,
+            treat_missing_data=treat_missing_data,
+            alarm_description=description,
+        )
+        action = cloudwatch_actions.SnsAction(self.topic)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+        self.alarms.append(alarm)
+        return alarm
+
+    def add_section(
+        self, title: str, *, widgets: Sequence[cloudwatch.IWidget], alarms: Sequence[cloudwatch.Alarm] = ()
+    ) -> None:
+        """A titled dashboard section: its alarms' states first, then its graphs."""
+        self.dashboard.add_widgets(cloudwatch.TextWidget(markdown=f"## {title}", width=24, height=1))
+        if alarms:
+            self.dashboard.add_widgets(
+                cloudwatch.AlarmStatusWidget(alarms=list(alarms), title=f"{title}: alarms", width=24, height=2)
+            )
+        for start in range(0, len(widgets), 24 // WIDGET_WIDTH):
+            self.dashboard.add_widgets(*widgets[start : start + 24 // WIDGET_WIDTH])
+
+    @staticmethod
+    def graph(
+        title: str, *metrics: cloudwatch.IMetric, right: Sequence[cloudwatch.IMetric] = ()
+    ) -> cloudwatch.GraphWidget:
+        return cloudwatch.GraphWidget(title=title, left=list(metrics), right=list(right), width=WIDGET_WIDTH)
+
+    # --- sections -------------------------------------------------------------------------------------
+    def monitor_ingest(self, *, api: apigw.RestApi, function: lambda_.IFunction, timeout: Duration) -> None:
+        """The ingestion API: gateway error rates and latency, the Lambda's errors, throttles and p99."""
+        server_error_rate = api.metric_server_error(statistic="Average", period=FIVE_MINUTES, label="5xx rate")
+        client_error_rate = api.metric_client_error(statistic="Average", period=FIVE_MINUTES, label="4xx rate")
+        latency_p99 = api.metric_latency(statistic="p99", period=FIVE_MINUTES, label="latency p99")
+        errors = function.metric_errors(statistic="Sum", period=FIVE_MINUTES, label="errors")
+        throttles = function.metric_throttles(statistic="Sum", period=FIVE_MINUTES, label="throttles")
+        duration_p99 = function.metric_duration(statistic="p99", period=FIVE_MINUTES, label="duration p99")
+        alarms = [
+            self.add_alarm(
+                "Api5xxRate",
+                metric=server_error_rate,
+                threshold=API_5XX_RATE,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                description="More than 1% of ingest requests answered 5xx (503 = the stream refused events; "
+                "502 = the Lambda failed). Clients retry, but check the Kinesis and Lambda widgets.",
+            ),
+            self.add_alarm(
+                "Api4xxRate",
+                metric=client_error_rate,
+                threshold=API_4XX_RATE,
+                evaluation_periods=3,
+                datapoints_to_alarm=3,
+                description="More than 10% of ingest requests answered 4xx for 15 minutes: a client with a "
+                "revoked or wrong write key, oversize batches, or WAF blocks. See the API access logs.",
+            ),
+            self.add_alarm(
+                "ApiLatencyP99",
+                metric=latency_p99,
+                threshold=API_LATENCY_P99_MS,
+                evaluation_periods=3,
+                datapoints_to_alarm=3,
+                description="Ingest API p99 latency above 2 s for 15 minutes (PutRecords retries, cold starts?).",
+            ),
+            self.add_alarm(
+                "LambdaErrors",
+                metric=errors,
+                threshold=1,
+                description="The ingest Lambda raised (a bug: the handler answers every input). See its logs.",
+            ),
+            self.add_alarm(
+                "LambdaThrottles",
+                metric=throttles,
+                threshold=1,
+                description="The ingest Lambda was throttled (account or reserved concurrency reached); "
+                "clients get 429/5xx and retry.",
+            ),
+            self.add_alarm(
+                "LambdaDurationP99",
+                metric=duration_p99,
+                threshold=timeout.to_milliseconds() * LAMBDA_DURATION_SHARE_OF_TIMEOUT,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                description="Ingest Lambda p99 duration above 80% of its timeout: requests are close to "
+                "timing out (stream throttling? quarantine writes?).",
+            ),
+        ]
+        self.add_section(
+            "Ingest API",
+            alarms=alarms,
+            widgets=[
+                self.graph(
+                    "Requests and errors",
+                    api.metric_count(statistic="Sum", period=FIVE_MINUTES, label="requests"),
+                    right=[server_error_rate, client_error_rate],
+                ),
+                self.graph(
+                    "Latency",
+                    latency_p99,
+                    api.metric_integration_latency(statistic="p99", period=FIVE_MINUTES, label="integration p99"),
+                ),
+                self.graph("Lambda", errors, throttles, right=[duration_p99]),
+            ],
+        )
+
+    def monitor_event_stream(self, *, stream: kinesis.IStream) -> None:
+        """The stream: consumer lag (iterator age) and write throttling."""
+        iterator_age = stream.metric_get_records_iterator_age_milliseconds(
+            statistic="Maximum", period=FIVE_MINUTES, label="iterator age max"
+        )
+        write_throttles = stream.metric_write_provisioned_throughput_exceeded(
+            statistic="Sum", period=FIVE_MINUTES, label="write throttles"
+        )
+        throttled_records = stream.metric_put_records_throttled_records(
+            statistic="Sum", period=FIVE_MINUTES, label="PutRecords throttled records"
+        )
+        alarms = [
+            self.add_alarm(
+                "StreamIteratorAge",
+                metric=iterator_age,
+                threshold=STREAM_ITERATOR_AGE_MS,
+                evaluation_periods=3,
+                datapoints_to_alarm=3,
+                description="A stream consumer (Flink or Firehose) is more than 2 minutes behind for 15 "
+                "minutes; events expire after the stream's retention.",
+            ),
+            self.add_alarm(
+                "StreamWriteThrottles",
+                metric=write_throttles,
+                threshold=1,
+                evaluation_periods=3,
+                datapoints_to_alarm=3,
+                description="Kinesis refused writes (WriteProvisionedThroughputExceeded) for 15 minutes: "
+                "the ingest API answers 503 after its retries. Add shards or use on-demand mode.",
+            ),
+        ]
+        self.add_section(
+            "Event stream",
+            alarms=alarms,
+            widgets=[
+                self.graph(
+                    "Incoming",
+                    stream.metric_incoming_records(statistic="Sum", period=FIVE_MINUTES, label="records"),
+                    right=[stream.metric_incoming_bytes(statistic="Sum", period=FIVE_MINUTES, label="bytes")],
+                ),
+                self.graph("Write throttling", write_throttles, throttled_records),
+                self.graph("Consumer lag", iterator_age),
+            ],
+        )
+
+    def add_firehose(self, *, delivery_stream_name: str, title: str = "Firehose to the lake") -> None:
+        """A Firehose delivery stream to S3: freshness, delivery success, Parquet conversion failures."""
+
+        def metric(name: str, statistic: str, label: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/Firehose",
+                metric_name=name,
+                dimensions_map={"DeliveryStreamName": delivery_stream_name},
+                statistic=statistic,
+                period=FIVE_MINUTES,
+                label=label,
+            )
+
+        freshness = metric("DeliveryToS3.DataFreshness", "Maximum", "data freshness (s)")
+        success = metric("DeliveryToS3.Success", "Average", "S3 delivery success")
+        failed_conversion = metric("FailedConversion.Records", "Sum", "records failing Parquet conversion")
+        alarms = [
+            self.add_alarm(
+                "FirehoseFreshness",
+                metric=freshness,
+                threshold=FIREHOSE_FRESHNESS_SECONDS,
+                evaluation_periods=3,
+                datapoints_to_alarm=3,
+                description=f"{delivery_stream_name}: the oldest undelivered record is older than 15 minutes.",
+            ),
+            self.add_alarm(
+                "FirehoseDeliveryFailures",
+                metric=success,
+                threshold=1,
+                comparison=LT,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                description=f"{delivery_stream_name}: some deliveries to S3 failed (permissions, KMS?).",
+            ),
+            self.add_alarm(
+                "FirehoseConversionFailures",
+                metric=failed_conversion,
+                threshold=1,
+                description=f"{delivery_stream_name}: records failed Parquet conversion and went to the "
+                "error prefix (schema drift between the events and the Glue table?).",
+            ),
+        ]
+        self.add_section(
+            title,
+            alarms=alarms,
+            widgets=[
+                self.graph(
+                    "Delivered records",
+                    metric("DeliveryToS3.Records", "Sum", "records to S3"),
+                    failed_conversion,
+                ),
+                self.graph("Freshness", freshness),
+                self.graph("Delivery success", success),
+            ],
+        )
+
+    def add_flink(self, *, application_name: str, title: str = "Flink real-time job") -> None:
+        """A Managed Flink application: downtime, failed checkpoints, checkpoint duration, restarts."""
+
+        def metric(name: str, statistic: str, label: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/KinesisAnalytics",
+                metric_name=name,
+                dimensions_map={"Application": application_name},
+                statistic=statistic,
+                period=FIVE_MINUTES,
+                label=label,
+            )
+
+        downtime = metric("downtime", "Average", "downtime (ms)")
+        failed_checkpoints_total = metric("numberOfFailedCheckpoints", "Maximum", "failed checkpoints (total)")
+        # The metric counts since the job started: alarm on its increase, not its level.
+        failed_checkpoints = cloudwatch.MathExpression(
+            expression="RATE(failed)",
+            using_metrics={"failed": failed_checkpoints_total},
+            label="failed checkpoints per second",
+            period=FIVE_MINUTES,
+        )
+        checkpoint_duration = metric("lastCheckpointDuration", "Maximum", "last checkpoint duration (ms)")
+        alarms = [
+            self.add_alarm(
+                "FlinkDowntime",
+                metric=downtime,
+                threshold=1,
+                evaluation_periods=2,
+                datapoints_to_alarm=2,
+                description=f"{application_name}: the Flink job is down (restarting or failed); live panels "
+                "stop updating until it recovers from its last checkpoint.",
+            ),
+            self.add_alarm(
+                "FlinkFailedCheckpoints",
+                metric=failed_checkpoints,
+                threshold=0,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                description=f"{application_name}: checkpoints are failing; a restart would replay more.",
+            ),
+            self.add_alarm(
+                "FlinkCheckpointDuration",
+                metric=checkpoint_duration,
+                threshold=FLINK_CHECKPOINT_DURATION_MS,
+                evaluation_periods=3,
+                datapoints_to_alarm=3,
+                description=f"{application_name}: checkpoints take over a minute (state growth? backpressure?).",
+            ),
+        ]
+        self.add_section(
+            title,
+            alarms=alarms,
+            widgets=[
+                self.graph("Availability", downtime, right=[metric("fullRestarts", "Maximum", "full restarts")]),
+                self.graph("Checkpoints", checkpoint_duration, right=[failed_checkpoints_total]),
+                self.graph(
+                    "Resources",
+                    metric("cpuUtilization", "Average", "CPU %"),
+                    metric("heapMemoryUtilization", "Average", "heap %"),
+                ),
+            ],
+        )

@@ -1,0 +1,187 @@
+"""Per-environment knobs of the stack: CDK context values parsed once into one pydantic model.
+
+`app.py` reads every field's alias from the CDK context (`cdk.json`, `cdk.context.json` or `-c key=value`)
+and passes the model to the stack, which hands plain values to the constructs. Values given with `-c` on
+the command line arrive as strings, so list, dict, int and bool fields also accept their text forms
+(`-c corsAllowOrigins=https://a.example,https://b.example`, `-c stageMap='{"Opened": "view"}'`).
+
+Every field is documented in docs/deploy.md (a test checks that each alias appears there).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from aws_cdk import aws_logs as logs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from featurepulse.domain.stages import DEFAULT_STAGE_MAP, parse_stage_map
+
+# CloudWatch Logs accepts only these retention periods (days), named by CDK's RetentionDays enum.
+LOG_RETENTION: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+# API Gateway's hard ceiling on an integration's duration: the Lambda must answer before it.
+API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29
+# Time the handler needs besides the PutRecords retries (parse, quarantine write, answer).
+PUT_BUDGET_HEADROOM_MS = 2000
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class SettingsError(ValueError):
+    """A context value is invalid: one readable line per problem, raised before any construct is built."""
+
+
+class StackSettings(BaseModel):
+    """The deploy-time parameters. Aliases are the CDK context keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    stack_name: str = Field(default="FeaturePulse", alias="stackName", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+    # Kinesis.
+    stream_mode: Literal["on-demand", "provisioned"] = Field(default="on-demand", alias="streamMode")
+    shard_count: int = Field(default=1, alias="shardCount", ge=1, le=10_000)
+    stream_retention_hours: int = Field(default=24, alias="streamRetentionHours", ge=24, le=8760)
+    # API Gateway stage and WAF.
+    api_stage_name: str = Field(default="prod", alias="apiStageName", pattern=r"^[A-Za-z0-9_]{1,128}$")
+    throttle_rate_limit: float = Field(default=500.0, alias="throttleRateLimit", gt=0)
+    throttle_burst_limit: int = Field(default=1000, alias="throttleBurstLimit", ge=1, le=5000)
+    waf_rate_limit: int = Field(default=6000, alias="wafRateLimit", ge=10, le=2_000_000_000)
+    waf_count_only_rules: tuple[str, ...] = Field(default=("SizeRestrictions_BODY",), alias="wafCountOnlyRules")
+    cors_allow_origins: tuple[str, ...] = Field(default=("*",), alias="corsAllowOrigins", min_length=1)
+    # The ingest Lambda.
+    stage_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_STAGE_MAP), alias="stageMap")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="logLevel")
+    ingest_memory_mb: int = Field(default=512, alias="ingestMemoryMb", ge=128, le=10_240)
+    ingest_timeout_seconds: int = Field(
+        default=10, alias="ingestTimeoutSeconds", ge=3, le=API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS
+    )
+    put_time_budget_ms: int = Field(default=5000, alias="putTimeBudgetMs", ge=100)
+    ingest_reserved_concurrency: int | None = Field(default=None, alias="ingestReservedConcurrency", ge=1)
+    # Operations.
+    log_retention_days: int = Field(default=30, alias="logRetentionDays")
+    alarm_email: str | None = Field(default=None, alias="alarmEmail")
+    # Lake bucket lifecycle (DataBucket).
+    quarantine_infrequent_access_days: int = Field(default=30, alias="quarantineInfrequentAccessDays", ge=30)
+    lake_infrequent_access_days: int = Field(default=90, alias="lakeInfrequentAccessDays", ge=30)
+    noncurrent_version_expiration_days: int = Field(default=30, alias="noncurrentVersionExpirationDays", ge=1)
+    access_log_expiration_days: int = Field(default=90, alias="accessLogExpirationDays", ge=1)
+    # Development: package the Lambda's source without `pip install` of its dependencies (fast test synth).
+    skip_lambda_dependencies: bool = Field(default=False, alias="skipLambdaDependencies")
+
+    @field_validator("cors_allow_origins", "waf_count_only_rules", mode="before")
+    @classmethod
+    def _split_text_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        return value
+
+    @field_validator("stage_map", mode="before")
+    @classmethod
+    def _parse_stage_map(cls, value: Any) -> Any:
+        # One parser for CDK and the Lambda: a typo in a stage name fails the synth, not the funnel.
+        text = value if isinstance(value, str) else json.dumps(value)
+        return parse_stage_map(text)
+
+    @field_validator("alarm_email", mode="before")
+    @classmethod
+    def _empty_email_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("alarm_email")
+    @classmethod
+    def _check_email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError(f"not an e-mail address: {value!r}")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _check_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION:
+            raise ValueError(f"CloudWatch Logs accepts only {sorted(LOG_RETENTION)} days, not {value}")
+        return value
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
+                raise ValueError(f"CORS origin must be '*' or scheme://host[:port] without a path: {origin!r}")
+        if "*" in value and len(value) > 1:
+            raise ValueError("'*' cannot be combined with other CORS origins")
+        return value
+
+    @model_validator(mode="after")
+    def _check_put_budget(self) -> StackSettings:
+        ceiling = self.ingest_timeout_seconds * 1000 - PUT_BUDGET_HEADROOM_MS
+        if self.put_time_budget_ms > ceiling:
+            raise ValueError(
+                f"putTimeBudgetMs={self.put_time_budget_ms} leaves the handler no time to answer before its "
+                f"{self.ingest_timeout_seconds}s timeout; use at most {ceiling} or raise ingestTimeoutSeconds"
+            )
+        return self
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        """`logRetentionDays` as CDK's enum, for every log group of the stack."""
+        return LOG_RETENTION[self.log_retention_days]
+
+    @property
+    def stage_map_json(self) -> str:
+        """The stage map as the Lambda reads it (env var FEATUREPULSE_STAGE_MAP)."""
+        return json.dumps(self.stage_map, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def context_keys(cls) -> tuple[str, ...]:
+        """The CDK context keys this model reads (its field aliases)."""
+        return tuple(field.alias or name for name, field in cls.model_fields.items())
+
+    @classmethod
+    def from_context(cls, try_get_context: Callable[[str], Any]) -> StackSettings:
+        """Build the settings from a context lookup (`app.node.try_get_context`); absent keys take defaults."""
+        values: dict[str, Any] = {}
+        for key in cls.context_keys():
+            value = try_get_context(key)
+            if value is not None:
+                values[key] = value
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> StackSettings:
+        try:
+            return cls.model_validate(dict(values))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'context'}: {error['msg']}" for error in exc.errors()
+            )
+            raise SettingsError(f"invalid CDK context: {problems}") from None

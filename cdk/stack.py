@@ -1,0 +1,135 @@
+"""The featurepulse stack: creates the constructs, wires them, grants, outputs. No resource logic here.
+
+Attributes for the constructs that plug in later (lake, realtime, reporting):
+`settings` (StackSettings), `key` (the data KMS key), `data_bucket.bucket` (the lake bucket; lifecycle rules
+via `add_lifecycle_rule`), `event_stream.stream` (Kinesis), `sources_table.table`, `ingest_api`
+(`function`, `api`, `stage`, `url`), `monitoring` (`add_firehose`, `add_flink`, `add_alarm`, `add_section`,
+`topic`, `dashboard`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from cdk_nag import RegexAppliesTo
+from constructs import Construct
+
+from cdk.data_bucket import DataBucket
+from cdk.event_stream import EventStream
+from cdk.ingest_api import IngestApi
+from cdk.keys import DataKey
+from cdk.monitoring import Monitoring
+from cdk.nag import suppress
+from cdk.settings import StackSettings
+from cdk.sources_table import SourcesTable
+from featurepulse.constants import (
+    OUTPUT_ALARM_TOPIC_ARN,
+    OUTPUT_API_URL,
+    OUTPUT_DASHBOARD_NAME,
+    OUTPUT_LAKE_BUCKET,
+    OUTPUT_SOURCES_TABLE,
+    OUTPUT_STREAM_NAME,
+    QUARANTINE_PREFIX,
+)
+
+
+class FeaturePulseStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        lambda_code: lambda_.Code,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.settings = settings
+
+        # --- foundations: key, lake bucket, stream, sources, monitoring --------------------------------
+        self.key = DataKey(self, "DataKey", description="featurepulse: events at rest (stream, lake, tables, logs)").key
+        self.data_bucket = DataBucket(
+            self,
+            "DataBucket",
+            encryption_key=self.key,
+            quarantine_infrequent_access_days=settings.quarantine_infrequent_access_days,
+            lake_infrequent_access_days=settings.lake_infrequent_access_days,
+            noncurrent_version_expiration_days=settings.noncurrent_version_expiration_days,
+            access_log_expiration_days=settings.access_log_expiration_days,
+        )
+        self.event_stream = EventStream(
+            self,
+            "EventStream",
+            encryption_key=self.key,
+            stream_mode=settings.stream_mode,
+            shard_count=settings.shard_count,
+            retention_hours=settings.stream_retention_hours,
+        )
+        self.sources_table = SourcesTable(self, "SourcesTable", encryption_key=self.key)
+        self.monitoring = Monitoring(self, "Monitoring", encryption_key=self.key, alarm_email=settings.alarm_email)
+
+        # --- ingest: API Gateway + WAF + Lambda -> Kinesis -------------------------------------------------
+        self.ingest_api = IngestApi(
+            self,
+            "IngestApi",
+            code=lambda_code,
+            encryption_key=self.key,
+            stream_name=self.event_stream.stream.stream_name,
+            sources_table_name=self.sources_table.table.table_name,
+            quarantine_bucket_name=self.data_bucket.bucket.bucket_name,
+            quarantine_prefix=QUARANTINE_PREFIX,
+            stage_map_json=settings.stage_map_json,
+            stage_name=settings.api_stage_name,
+            throttle_rate_limit=settings.throttle_rate_limit,
+            throttle_burst_limit=settings.throttle_burst_limit,
+            waf_rate_limit=settings.waf_rate_limit,
+            waf_count_only_rules=settings.waf_count_only_rules,
+            cors_allow_origins=settings.cors_allow_origins,
+            log_level=settings.log_level,
+            memory_mb=settings.ingest_memory_mb,
+            timeout_seconds=settings.ingest_timeout_seconds,
+            put_time_budget_ms=settings.put_time_budget_ms,
+            reserved_concurrency=settings.ingest_reserved_concurrency,
+            log_retention=settings.log_retention,
+        )
+        self._grant_ingest()
+        self.monitoring.monitor_ingest(
+            api=self.ingest_api.api,
+            function=self.ingest_api.function,
+            timeout=Duration.seconds(settings.ingest_timeout_seconds),
+        )
+        self.monitoring.monitor_event_stream(stream=self.event_stream.stream)
+
+        # --- later capabilities (lake, realtime, reporting) plug in here -----------------------------------
+
+        # --- outputs (names shared with scripts and tests: featurepulse/constants.py) ---------------------
+        CfnOutput(self, OUTPUT_API_URL, value=self.ingest_api.url, description="Segment SDK host (base URL)")
+        CfnOutput(self, OUTPUT_STREAM_NAME, value=self.event_stream.stream.stream_name)
+        CfnOutput(self, OUTPUT_SOURCES_TABLE, value=self.sources_table.table.table_name)
+        CfnOutput(self, OUTPUT_LAKE_BUCKET, value=self.data_bucket.bucket.bucket_name)
+        CfnOutput(self, OUTPUT_ALARM_TOPIC_ARN, value=self.monitoring.topic.topic_arn)
+        CfnOutput(self, OUTPUT_DASHBOARD_NAME, value=self.monitoring.dashboard.dashboard_name)
+
+    def _grant_ingest(self) -> None:
+        """Exactly what the ingest Lambda calls, on exactly its resources (no wildcard actions)."""
+        function = self.ingest_api.function
+        self.event_stream.stream.grant(function, "kinesis:PutRecord", "kinesis:PutRecords")
+        self.sources_table.table.grant(function, "dynamodb:GetItem")
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=["s3:PutObject"],
+            resource_arns=[self.data_bucket.bucket.arn_for_objects(f"{QUARANTINE_PREFIX}*")],
+        )
+        # GenerateDataKey: Kinesis and S3 encrypt what the Lambda writes; Decrypt: DynamoDB reads.
+        self.key.grant(function, "kms:GenerateDataKey", "kms:Decrypt")
+        suppress(
+            function.role or function,
+            rule="AwsSolutions-IAM5",
+            reason="s3:PutObject is limited to the quarantine/ prefix of the lake bucket; object keys are made "
+            "per request (dt=/hr=/<time>-<request id>.jsonl), so the prefix wildcard is the narrowest ARN.",
+            applies_to=[RegexAppliesTo(regex=r"/^Resource::<DataBucket[A-Za-z0-9]+\.Arn>\/quarantine\/\*$/")],
+            apply_to_children=True,
+        )
