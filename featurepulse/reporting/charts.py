@@ -1,0 +1,134 @@
+"""Charts of the report as PNG images (matplotlib, Agg backend: no display, thread-safe Figure API).
+
+Each chart is attached inline to the e-mail and referenced from the HTML by its Content-ID.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from featurepulse.reporting.report import ReportData
+
+_BLUE, _GREEN, _GREY, _ORANGE = "#2563eb", "#16a34a", "#9ca3af", "#ea580c"
+_DPI = 110
+
+
+@dataclass(frozen=True)
+class Chart:
+    cid: str  # Content-ID without angle brackets; the HTML uses src="cid:<cid>"
+    filename: str
+    alt: str
+    png: bytes
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _figure(height: float = 2.6) -> tuple[Figure, Any]:
+    fig = Figure(figsize=(6.0, height))
+    ax = fig.subplots()
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=8)
+    return fig, ax
+
+
+def funnel_chart(rows: Sequence[dict[str, Any]]) -> bytes:
+    fig, ax = _figure(0.8 + 0.7 * max(len(rows), 1))
+    features = [str(r["feature"]) for r in rows]
+    steps = (("viewed", _GREY, "viewed"), ("used", _BLUE, "used"), ("completed", _GREEN, "completed"))
+    height = 0.25
+    for offset, (column, colour, label) in enumerate(steps):
+        positions = [i + (1 - offset) * height for i in range(len(rows))]
+        ax.barh(positions, [int(r[column]) for r in rows], height=height, color=colour, label=label)
+    ax.set_yticks(range(len(rows)), features)
+    ax.invert_yaxis()
+    ax.set_xlabel("users", fontsize=8)
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    return _png(fig)
+
+
+def active_users_chart(rows: Sequence[dict[str, Any]]) -> bytes:
+    fig, ax = _figure()
+    days = [r["day"].strftime("%a %d") for r in rows]
+    ax.bar(days, [int(r["dau"]) for r in rows], color=_BLUE, label="DAU")
+    ax.plot(days, [int(r["wau"]) for r in rows], color=_ORANGE, marker="o", label="WAU")
+    ax.set_ylabel("users", fontsize=8)
+    ax.legend(fontsize=8, frameon=False)
+    return _png(fig)
+
+
+def time_on_feature_chart(rows: Sequence[dict[str, Any]]) -> bytes:
+    fig, ax = _figure()
+    features = sorted({str(r["feature"]) for r in rows})
+    buckets = [str(r["bucket"]) for r in rows if r["feature"] == features[0]]
+    width = 0.8 / max(len(features), 1)
+    colours = (_BLUE, _GREEN, _ORANGE, _GREY)
+    for i, feature in enumerate(features):
+        shares = [float(r["share_of_events"]) * 100 for r in rows if r["feature"] == feature]
+        ax.bar([b + i * width for b in range(len(buckets))], shares, width=width, label=feature, color=colours[i % 4])
+    ax.set_xticks([b + 0.4 - width / 2 for b in range(len(buckets))], buckets)
+    ax.set_ylabel("% of timed events", fontsize=8)
+    ax.legend(fontsize=8, frameon=False)
+    return _png(fig)
+
+
+def campaigns_chart(rows: Sequence[dict[str, Any]]) -> bytes:
+    top = list(rows)[:8]
+    fig, ax = _figure(0.8 + 0.4 * max(len(top), 1))
+    labels = [f"{r['campaign_source']} / {r['campaign_medium']}" for r in top]
+    ax.barh(labels, [float(r["conversion_rate"]) * 100 for r in top], color=_GREEN)
+    ax.invert_yaxis()
+    ax.set_xlabel("conversion rate (completed / reached), %", fontsize=8)
+    return _png(fig)
+
+
+def render_charts(data: ReportData) -> list[Chart]:
+    """The charts that have data for this period."""
+    key = data.period.key
+    charts: list[Chart] = []
+    if data.period.days > 1 and data.rows("active_users_daily"):
+        charts.append(
+            Chart(
+                "active-users",
+                f"{key}-active-users.png",
+                "Daily and weekly active users",
+                active_users_chart(data.rows("active_users_daily")),
+            )
+        )
+    if data.rows("feature_funnel"):
+        charts.append(
+            Chart(
+                "funnel",
+                f"{key}-funnel.png",
+                "Funnel: viewed, used, completed",
+                funnel_chart(data.rows("feature_funnel")),
+            )
+        )
+    if data.rows("campaign_attribution"):
+        charts.append(
+            Chart(
+                "campaigns",
+                f"{key}-campaigns.png",
+                "Conversion rate by campaign source",
+                campaigns_chart(data.rows("campaign_attribution")),
+            )
+        )
+    if data.rows("time_on_feature_distribution"):
+        charts.append(
+            Chart(
+                "time-on-feature",
+                f"{key}-time-on-feature.png",
+                "Time on feature",
+                time_on_feature_chart(data.rows("time_on_feature_distribution")),
+            )
+        )
+    return charts

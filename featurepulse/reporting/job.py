@@ -1,0 +1,189 @@
+"""The report job: run the queries for a period, build the whole e-mail, send it once, record the send.
+
+Shared by the Glue job (Athena runner) and local mode (DuckDB runner). Order matters for "no partial
+e-mails": if the period was already sent the job stops before querying; everything (queries, charts,
+HTML, CSV, MIME) is built before the send is claimed; the message goes out in a single SES call; a failure
+before SES accepts it marks the record failed and raises (the job fails, the alarm fires, a re-run retries).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from featurepulse.reporting.charts import Chart, render_charts
+from featurepulse.reporting.csv_export import csv_filename, result_to_csv
+from featurepulse.reporting.dal.send_log import SendRecord
+from featurepulse.reporting.mime import Attachment, build_message
+from featurepulse.reporting.periods import Period
+from featurepulse.reporting.render import render_html, render_text, subject
+from featurepulse.reporting.report import ReportData, collect
+from featurepulse.reporting.runners import QueryRunner
+
+logger = logging.getLogger(__name__)
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
+
+class ReportSettings(BaseModel):
+    """Who gets the report and where the send record lives (from job arguments or local.json)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sender: str
+    recipients: tuple[str, ...] = Field(min_length=1)
+    send_log_table: str = Field(min_length=3)
+    configuration_set: str | None = None
+    min_exposed_per_variant: int = Field(default=100, ge=1)
+    report_name: str = Field(default="feature-report", pattern=r"^[a-z0-9-]{1,64}$")
+
+    @field_validator("sender")
+    @classmethod
+    def _valid_sender(cls, value: str) -> str:
+        address = value.rpartition("<")[2].rstrip(">").strip()
+        if not _EMAIL.match(address):
+            raise ValueError(f"not an e-mail address: {value!r}")
+        return value
+
+    @field_validator("recipients", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("recipients")
+    @classmethod
+    def _valid_recipients(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [r for r in value if not _EMAIL.match(r)]
+        if bad:
+            raise ValueError(f"not e-mail addresses: {bad}")
+        return value
+
+    def report_key(self, period: Period) -> str:
+        return f"{self.report_name}#{period.key}"
+
+
+class SendLog(Protocol):
+    def get(self, report_key: str) -> SendRecord | None: ...
+
+    def claim(self, report_key: str, *, now: int, force: bool = False) -> bool: ...
+
+    def mark_sent(self, report_key: str, *, message_id: str, recipients: int, now: int) -> None: ...
+
+    def mark_failed(self, report_key: str, *, error: str, now: int) -> None: ...
+
+
+class Mailer(Protocol):
+    def send(self, raw: bytes, *, sender: str, recipients: Sequence[str]) -> str: ...
+
+
+@dataclass(frozen=True)
+class BuiltReport:
+    data: ReportData
+    charts: tuple[Chart, ...]
+    html: str
+    text: str
+    message: EmailMessage
+
+    @property
+    def raw(self) -> bytes:
+        return self.message.as_bytes(policy=SMTP)
+
+    def standalone_html(self) -> str:
+        """The HTML with its images embedded (data: URIs), to open from disk in a browser."""
+        page = self.html
+        for chart in self.charts:
+            data_uri = "data:image/png;base64," + base64.b64encode(chart.png).decode("ascii")
+            page = page.replace(f'src="cid:{chart.cid}"', f'src="{data_uri}"')
+        return page
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    status: Literal["sent", "skipped"]
+    report_key: str
+    message_id: str | None = None
+    eml_path: Path | None = None
+    html_path: Path | None = None
+
+
+def build_report(runner: QueryRunner, period: Period, settings: ReportSettings, *, now: datetime) -> BuiltReport:
+    data = collect(runner, period, min_exposed_per_variant=settings.min_exposed_per_variant, now=now)
+    charts = tuple(render_charts(data))
+    html = render_html(data, charts)
+    text = render_text(data)
+    attachments = [
+        Attachment(csv_filename(period, name), result_to_csv(result)) for name, result in data.results.items()
+    ]
+    message = build_message(
+        subject=subject(data),
+        sender=settings.sender,
+        recipients=settings.recipients,
+        text=text,
+        html=html,
+        images=charts,
+        attachments=attachments,
+        date=now,
+    )
+    return BuiltReport(data=data, charts=charts, html=html, text=text, message=message)
+
+
+def write_outbox(report: BuiltReport, outbox_dir: Path, stem: str) -> tuple[Path, Path]:
+    outbox_dir.mkdir(parents=True, exist_ok=True)
+    eml_path = outbox_dir / f"{stem}.eml"
+    html_path = outbox_dir / f"{stem}.html"
+    eml_path.write_bytes(report.raw)
+    html_path.write_text(report.standalone_html(), encoding="utf-8")
+    return eml_path, html_path
+
+
+def run_report(
+    *,
+    runner: QueryRunner,
+    period: Period,
+    settings: ReportSettings,
+    send_log: SendLog,
+    mailer: Mailer,
+    now: datetime,
+    force: bool = False,
+    outbox_dir: Path | None = None,
+) -> RunOutcome:
+    key = settings.report_key(period)
+    epoch = int(now.timestamp())
+    record = send_log.get(key)
+    if record is not None and record.status == "sent" and not force:
+        logger.info("report %s already sent (message %s); use force to send again", key, record.message_id)
+        return RunOutcome(status="skipped", report_key=key, message_id=record.message_id)
+
+    report = build_report(runner, period, settings, now=now)  # raises before anything is claimed or sent
+
+    if not send_log.claim(key, now=epoch, force=force):
+        logger.info("report %s is being or has been sent by another run", key)
+        return RunOutcome(status="skipped", report_key=key)
+    try:
+        message_id = mailer.send(report.raw, sender=settings.sender, recipients=settings.recipients)
+    except Exception as exc:
+        send_log.mark_failed(key, error=f"{type(exc).__name__}: {exc}", now=epoch)
+        raise
+    send_log.mark_sent(key, message_id=message_id, recipients=len(settings.recipients), now=epoch)
+    logger.info(
+        "report %s sent to %d recipients (message %s, %s bytes scanned)",
+        key,
+        len(settings.recipients),
+        message_id,
+        report.data.bytes_scanned,
+    )
+    eml_path = html_path = None
+    if outbox_dir is not None:
+        eml_path, html_path = write_outbox(report, outbox_dir, f"featurepulse-{settings.report_name}-{period.key}")
+    return RunOutcome(status="sent", report_key=key, message_id=message_id, eml_path=eml_path, html_path=html_path)

@@ -1,0 +1,126 @@
+"""What the report says, computed from the query results: headline KPIs with their change against the
+previous period, and the tables in the order the e-mail shows them. Pure: no engine, no AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from featurepulse.reporting.periods import Period
+from featurepulse.reporting.queries import QUERY_NAMES, ParameterValue
+from featurepulse.reporting.runners import QueryResult, QueryRunner
+
+KpiFormat = Literal["count", "rate"]
+# Queries also run for the previous period, for the "change vs previous period" of the headline.
+PREVIOUS_PERIOD_QUERIES: tuple[str, ...] = ("period_summary", "active_users_daily")
+
+
+@dataclass(frozen=True)
+class Kpi:
+    label: str
+    value: float | None
+    previous: float | None
+    format: KpiFormat = "count"
+
+    @property
+    def change(self) -> float | None:
+        """Absolute change (for a rate: in percentage points / 100)."""
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+    @property
+    def relative_change(self) -> float | None:
+        if self.change is None or not self.previous:
+            return None
+        return self.change / self.previous
+
+
+@dataclass(frozen=True)
+class ReportData:
+    period: Period
+    generated_at: datetime
+    engine: str
+    kpis: tuple[Kpi, ...]
+    results: Mapping[str, QueryResult]  # current period, by query name
+    previous_results: Mapping[str, QueryResult] = field(default_factory=dict)
+
+    def rows(self, name: str) -> tuple[dict[str, Any], ...]:
+        return self.results[name].rows
+
+    @property
+    def bytes_scanned(self) -> int | None:
+        values = [r.bytes_scanned for r in (*self.results.values(), *self.previous_results.values())]
+        known = [v for v in values if v is not None]
+        return sum(known) if known else None
+
+
+def _first(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    return rows[0] if rows else {}
+
+
+def _last(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    return rows[-1] if rows else {}
+
+
+def headline_kpis(
+    summary: Sequence[Mapping[str, Any]],
+    previous_summary: Sequence[Mapping[str, Any]],
+    active_users: Sequence[Mapping[str, Any]],
+    previous_active_users: Sequence[Mapping[str, Any]],
+) -> tuple[Kpi, ...]:
+    """The headline: users, adoption and completion of the period, and MAU on its last day."""
+    now, before = _first(summary), _first(previous_summary)
+
+    def kpi(label: str, column: str, fmt: KpiFormat = "count") -> Kpi:
+        return Kpi(label, now.get(column), before.get(column), fmt)
+
+    return (
+        kpi("Active users", "active_users"),
+        kpi("Feature adopters", "adopters"),
+        kpi("Adoption rate", "adoption_rate", "rate"),
+        kpi("Users who completed", "completers"),
+        kpi("Completion rate (of adopters)", "completion_rate", "rate"),
+        Kpi("Monthly active users", _last(active_users).get("mau"), _last(previous_active_users).get("mau")),
+    )
+
+
+def collect(runner: QueryRunner, period: Period, *, min_exposed_per_variant: int, now: datetime) -> ReportData:
+    """Run every report query for the period (and the headline ones for the previous period)."""
+    params: dict[str, ParameterValue] = dict(period.query_parameters(min_exposed_per_variant))
+    previous_params: dict[str, ParameterValue] = dict(period.previous().query_parameters(min_exposed_per_variant))
+    results = {name: runner.run(name, params) for name in QUERY_NAMES}
+    previous = {name: runner.run(name, previous_params) for name in PREVIOUS_PERIOD_QUERIES}
+    kpis = headline_kpis(
+        results["period_summary"].rows,
+        previous["period_summary"].rows,
+        results["active_users_daily"].rows,
+        previous["active_users_daily"].rows,
+    )
+    return ReportData(
+        period=period, generated_at=now, engine=runner.engine, kpis=kpis, results=results, previous_results=previous
+    )
+
+
+def retention_by_horizon(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Retention per feature and horizon over all cohorts of the period (cohort-size weighted)."""
+    totals: dict[tuple[str, int], list[int]] = {}
+    for row in rows:
+        key = (str(row["feature"]), int(row["horizon_days"]))
+        total = totals.setdefault(key, [0, 0, 0])
+        total[0] += int(row["cohort_users"])
+        total[1] += int(row["retained_users"])
+        total[2] += int(row["returning_adopters"])
+    return [
+        {
+            "feature": feature,
+            "horizon_days": horizon,
+            "cohort_users": c,
+            "retention_rate": r / c if c else None,
+            "feature_retention_rate": f / c if c else None,
+        }
+        for (feature, horizon), (c, r, f) in sorted(totals.items())
+    ]
