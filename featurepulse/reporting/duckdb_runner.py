@@ -53,7 +53,7 @@ class DuckDbQueryRunner:
         self.connection.create_function(
             "normal_cdf", normal_cdf, [sqltypes.DOUBLE] * 3, sqltypes.DOUBLE, side_effects=False
         )
-        self.connection.execute(f"CREATE VIEW events AS {self.events_source()}")
+        self._view_ready = False
 
     def events_source(self) -> str:
         """The SELECT behind the `events` view: the lake's Parquet files, or an empty table of the same shape."""
@@ -72,6 +72,9 @@ class DuckDbQueryRunner:
         return to_duckdb(athena_sql)
 
     def run(self, name: str, params: Mapping[str, ParameterValue]) -> QueryResult:
+        if not self._view_ready:  # on first use, so the files present when the report runs are the ones read
+            self.connection.execute(f"CREATE OR REPLACE VIEW events AS {self.events_source()}")
+            self._view_ready = True
         sql = self.translate(name, params)
         cursor = self.connection.execute(sql)
         columns = tuple(d[0] for d in cursor.description or ())
