@@ -1,0 +1,67 @@
+"""`featurepulse report`: the report job on demand, locally (DuckDB on the local lake, moto's SES, outbox/)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from featurepulse.cli import CliError
+from featurepulse.reporting.periods import PERIOD_KINDS
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="build and mail the engagement report of a day or week from the local lake",
+        description=(
+            "Run the report job locally: the athena_queries/*.sql run by DuckDB on the local lake, the e-mail "
+            "sent through moto's SES and written to the outbox as .eml and .html. A period already sent is not "
+            "sent again unless --force. Paths default to .featurepulse/local.json (written by `featurepulse local`)."
+        ),
+    )
+    parser.add_argument("--period", choices=PERIOD_KINDS, default="day", help="a day, or the ISO week of --date")
+    parser.add_argument(
+        "--date",
+        type=_day,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="a day of the period (default: latest in the lake)",
+    )
+    parser.add_argument("--force", action="store_true", help="send again even if this period was already sent")
+    parser.add_argument("--lake-dir", type=Path, default=None, help="the local lake (default: from local.json)")
+    parser.add_argument("--outbox", type=Path, default=None, help="where .eml/.html go (default: from local.json)")
+    parser.add_argument("--root", type=Path, default=Path(".featurepulse"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--min-exposed", type=int, default=100, metavar="N", help="experiments: minimum users per variant (100)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from featurepulse.reporting.local import LocalReportTarget, latest_lake_day, run_local_report
+
+    if args.min_exposed < 1:
+        raise CliError("--min-exposed must be at least 1")
+    target = LocalReportTarget.from_address_book(args.root, lake_dir=args.lake_dir, outbox_dir=args.outbox)
+    if not (target.lake_dir / "events").is_dir():
+        raise CliError(f"no lake at {target.lake_dir} (run `make run` first, or pass --lake-dir)")
+    day = args.date or latest_lake_day(target.lake_dir) or datetime.now(UTC).date()
+    outcome, where = run_local_report(
+        args.period, day, target, force=args.force, min_exposed_per_variant=args.min_exposed
+    )
+    if outcome.status == "skipped":
+        print(f"report {outcome.report_key} was already sent (message {outcome.message_id}); --force to send again")
+        return 0
+    print(f"report {outcome.report_key} sent through SES ({where}), message {outcome.message_id}")
+    print(f"  html: {outcome.html_path}")
+    print(f"  eml:  {outcome.eml_path}")
+    return 0
