@@ -1,0 +1,321 @@
+"""The two ways to run the local stack: the bounded demo (`make run`) and `--serve`.
+
+The demo sends synthetic traffic for a while with a progress bar, lets every component drain, reads the stream
+and the quarantine back, prints the counts beside what was sent, each component's summary and where to look,
+then stops everything. Its exit code says whether every event is accounted for: 0 when every accepted event is
+on the stream and every invalid event sent is in quarantine, 1 otherwise (or when a component failed).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from featurepulse.constants import QUARANTINE_PREFIX
+from featurepulse.domain.stages import STAGES
+from featurepulse.local.runtime import (
+    LOCAL_LAKE_BUCKET,
+    LocalStack,
+    LocalStackOptions,
+    StreamContents,
+    read_quarantine,
+    read_stream,
+    stop_on_signals,
+)
+from featurepulse.local.traffic import TrafficStats, run_traffic
+
+EXIT_OK = 0
+EXIT_MISMATCH = 1
+EXIT_INTERRUPTED = 130
+DRAIN_TIMEOUT_S = 120.0
+
+
+@dataclass
+class DemoOutcome:
+    exit_code: int
+    traffic: TrafficStats
+    stream: StreamContents
+    quarantined: list[dict[str, Any]]
+
+
+def make_console() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=120, soft_wrap=True)
+    return console
+
+
+def _print_started(stack: LocalStack, console: Console) -> None:
+    book = stack.address_book.snapshot()
+    console.print(f"[bold]featurepulse local[/bold]: AWS APIs (moto) on {book['aws_endpoint_url']}")
+    console.print(f"  ingest API   {book['endpoint']}  (Segment HTTP API: POST /v1/batch, /v1/track, ...)")
+    console.print(f"  write key    {stack.write_key}  (source {stack.source_id})")
+    running = [s.name for s in stack.components if s.error is None]
+    failed = [f"{s.name} ({s.error})" for s in stack.components if s.error is not None]
+    console.print(f"  components   {', '.join(running) or 'none registered yet'}")
+    for line in failed:
+        console.print(f"  [red]FAILED[/red]       {line}")
+
+
+def _where_to_look(stack: LocalStack, console: Console) -> None:
+    book = stack.address_book.snapshot()
+    console.print("\n[bold]Where to look[/bold]")
+    console.print(f"  address book   {stack.address_book.path}")
+    console.print(f"  logs           {book.get('log_file', stack.root / 'logs')}  (ingest handler and components)")
+    labels = {
+        "lake_dir": "lake",
+        "quarantine_dir": "quarantine",
+        "outbox_dir": "report outbox",
+        "dashboard_url": "dashboard",
+        "aggregates_table": "aggregates",
+    }
+    for key, label in labels.items():
+        if key in book:
+            console.print(f"  {label:<14} {book[key]}")
+
+
+def _funnel_table(stream: StreamContents, traffic: TrafficStats) -> Table:
+    table = Table(title="Accepted feature events on the stream (sent in brackets)", title_justify="left")
+    table.add_column("feature")
+    for stage in STAGES:
+        table.add_column(stage, justify="right")
+    table.add_column("view -> complete", justify="right")
+    counts = stream.by_feature_stage()
+    features = sorted({f for f, _ in counts} | {f for f, _ in traffic.sent_by_feature_stage})
+    for feature in features:
+        cells = [f"{counts[(feature, s)]} ({traffic.sent_by_feature_stage[(feature, s)]})" for s in STAGES]
+        views = counts[(feature, "view")]
+        conversion = f"{counts[(feature, 'complete')] / views:.0%}" if views else "-"
+        table.add_row(feature, *cells, conversion)
+    return table
+
+
+def _types_table(stream: StreamContents, traffic: TrafficStats) -> Table:
+    table = Table(title="Accepted events on the stream by type (sent in brackets)", title_justify="left")
+    table.add_column("type")
+    table.add_column("events", justify="right")
+    by_type = stream.by_type()
+    for kind in sorted(set(by_type) | set(traffic.sent_by_type)):
+        table.add_row(kind, f"{by_type[kind]} ({traffic.sent_by_type[kind]})")
+    return table
+
+
+def _experiment_table(stream: StreamContents) -> Table | None:
+    views: Counter[str] = Counter()
+    completes: Counter[str] = Counter()
+    for event in stream.events:
+        variant = event.get("variation_id")
+        if not variant or not event.get("feature"):
+            continue
+        if event.get("stage") == "view":
+            views[variant] += 1
+        elif event.get("stage") == "complete":
+            completes[variant] += 1
+    if not views:
+        return None
+    table = Table(title="A/B experiment on the stream (feature events by variant)", title_justify="left")
+    for name in ("variant", "views", "completions", "conversion"):
+        table.add_column(name, justify="right" if name != "variant" else "left")
+    for variant in sorted(views):
+        table.add_row(
+            variant, str(views[variant]), str(completes[variant]), f"{completes[variant] / views[variant]:.0%}"
+        )
+    return table
+
+
+def _quarantine_table(quarantined: list[dict[str, Any]], traffic: TrafficStats) -> Table:
+    table = Table(
+        title=f"Quarantined events by reason (s3://{LOCAL_LAKE_BUCKET}/{QUARANTINE_PREFIX})", title_justify="left"
+    )
+    table.add_column("reason")
+    table.add_column("events", justify="right")
+    for reason, count in Counter(str(q.get("reason")) for q in quarantined).most_common():
+        table.add_row(reason, str(count))
+    sent = ", ".join(f"{kind}: {n}" for kind, n in sorted(traffic.sent_invalid.items())) or "none"
+    table.caption = f"invalid events sent on purpose: {sent}"
+    table.caption_justify = "left"
+    return table
+
+
+def report(stack: LocalStack, traffic: TrafficStats, console: Console) -> DemoOutcome:
+    """Read the stream and the quarantine back, print them beside what was sent; the outcome's exit code."""
+    stream = read_stream(stack.client("kinesis"), stack.address_book.snapshot()["stream_name"])
+    quarantined = read_quarantine(stack.client("s3"), LOCAL_LAKE_BUCKET)
+    statuses = ", ".join(f"{status}: {n}" for status, n in sorted(traffic.statuses.items()))
+    console.print(
+        f"\n[bold]Sent[/bold] {traffic.sent_total} events in {traffic.requests} requests "
+        f"({traffic.sent_valid} valid, {sum(traffic.sent_invalid.values())} invalid on purpose); answers {statuses}"
+    )
+    console.print(
+        f"[bold]On the stream[/bold] {len(stream.events)} events in {stream.records} records "
+        f"({len(stream.events) / max(1, stream.records):.1f} events per record)"
+    )
+    console.print(_types_table(stream, traffic))
+    console.print(_funnel_table(stream, traffic))
+    experiment = _experiment_table(stream)
+    if experiment is not None:
+        console.print(experiment)
+    console.print(_quarantine_table(quarantined, traffic))
+
+    missing = traffic.accepted_ids - stream.event_ids
+    duplicates = len(stream.events) - len(stream.event_ids)
+    invalid_sent = sum(traffic.sent_invalid.values())
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} accepted events are missing from the stream")
+    if traffic.undelivered_valid:
+        problems.append(f"{traffic.undelivered_valid} valid events were not accepted (see the answers above)")
+    if len(quarantined) != invalid_sent:
+        problems.append(f"{invalid_sent} invalid events sent but {len(quarantined)} quarantined")
+    console.print(
+        f"\n[bold]Check[/bold]: {len(traffic.accepted_ids)} events accepted, "
+        f"{len(traffic.accepted_ids) - len(missing)} of them on the stream, {duplicates} duplicate records; "
+        f"{invalid_sent} invalid events sent, {len(quarantined)} quarantined"
+    )
+    for problem in problems:
+        console.print(f"  [red]PROBLEM[/red] {problem}")
+
+    console.print("\n[bold]Components[/bold]")
+    if not stack.components:
+        console.print("  none registered yet (featurepulse/local/runtime.py COMPONENTS)")
+    for name, lines in stack.summaries():
+        console.print(f"  [bold]{name}[/bold]")
+        for line in lines:
+            console.print(f"    {line}")
+    if stack.failed_components:
+        problems.append(f"{len(stack.failed_components)} component(s) failed")
+    _where_to_look(stack, console)
+    return DemoOutcome(
+        exit_code=EXIT_MISMATCH if problems else EXIT_OK, traffic=traffic, stream=stream, quarantined=quarantined
+    )
+
+
+def _traffic_thread(
+    stack: LocalStack, stop: threading.Event, *, rate_eps: float, duration_s: float | None, seed: int
+) -> tuple[threading.Thread, dict[str, Any]]:
+    shared: dict[str, Any] = {"stats": TrafficStats(), "elapsed": 0.0, "error": None}
+
+    def on_tick(stats: TrafficStats, elapsed: float) -> None:
+        shared["stats"], shared["elapsed"] = stats, elapsed
+
+    def target() -> None:
+        try:
+            shared["stats"] = run_traffic(
+                stack.address_book.snapshot()["endpoint"],
+                stack.write_key,
+                rate_eps=rate_eps,
+                duration_s=duration_s,
+                seed=seed,
+                stop=stop,
+                on_tick=on_tick,
+            )
+        except Exception as exc:
+            shared["error"] = f"{type(exc).__name__}: {exc}"
+
+    thread = threading.Thread(target=target, name="local-traffic", daemon=True)
+    thread.start()
+    return thread, shared
+
+
+def run_demo(
+    options: LocalStackOptions, *, duration_s: float, rate_eps: float, seed: int, console: Console | None = None
+) -> DemoOutcome | int:
+    """Start the stack, send traffic for `duration_s`, drain, report, stop. Returns the outcome (or 130)."""
+    console = console or make_console()
+    stop = threading.Event()
+    stack = LocalStack(options)
+    with stop_on_signals(stop):
+        try:
+            stack.start()
+            _print_started(stack, console)
+            if stop.is_set():
+                return EXIT_INTERRUPTED
+            traffic_stop = threading.Event()
+            thread, shared = _traffic_thread(stack, traffic_stop, rate_eps=rate_eps, duration_s=duration_s, seed=seed)
+            with Progress(
+                TextColumn("sending synthetic traffic"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[status]}"),
+                console=console,
+                transient=not console.is_terminal,
+            ) as progress:
+                task = progress.add_task("traffic", total=duration_s, status="")
+                while thread.is_alive():
+                    if stop.is_set():
+                        traffic_stop.set()
+                    stats: TrafficStats = shared["stats"]
+                    progress.update(
+                        task,
+                        completed=min(duration_s, shared["elapsed"]),
+                        status=f"{stats.sent_total} events, {stats.requests} requests",
+                    )
+                    thread.join(0.2)
+                progress.update(task, completed=duration_s)
+            if stop.is_set():
+                console.print("interrupted: stopping")
+                return EXIT_INTERRUPTED
+            if shared["error"]:
+                console.print(f"[red]traffic failed[/red]: {shared['error']}")
+            console.print(f"traffic done; draining {len(list(stack.running_components()))} component(s)...")
+            started = time.monotonic()
+            stack.drain(DRAIN_TIMEOUT_S)
+            console.print(f"drained in {time.monotonic() - started:.1f} s")
+            outcome = report(stack, shared["stats"], console)
+            if shared["error"]:
+                outcome.exit_code = EXIT_MISMATCH
+            return outcome
+        finally:
+            stack.stop()
+            console.print("local stack stopped")
+
+
+def run_serve(
+    options: LocalStackOptions,
+    *,
+    traffic: bool,
+    rate_eps: float,
+    seed: int,
+    console: Console | None = None,
+) -> int:
+    """Start the stack and keep it up until Ctrl-C or SIGTERM; optional continuous synthetic traffic."""
+    console = console or make_console()
+    stop = threading.Event()
+    stack = LocalStack(options)
+    thread: threading.Thread | None = None
+    shared: dict[str, Any] = {}
+    with stop_on_signals(stop):
+        try:
+            stack.start()
+            _print_started(stack, console)
+            book = stack.address_book.snapshot()
+            console.print(
+                "\ntry it:\n"
+                f"  curl -u '{stack.write_key}:' -H 'Content-Type: application/json' "
+                '-d \'{"userId": "u1", "event": "Feature Viewed", "properties": {"feature": "smart-search"}}\' '
+                f"{book['endpoint']}/v1/track"
+            )
+            _where_to_look(stack, console)
+            if traffic:
+                thread, shared = _traffic_thread(stack, stop, rate_eps=rate_eps, duration_s=None, seed=seed)
+                console.print(f"\nsending synthetic traffic at {rate_eps:g} events/s")
+            console.print("\n[bold]ready[/bold]: Ctrl-C (or SIGTERM) stops everything", soft_wrap=True)
+            while not stop.wait(0.5):
+                pass
+            console.print("stopping...")
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=30)
+                stats: TrafficStats = shared["stats"]
+                console.print(f"synthetic traffic: {stats.sent_total} events in {stats.requests} requests")
+            stack.stop()
+            console.print("local stack stopped")
+    return EXIT_OK
