@@ -347,13 +347,10 @@ class LocalStack:
         self.client("s3").create_bucket(Bucket=LOCAL_LAKE_BUCKET)
 
     def _create_demo_source(self) -> tuple[str, str]:
-        try:
-            sources = importlib.import_module("featurepulse.sources")
-            create_source = sources.create_source
-        except (ImportError, AttributeError) as exc:
-            raise LocalStackError(f"featurepulse.sources.create_source is not available: {exc}") from exc
+        from featurepulse.sources import create_source
+
         created = create_source(LOCAL_SOURCES_TABLE, LOCAL_SOURCE_NAME, dynamodb_client=self.client("dynamodb"))
-        return str(created.source_id), str(created.write_key)
+        return created.source_id, created.write_key
 
     def _ingest_environment(self) -> None:
         env = self._env
