@@ -1,0 +1,132 @@
+"""Glue Python shell job: the feature engagement / campaign report of a day or a week, mailed through SES.
+
+Started by the EventBridge Scheduler schedules of the CDK `Reporting` construct (`--period day` daily,
+`--period week` on Mondays) with the other arguments as the job's defaults. Runs on Glue Python shell
+(Python 3.9): the `featurepulse` wheel comes with `--extra-py-files`, pydantic and sqlglot with
+`--additional-python-modules`, awswrangler, pandas and matplotlib with the "analytics" library set.
+
+Arguments (Glue passes `--name value`; unknown ones such as `--JOB_ID` are ignored, as with awsglue's
+`getResolvedOptions`, which this script does not need):
+  --period day|week           required
+  --date YYYY-MM-DD|auto      a day of the period; `auto` (default): yesterday, or the week containing it
+  --force true|false          send even if this period was already sent (default false)
+  --database --events_table --workgroup                 where the lake table is, which workgroup runs
+  --sender --recipients (comma-separated) --configuration_set   the e-mail
+  --send_log_table            the DynamoDB table of the send record
+  --min_exposed_per_variant   experiments: users per variant below which the verdict is "not enough data"
+Any failure raises: the run fails, the Glue "job failed" event raises the alarm, and no e-mail is half sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from featurepulse.reporting.athena_runner import AthenaQueryRunner
+from featurepulse.reporting.dal.send_log import DynamoDbSendLog
+from featurepulse.reporting.dal.ses_mailer import SesMailer
+from featurepulse.reporting.job import ReportSettings, RunOutcome, run_report
+from featurepulse.reporting.periods import Period
+from featurepulse.reporting.runners import QueryRunner
+
+logger = logging.getLogger("featurepulse.glue.campaign_report")
+
+REQUIRED = ("period", "database", "events_table", "workgroup", "sender", "recipients", "send_log_table")
+OPTIONAL = ("date", "force", "configuration_set", "min_exposed_per_variant", "report_name")
+
+
+class JobArguments(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    period: Literal["day", "week"]
+    database: str = Field(min_length=1)
+    events_table: str = Field(min_length=1)
+    workgroup: str = Field(min_length=1)
+    sender: str
+    recipients: str
+    send_log_table: str
+    day: str = Field(default="auto", alias="date", pattern=r"^(auto|\d{4}-\d{2}-\d{2})$")
+    force: bool = False
+    configuration_set: str | None = None
+    min_exposed_per_variant: int = 100
+    report_name: str = "feature-report"
+
+    def settings(self) -> ReportSettings:
+        return ReportSettings(
+            sender=self.sender,
+            recipients=self.recipients,  # a comma-separated list: ReportSettings splits it
+            send_log_table=self.send_log_table,
+            configuration_set=self.configuration_set or None,
+            min_exposed_per_variant=self.min_exposed_per_variant,
+            report_name=self.report_name,
+        )
+
+    def report_period(self, today: date) -> Period:
+        if self.day == "auto":
+            return Period.last_complete(self.period, today)
+        return Period.containing(self.period, date.fromisoformat(self.day))
+
+
+def resolve_options(argv: Sequence[str], required: Sequence[str], optional: Sequence[str] = ()) -> dict[str, str]:
+    """awsglue's getResolvedOptions without awsglue: `--name value` or `--name=value` for the names asked."""
+    wanted = set(required) | set(optional)
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token.startswith("--"):
+            name, has_value, value = token[2:].partition("=")
+            if not has_value and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                value = argv[i + 1]
+                i += 1
+            if name in wanted:
+                found[name] = value
+        i += 1
+    missing = [name for name in required if name not in found]
+    if missing:
+        raise SystemExit(f"missing job arguments: {', '.join('--' + m for m in missing)}")
+    return found
+
+
+def parse_job_arguments(argv: Sequence[str]) -> JobArguments:
+    return JobArguments.model_validate(resolve_options(argv, REQUIRED, OPTIONAL))
+
+
+def main(
+    argv: Sequence[str],
+    *,
+    now: datetime | None = None,
+    runner: QueryRunner | None = None,
+    boto3_session: Any = None,
+) -> RunOutcome:
+    import boto3
+
+    args = parse_job_arguments(argv)
+    now = now or datetime.now(timezone.utc)  # noqa: UP017 - datetime.UTC does not exist on Glue's Python 3.9
+    session = boto3_session or boto3.session.Session()
+    period = args.report_period(now.date())
+    logger.info("report %s for %s to %s", args.period, period.start, period.end)
+    outcome = run_report(
+        runner=runner
+        or AthenaQueryRunner(
+            database=args.database, table=args.events_table, workgroup=args.workgroup, boto3_session=session
+        ),
+        period=period,
+        settings=args.settings(),
+        send_log=DynamoDbSendLog(session.client("dynamodb"), args.send_log_table),
+        mailer=SesMailer(session.client("sesv2"), configuration_set=args.configuration_set or None),
+        now=now,
+        force=args.force,
+    )
+    logger.info("report %s: %s (message %s)", outcome.report_key, outcome.status, outcome.message_id)
+    return outcome
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    main(sys.argv[1:])

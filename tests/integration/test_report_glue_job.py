@@ -1,0 +1,153 @@
+"""The Glue job entry point: arguments as Glue passes them, the whole run against moto, the Athena runner."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pandas as pd
+import pytest
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+from featurepulse.reporting.athena_runner import AthenaQueryRunner
+from featurepulse.reporting.dal.send_log import create_send_log_table
+from featurepulse.reporting.duckdb_runner import DuckDbQueryRunner
+from glue_jobs.campaign_report import main, parse_job_arguments, resolve_options
+from tests.reporting_dataset import demo_events, write_lake
+
+REPO = Path(__file__).resolve().parents[2]
+ARGS = [
+    "--JOB_ID", "j_123", "--JOB_RUN_ID", "jr_456", "--job-bookmark-option", "job-bookmark-disable",
+    "--period", "day",
+    "--database", "featurepulse_lake",
+    "--events_table", "events",
+    "--workgroup", "featurepulse",
+    "--sender", "Reports <reports@example.com>",
+    "--recipients", "a@example.com,b@example.com",
+    "--send_log_table", "report-sends",
+    "--min_exposed_per_variant", "10",
+]  # fmt: skip
+
+
+def test_glue_arguments_are_resolved_and_unknown_ones_ignored() -> None:
+    args = parse_job_arguments([*ARGS, "--date=2026-03-10", "--force", "true"])
+    assert args.period == "day" and args.database == "featurepulse_lake" and args.force is True
+    assert args.report_period(date(2030, 1, 1)).start == date(2026, 3, 10)
+    assert args.settings().recipients == ("a@example.com", "b@example.com")
+
+
+def test_auto_date_reports_yesterday_and_the_week_that_contains_it() -> None:
+    assert parse_job_arguments(ARGS).report_period(date(2026, 3, 16)).start == date(2026, 3, 15)
+    weekly = parse_job_arguments([*ARGS, "--period", "week"]).report_period(date(2026, 3, 16))
+    assert (weekly.start, weekly.end) == (date(2026, 3, 9), date(2026, 3, 15))
+
+
+def test_a_missing_argument_stops_the_job_with_its_name() -> None:
+    with pytest.raises(SystemExit, match="--workgroup"):
+        resolve_options(["--period", "day"], ["period", "workgroup"])
+
+
+@pytest.fixture
+def aws() -> Iterator[Any]:
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        create_send_log_table(session.client("dynamodb"), "report-sends")
+        session.client("sesv2").create_email_identity(EmailIdentity="reports@example.com")
+        yield session
+
+
+def test_the_job_mails_the_day_once(aws: Any, tmp_path: Path) -> None:
+    # Given a lake and a verified sender; When the scheduled daily run happens twice on 11 March
+    write_lake(tmp_path, demo_events())
+    now = datetime(2026, 3, 11, 6, tzinfo=UTC)
+    first = main(ARGS, now=now, runner=DuckDbQueryRunner(tmp_path), boto3_session=aws)
+    second = main(ARGS, now=now, runner=DuckDbQueryRunner(tmp_path), boto3_session=aws)
+    # Then the report of 10 March went out once
+    assert first.status == "sent" and first.report_key == "feature-report#day-2026-03-10"
+    assert second.status == "skipped"
+    assert len(ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages) == 1
+
+
+def test_athena_runner_sends_bound_sql_to_the_workgroup_and_keeps_bytes_scanned() -> None:
+    # Given awswrangler's answer (a DataFrame with Athena's metadata)
+    calls: list[dict[str, Any]] = []
+
+    def read_sql_query(sql: str, **kwargs: Any) -> pd.DataFrame:
+        calls.append({"sql": sql, **kwargs})
+        frame = pd.DataFrame(
+            {"feature": ["a", None], "viewed": pd.array([3, 1], dtype="Int64"), "rate": [0.5, float("nan")]}
+        )
+        object.__setattr__(frame, "query_metadata", {"Statistics": {"DataScannedInBytes": 1234}})  # as awswrangler
+        return frame
+
+    runner = AthenaQueryRunner(database="lake_db", table="events", workgroup="wg", read_sql_query=read_sql_query)
+    # When a query runs
+    result = runner.run("feature_funnel", {"start_date": date(2026, 3, 10), "end_date": date(2026, 3, 10)})
+    # Then Athena got the bound SQL on the qualified table, without CTAS, in the workgroup
+    (call,) = calls
+    assert call["workgroup"] == "wg" and call["database"] == "lake_db" and call["ctas_approach"] is False
+    assert '"lake_db"."events"' in call["sql"] and "'2026-03-10'" in call["sql"] and ":start_date" not in call["sql"]
+    # And the rows are plain Python values
+    assert result.rows == ({"feature": "a", "viewed": 3, "rate": 0.5}, {"feature": None, "viewed": 1, "rate": None})
+    assert result.bytes_scanned == 1234
+
+
+# --- the Glue job runs on Python 3.9 -----------------------------------------------------------------
+
+GLUE_MODULES = [
+    REPO / "glue_jobs" / "campaign_report.py",
+    REPO / "featurepulse" / "__init__.py",
+    *sorted((REPO / "featurepulse" / "reporting").glob("*.py")),
+    *sorted((REPO / "featurepulse" / "reporting" / "dal").glob("*.py")),
+]
+LOCAL_ONLY = {"duckdb_runner.py", "local.py", "cli.py"}
+NOT_IN_39 = {("datetime", "UTC"), ("enum", "StrEnum"), ("typing", "Self"), ("typing", "TypeAlias")}
+
+
+@pytest.mark.parametrize("path", [p for p in GLUE_MODULES if p.name not in LOCAL_ONLY], ids=lambda p: p.name)
+def test_glue_job_modules_use_nothing_newer_than_python_3_9(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                assert (node.module, alias.name) not in NOT_IN_39, f"{path.name}: {node.module}.{alias.name}"
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            assert (node.value.id, node.attr) not in NOT_IN_39, f"{path.name}: {node.value.id}.{node.attr}"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "zip":
+            assert not node.keywords, f"{path.name}: zip(strict=) is 3.10+"
+        assert not isinstance(node, ast.Match), f"{path.name}: match is 3.10+"
+    assert "from __future__ import annotations" in path.read_text() or path.name == "__init__.py"
+
+
+def python39() -> str | None:
+    """A real Python 3.9 (pyenv's shims exist even when the version is not selected: run them to know)."""
+    candidates = [*sorted(Path.home().glob(".pyenv/versions/3.9*/bin/python3.9")), shutil.which("python3.9")]
+    for candidate in candidates:
+        if (
+            candidate
+            and subprocess.run([str(candidate), "-c", "pass"], capture_output=True, check=False).returncode == 0
+        ):
+            return str(candidate)
+    return None
+
+
+PYTHON39 = python39()
+
+
+@pytest.mark.skipif(PYTHON39 is None, reason="no Python 3.9 interpreter on this machine")
+def test_glue_job_modules_compile_with_python_3_9(tmp_path: Path) -> None:
+    assert PYTHON39 is not None
+    files = [str(p) for p in GLUE_MODULES if p.name not in LOCAL_ONLY]
+    code = (
+        "import sys, py_compile\n"
+        "for i, f in enumerate(sys.argv[1:]): py_compile.compile(f, cfile=f'{i}.pyc', doraise=True)"
+    )
+    subprocess.run([PYTHON39, "-c", code, *files], check=True, capture_output=True, cwd=tmp_path)
