@@ -90,6 +90,16 @@ class StackSettings(BaseModel):
     lake_infrequent_access_days: int = Field(default=90, alias="lakeInfrequentAccessDays", ge=30)
     noncurrent_version_expiration_days: int = Field(default=30, alias="noncurrentVersionExpirationDays", ge=1)
     access_log_expiration_days: int = Field(default=90, alias="accessLogExpirationDays", ge=1)
+    # The lake (cdk/lake.py, cdk/erasure.py; docs/lake.md explains each and the buffering trade-off).
+    lake_buffer_interval_seconds: int = Field(default=300, alias="lakeBufferIntervalSeconds", ge=60, le=900)
+    lake_buffer_size_mib: int = Field(default=128, alias="lakeBufferSizeMiB", ge=64, le=128)
+    lake_projection_start_date: str = Field(
+        default="2025-01-01", alias="lakeProjectionStartDate", pattern=r"^\d{4}-\d{2}-\d{2}$"
+    )
+    lake_errors_expiration_days: int = Field(default=90, alias="lakeErrorsExpirationDays", ge=1)
+    athena_bytes_scanned_cutoff_mb: int = Field(default=10_240, alias="athenaBytesScannedCutoffMb", ge=10)
+    athena_results_expiration_days: int = Field(default=7, alias="athenaResultsExpirationDays", ge=1)
+    erasure_memory_mb: int = Field(default=3008, alias="erasureMemoryMb", ge=1024, le=10_240)
     # Development: package the Lambda's source without `pip install` of its dependencies (fast test synth).
     skip_lambda_dependencies: bool = Field(default=False, alias="skipLambdaDependencies")
 

@@ -18,9 +18,11 @@ from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
 from cdk.data_bucket import DataBucket
+from cdk.erasure import Erasure
 from cdk.event_stream import EventStream
 from cdk.ingest_api import IngestApi
 from cdk.keys import DataKey
+from cdk.lake import Lake
 from cdk.monitoring import Monitoring
 from cdk.nag import suppress
 from cdk.settings import StackSettings
@@ -28,7 +30,13 @@ from cdk.sources_table import SourcesTable
 from featurepulse.constants import (
     OUTPUT_ALARM_TOPIC_ARN,
     OUTPUT_API_URL,
+    OUTPUT_ATHENA_RESULTS_BUCKET,
+    OUTPUT_ATHENA_WORKGROUP,
     OUTPUT_DASHBOARD_NAME,
+    OUTPUT_DELIVERY_STREAM,
+    OUTPUT_ERASURE_QUEUE_URL,
+    OUTPUT_EVENTS_TABLE,
+    OUTPUT_GLUE_DATABASE,
     OUTPUT_LAKE_BUCKET,
     OUTPUT_SOURCES_TABLE,
     OUTPUT_STREAM_NAME,
@@ -104,6 +112,33 @@ class FeaturePulseStack(Stack):
         self.monitoring.monitor_event_stream(stream=self.event_stream.stream)
 
         # --- later capabilities (lake, realtime, reporting) plug in here -----------------------------------
+        self.lake = Lake(
+            self,
+            "Lake",
+            bucket=self.data_bucket.bucket,
+            access_logs_bucket=self.data_bucket.access_logs_bucket,
+            encryption_key=self.key,
+            stream=self.event_stream.stream,
+            buffer_interval_seconds=settings.lake_buffer_interval_seconds,
+            buffer_size_mib=settings.lake_buffer_size_mib,
+            projection_start_date=settings.lake_projection_start_date,
+            errors_expiration_days=settings.lake_errors_expiration_days,
+            athena_bytes_scanned_cutoff_mb=settings.athena_bytes_scanned_cutoff_mb,
+            athena_results_expiration_days=settings.athena_results_expiration_days,
+            log_retention=settings.log_retention,
+        )
+        self.erasure = Erasure(
+            self,
+            "Erasure",
+            code=lambda_code,
+            bucket=self.data_bucket.bucket,
+            encryption_key=self.key,
+            memory_mb=settings.erasure_memory_mb,
+            log_retention=settings.log_retention,
+            skip_layer_dependencies=settings.skip_lambda_dependencies,
+        )
+        self.monitoring.add_firehose(delivery_stream_name=self.lake.delivery_stream.delivery_stream_name)
+        self.erasure.add_monitoring(self.monitoring)
 
         # --- outputs (names shared with scripts and tests: featurepulse/constants.py) ---------------------
         CfnOutput(self, OUTPUT_API_URL, value=self.ingest_api.url, description="Segment SDK host (base URL)")
@@ -112,6 +147,12 @@ class FeaturePulseStack(Stack):
         CfnOutput(self, OUTPUT_LAKE_BUCKET, value=self.data_bucket.bucket.bucket_name)
         CfnOutput(self, OUTPUT_ALARM_TOPIC_ARN, value=self.monitoring.topic.topic_arn)
         CfnOutput(self, OUTPUT_DASHBOARD_NAME, value=self.monitoring.dashboard.dashboard_name)
+        CfnOutput(self, OUTPUT_GLUE_DATABASE, value=self.lake.database_name)
+        CfnOutput(self, OUTPUT_EVENTS_TABLE, value=self.lake.events_table_name)
+        CfnOutput(self, OUTPUT_ATHENA_WORKGROUP, value=self.lake.workgroup_name)
+        CfnOutput(self, OUTPUT_ATHENA_RESULTS_BUCKET, value=self.lake.results_bucket.bucket_name)
+        CfnOutput(self, OUTPUT_DELIVERY_STREAM, value=self.lake.delivery_stream.delivery_stream_name)
+        CfnOutput(self, OUTPUT_ERASURE_QUEUE_URL, value=self.erasure.queue.queue_url)
 
     def _grant_ingest(self) -> None:
         """Exactly what the ingest Lambda calls, on exactly its resources (no wildcard actions)."""

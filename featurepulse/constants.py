@@ -19,6 +19,9 @@ ENV_SOURCES_CACHE_TTL_SECONDS = "SOURCES_CACHE_TTL_SECONDS"  # write-key cache; 
 ENV_MAX_FUTURE_SECONDS = "INGEST_MAX_FUTURE_SECONDS"  # corrected timestamps further ahead are quarantined
 ENV_RETRY_AFTER_SECONDS = "INGEST_RETRY_AFTER_SECONDS"  # Retry-After of 503 answers
 
+# Environment of the erasure Lambda (cdk/erasure.py).
+ENV_LAKE_BUCKET = "LAKE_BUCKET_NAME"
+
 # Sources table (DynamoDB): partition key = sha256 hex of the write key (write keys are never stored).
 SOURCES_TABLE_PARTITION_KEY = "pk"
 
@@ -30,6 +33,13 @@ OUTPUT_LAKE_BUCKET = "LakeBucketName"
 OUTPUT_AGGREGATES_TABLE = "AggregatesTableName"
 OUTPUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
 OUTPUT_DASHBOARD_NAME = "DashboardName"
+# Lake outputs (cdk/lake.py, cdk/erasure.py): what analysts, the report job and `featurepulse erase` need.
+OUTPUT_GLUE_DATABASE = "GlueDatabaseName"
+OUTPUT_EVENTS_TABLE = "EventsTableName"
+OUTPUT_ATHENA_WORKGROUP = "AthenaWorkGroupName"
+OUTPUT_ATHENA_RESULTS_BUCKET = "AthenaResultsBucketName"
+OUTPUT_DELIVERY_STREAM = "LakeDeliveryStreamName"
+OUTPUT_ERASURE_QUEUE_URL = "ErasureQueueUrl"
 
 # Storage layout (DESIGN.md section 4).
 LAKE_EVENTS_PREFIX = "events/"
