@@ -50,9 +50,9 @@ def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = 
     return app, stack
 
 
-def main() -> int:
+def main(context: Mapping[str, Any] | None = None) -> int:
     try:
-        app, _ = build_app()
+        app, _ = build_app(context)
     except SettingsError as exc:
         print(f"featurepulse: {exc}", file=sys.stderr)
         return 2

@@ -80,7 +80,7 @@ class StackSettings(BaseModel):
     ingest_timeout_seconds: int = Field(
         default=10, alias="ingestTimeoutSeconds", ge=3, le=API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS
     )
-    put_time_budget_ms: int = Field(default=5000, alias="putTimeBudgetMs", ge=100)
+    put_time_budget_ms: int = Field(default=3000, alias="putTimeBudgetMs", ge=100)
     ingest_reserved_concurrency: int | None = Field(default=None, alias="ingestReservedConcurrency", ge=1)
     # Operations.
     log_retention_days: int = Field(default=30, alias="logRetentionDays")

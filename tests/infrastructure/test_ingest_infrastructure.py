@@ -1,0 +1,373 @@
+"""The synthesized stack has the properties that matter for ingest: runtime, wiring, limits, encryption, IAM.
+
+Assertions look resources up by type and follow Ref/GetAtt between them; no hashed logical id is written here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from featurepulse.constants import (
+    ENV_LOG_LEVEL,
+    ENV_METRICS_NAMESPACE,
+    ENV_PUT_TIME_BUDGET_MS,
+    ENV_QUARANTINE_BUCKET,
+    ENV_QUARANTINE_PREFIX,
+    ENV_SERVICE_NAME,
+    ENV_SOURCES_TABLE,
+    ENV_STAGE_MAP,
+    ENV_STREAM_NAME,
+    METRICS_NAMESPACE,
+    OUTPUT_ALARM_TOPIC_ARN,
+    OUTPUT_API_URL,
+    OUTPUT_DASHBOARD_NAME,
+    OUTPUT_LAKE_BUCKET,
+    OUTPUT_SOURCES_TABLE,
+    OUTPUT_STREAM_NAME,
+    QUARANTINE_PREFIX,
+    SERVICE_NAME,
+    SOURCES_TABLE_PARTITION_KEY,
+)
+from featurepulse.domain.stages import DEFAULT_STAGE_MAP
+from tests.infrastructure.conftest import Synthesized
+
+INGEST_HANDLER = "lambdas.ingest.handler.lambda_handler"
+
+
+def _ingest_function(synthesized: Synthesized) -> dict[str, Any]:
+    functions = [
+        body
+        for body in synthesized.resources("AWS::Lambda::Function").values()
+        if body["Properties"].get("Handler") == INGEST_HANDLER
+    ]
+    assert len(functions) == 1
+    return functions[0]
+
+
+def _lake_bucket_id(synthesized: Synthesized) -> str:
+    # The lake bucket is the one the stack outputs as LakeBucketName (other buckets come with other parts).
+    ref = synthesized.template.to_json()["Outputs"][OUTPUT_LAKE_BUCKET]["Value"]
+    return str(ref["Ref"])
+
+
+def _policy_statements_of_role(synthesized: Synthesized, role_ref: dict[str, Any]) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for body in synthesized.resources("AWS::IAM::Policy").values():
+        if role_ref in body["Properties"]["Roles"]:
+            statements.extend(body["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# --- the Lambda ---------------------------------------------------------------------------------------
+def test_ingest_lambda_runs_python312_on_arm64_with_active_tracing(synthesized: Synthesized) -> None:
+    # Given the default stack / When we read the ingest function / Then it is the documented runtime
+    props = _ingest_function(synthesized)["Properties"]
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["Timeout"] == 10
+    assert props["MemorySize"] == 512
+
+
+def test_ingest_lambda_environment_names_the_resources_it_uses(synthesized: Synthesized) -> None:
+    # Given the stream, table and lake bucket of the stack
+    stream_id, _ = synthesized.only("AWS::Kinesis::Stream")
+    table_id, _ = synthesized.only("AWS::DynamoDB::Table")
+    bucket_id = _lake_bucket_id(synthesized)
+    # When we read the function's environment
+    env = _ingest_function(synthesized)["Properties"]["Environment"]["Variables"]
+    # Then each name is a reference to the resource, never a literal, and the knobs have their defaults
+    assert env[ENV_STREAM_NAME] == {"Ref": stream_id}
+    assert env[ENV_SOURCES_TABLE] == {"Ref": table_id}
+    assert env[ENV_QUARANTINE_BUCKET] == {"Ref": bucket_id}
+    assert env[ENV_QUARANTINE_PREFIX] == QUARANTINE_PREFIX
+    assert json.loads(env[ENV_STAGE_MAP]) == DEFAULT_STAGE_MAP
+    assert env[ENV_PUT_TIME_BUDGET_MS] == "3000"
+    assert env[ENV_SERVICE_NAME] == SERVICE_NAME
+    assert env[ENV_METRICS_NAMESPACE] == METRICS_NAMESPACE
+    assert env[ENV_LOG_LEVEL] == "INFO"
+
+
+def test_ingest_lambda_policy_grants_exact_actions_on_exact_resources(synthesized: Synthesized) -> None:
+    # Given the ingest function's role and the resources it writes and reads
+    function = _ingest_function(synthesized)
+    role_ref = {"Ref": function["Properties"]["Role"]["Fn::GetAtt"][0]}
+    stream_id, _ = synthesized.only("AWS::Kinesis::Stream")
+    table_id, _ = synthesized.only("AWS::DynamoDB::Table")
+    key_id, _ = synthesized.only("AWS::KMS::Key")
+    bucket_id = _lake_bucket_id(synthesized)
+    # When we collect every statement of the policies attached to that role
+    statements = _policy_statements_of_role(synthesized, role_ref)
+    by_service: dict[str, list[dict[str, Any]]] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        for action in _as_list(statement["Action"]):
+            by_service.setdefault(action.split(":")[0], []).append(statement)
+    # Then no action is a wildcard
+    actions = [action for statement in statements for action in _as_list(statement["Action"])]
+    assert not [action for action in actions if "*" in action]
+    # And each service gets exactly what the ingest path calls, on exactly its resource
+    assert sorted(set(by_service)) == ["dynamodb", "kinesis", "kms", "logs", "s3", "xray"]
+    (kinesis,) = {json.dumps(s, sort_keys=True): s for s in by_service["kinesis"]}.values()
+    assert sorted(_as_list(kinesis["Action"])) == ["kinesis:PutRecord", "kinesis:PutRecords"]
+    assert kinesis["Resource"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+    (dynamodb,) = by_service["dynamodb"]
+    assert _as_list(dynamodb["Action"]) == ["dynamodb:GetItem"]
+    assert dynamodb["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
+    (s3,) = by_service["s3"]
+    assert _as_list(s3["Action"]) == ["s3:PutObject"]
+    assert s3["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, f"/{QUARANTINE_PREFIX}*"]]}
+    (kms,) = {json.dumps(s, sort_keys=True): s for s in by_service["kms"]}.values()
+    assert sorted(_as_list(kms["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert kms["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    # And the only Resource '*' is X-Ray's, which has no resource-level permissions
+    star = [s for s in statements if s["Resource"] == "*"]
+    assert [sorted(_as_list(s["Action"])) for s in star] == [["xray:PutTelemetryRecords", "xray:PutTraceSegments"]]
+
+
+def test_ingest_lambda_role_has_no_managed_policies(synthesized: Synthesized) -> None:
+    # Given the ingest function / When we read its role / Then nothing beyond the stack's grants is attached
+    function = _ingest_function(synthesized)
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    role = synthesized.resources("AWS::IAM::Role")[role_id]
+    assert "ManagedPolicyArns" not in role["Properties"]
+
+
+# --- API Gateway --------------------------------------------------------------------------------------
+def test_api_stage_throttles_traces_and_writes_json_access_logs_without_client_ip(synthesized: Synthesized) -> None:
+    # Given the stage / When we read its settings
+    _, stage = synthesized.only("AWS::ApiGateway::Stage")
+    props = stage["Properties"]
+    # Then throttling, execution logging, X-Ray and JSON access logs are on
+    assert props["StageName"] == "prod"
+    assert props["TracingEnabled"] is True
+    (method_settings,) = props["MethodSettings"]
+    assert method_settings["HttpMethod"] == "*"
+    assert method_settings["ResourcePath"] == "/*"
+    assert method_settings["ThrottlingRateLimit"] == 500
+    assert method_settings["ThrottlingBurstLimit"] == 1000
+    assert method_settings["LoggingLevel"] == "ERROR"
+    assert method_settings["DataTraceEnabled"] is False
+    access_log = props["AccessLogSetting"]
+    fields = json.loads(access_log["Format"])
+    assert fields["requestId"] == "$context.requestId"
+    assert fields["status"] == "$context.status"
+    assert not [value for value in fields.values() if "sourceIp" in value]
+    log_group_refs = [part["Ref"] for part in access_log["DestinationArn"]["Fn::Join"][1] if "Ref" in part]
+    assert set(log_group_refs) & set(synthesized.resources("AWS::Logs::LogGroup"))
+
+
+def test_api_proxies_v1_routes_and_openapi_to_the_ingest_lambda(synthesized: Synthesized) -> None:
+    # Given the API's resources and methods
+    resources = synthesized.resources("AWS::ApiGateway::Resource")
+    path_of = {logical_id: body["Properties"]["PathPart"] for logical_id, body in resources.items()}
+    methods = synthesized.resources("AWS::ApiGateway::Method").values()
+    # When we keep the methods that reach Lambda
+    proxied = {
+        (path_of[m["Properties"]["ResourceId"]["Ref"]], m["Properties"]["HttpMethod"])
+        for m in methods
+        if m["Properties"]["Integration"]["Type"] == "AWS_PROXY"
+    }
+    # Then /v1/{proxy+} (any method: the Lambda answers 404/405 itself) and GET /openapi.json are proxied
+    assert proxied == {("{proxy+}", "ANY"), ("openapi.json", "GET")}
+    proxy_parent = next(b for b in resources.values() if b["Properties"]["PathPart"] == "{proxy+}")
+    assert path_of[proxy_parent["Properties"]["ParentId"]["Ref"]] == "v1"
+
+
+def test_cors_preflight_allows_the_headers_segment_sdks_send(synthesized: Synthesized) -> None:
+    # Given the API / When we read its OPTIONS methods / Then they answer preflight for Authorization + JSON
+    synthesized.template.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {
+            "HttpMethod": "OPTIONS",
+            "Integration": {
+                "Type": "MOCK",
+                "IntegrationResponses": [
+                    Match.object_like(
+                        {
+                            "ResponseParameters": Match.object_like(
+                                {
+                                    "method.response.header.Access-Control-Allow-Headers": Match.string_like_regexp(
+                                        "Authorization.*Content-Type"
+                                    ),
+                                    "method.response.header.Access-Control-Allow-Origin": "'*'",
+                                }
+                            )
+                        }
+                    )
+                ],
+            },
+        },
+    )
+    # And answers made by the gateway itself (throttling 429) carry the CORS header too
+    gateway_responses = synthesized.resources("AWS::ApiGateway::GatewayResponse").values()
+    assert {r["Properties"]["ResponseType"] for r in gateway_responses} == {"DEFAULT_4XX", "DEFAULT_5XX"}
+
+
+def test_waf_rate_limits_per_ip_with_429_and_is_associated_with_the_stage(synthesized: Synthesized) -> None:
+    # Given the web ACL and the stage
+    acl_id, acl = synthesized.only("AWS::WAFv2::WebACL")
+    stage_id, _ = synthesized.only("AWS::ApiGateway::Stage")
+    rules = {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
+    # Then a per-IP rate rule blocks with 429 + Retry-After (SDKs retry), before the managed rules
+    rate = rules["RateLimitPerIp"]
+    assert rate["Statement"]["RateBasedStatement"]["Limit"] == 6000
+    assert rate["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+    response = rate["Action"]["Block"]["CustomResponse"]
+    assert response["ResponseCode"] == 429
+    assert {"Name": "Retry-After", "Value": "60"} in response["ResponseHeaders"]
+    # And the AWS common rules run, with the 8 KB body rule counting only (Segment batches reach 500 KB)
+    common = rules["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]
+    assert common["VendorName"] == "AWS"
+    assert common["RuleActionOverrides"] == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
+    assert rate["Priority"] < rules["AWSManagedRulesCommonRuleSet"]["Priority"]
+    # And the ACL protects the stage
+    _, association = synthesized.only("AWS::WAFv2::WebACLAssociation")
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+    assert {"Ref": stage_id} in association["Properties"]["ResourceArn"]["Fn::Join"][1]
+
+
+# --- stream, table, bucket ------------------------------------------------------------------------------
+def test_stream_is_on_demand_by_default_and_encrypted_with_the_stack_key(synthesized: Synthesized) -> None:
+    _, stream = synthesized.only("AWS::Kinesis::Stream")
+    key_id, _ = synthesized.only("AWS::KMS::Key")
+    props = stream["Properties"]
+    assert props["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+    assert "ShardCount" not in props
+    assert props["StreamEncryption"] == {"EncryptionType": "KMS", "KeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
+    assert props["RetentionPeriodHours"] == 24
+
+
+def test_stream_is_provisioned_with_the_shard_count_given_as_context(synthesize_with) -> None:
+    # Given `-c streamMode=provisioned -c shardCount=4` (the CLI passes strings)
+    synthesized = synthesize_with(streamMode="provisioned", shardCount="4", streamRetentionHours="48")
+    # When we read the stream / Then it has a fixed capacity of 4 shards and the longer retention
+    _, stream = synthesized.only("AWS::Kinesis::Stream")
+    props = stream["Properties"]
+    assert props["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
+    assert props["ShardCount"] == 4
+    assert props["RetentionPeriodHours"] == 48
+
+
+def test_sources_table_is_keyed_by_write_key_hash_on_demand_with_pitr_and_kms(synthesized: Synthesized) -> None:
+    _, table = synthesized.only("AWS::DynamoDB::Table")
+    key_id, _ = synthesized.only("AWS::KMS::Key")
+    props = table["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": SOURCES_TABLE_PARTITION_KEY, "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": SOURCES_TABLE_PARTITION_KEY, "AttributeType": "S"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {
+        "KMSMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]},
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+    }
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_lake_bucket_is_kms_encrypted_versioned_private_and_logged(synthesized: Synthesized) -> None:
+    bucket_id = _lake_bucket_id(synthesized)
+    key_id, key = synthesized.only("AWS::KMS::Key")
+    props = synthesized.resources("AWS::S3::Bucket")[bucket_id]["Properties"]
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert rule["BucketKeyEnabled"] is True
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    log_bucket_ref = props["LoggingConfiguration"]["DestinationBucketName"]
+    assert log_bucket_ref["Ref"] in synthesized.resources("AWS::S3::Bucket")
+    assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_lake_lifecycle_moves_quarantine_to_infrequent_access_and_expires_old_versions(
+    synthesized: Synthesized,
+) -> None:
+    props = synthesized.resources("AWS::S3::Bucket")[_lake_bucket_id(synthesized)]["Properties"]
+    rules = {rule["Id"]: rule for rule in props["LifecycleConfiguration"]["Rules"]}
+    quarantine = rules["quarantine-to-infrequent-access"]
+    assert quarantine["Prefix"] == QUARANTINE_PREFIX
+    assert quarantine["Transitions"] == [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}]
+    assert rules["expire-old-versions-and-uploads"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert all(rule["Status"] == "Enabled" for rule in rules.values())
+
+
+def test_every_bucket_denies_requests_without_tls(synthesized: Synthesized) -> None:
+    # Given every bucket and every bucket policy
+    bucket_ids = set(synthesized.resources("AWS::S3::Bucket"))
+    protected = set()
+    for policy in synthesized.resources("AWS::S3::BucketPolicy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Effect"] == "Deny" and statement.get("Condition") == {
+                "Bool": {"aws:SecureTransport": "false"}
+            }:
+                assert statement["Action"] == "s3:*"
+                protected.add(policy["Properties"]["Bucket"]["Ref"])
+    # Then each bucket has a TLS-only deny statement
+    assert protected == bucket_ids
+
+
+def test_log_groups_and_alarm_topic_are_encrypted_with_the_stack_key(synthesized: Synthesized) -> None:
+    key_id, _ = synthesized.only("AWS::KMS::Key")
+    log_groups = synthesized.resources("AWS::Logs::LogGroup").values()
+    assert log_groups
+    for log_group in log_groups:
+        assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        assert log_group["Properties"]["RetentionInDays"] == 30
+    _, topic = synthesized.only("AWS::SNS::Topic")
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+# --- names and outputs --------------------------------------------------------------------------------
+NAME_PROPERTIES = {
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Kinesis::Stream": "Name",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::WAFv2::WebACL": "Name",
+}
+
+
+def test_no_resource_has_a_hard_coded_physical_name(synthesized: Synthesized) -> None:
+    # Given every resource type that accepts a name / Then CloudFormation generates each name
+    named = [
+        f"{resource_type} {logical_id}"
+        for resource_type, name_property in NAME_PROPERTIES.items()
+        for logical_id, body in synthesized.resources(resource_type).items()
+        if name_property in body.get("Properties", {})
+    ]
+    assert named == []
+    # And the REST API's name derives from the stack's, so two stacks in one account stay apart
+    _, api = synthesized.only("AWS::ApiGateway::RestApi")
+    assert api["Properties"]["Name"] == f"{synthesized.stack.stack_name}-ingest"
+
+
+def test_outputs_use_the_names_shared_with_scripts(synthesized: Synthesized) -> None:
+    outputs = synthesized.template.to_json()["Outputs"]
+    for name in (
+        OUTPUT_API_URL,
+        OUTPUT_STREAM_NAME,
+        OUTPUT_SOURCES_TABLE,
+        OUTPUT_LAKE_BUCKET,
+        OUTPUT_ALARM_TOPIC_ARN,
+        OUTPUT_DASHBOARD_NAME,
+    ):
+        assert name in outputs
+    stream_id, _ = synthesized.only("AWS::Kinesis::Stream")
+    assert outputs[OUTPUT_STREAM_NAME]["Value"] == {"Ref": stream_id}

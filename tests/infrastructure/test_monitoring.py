@@ -1,0 +1,126 @@
+"""Monitoring: alarms of the ingest path notify the encrypted topic; later parts plug in their sections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Match, Template
+
+from cdk.monitoring import Monitoring
+from tests.infrastructure.conftest import Synthesized
+
+
+def _metric_of(props: dict[str, Any]) -> dict[str, Any]:
+    """An alarm's metric whichever form CloudFormation got (plain metric, labelled metric, expression)."""
+    if "MetricName" in props:
+        return {
+            "name": props["MetricName"],
+            "namespace": props["Namespace"],
+            "stat": props.get("ExtendedStatistic") or props.get("Statistic"),
+            "dimensions": props.get("Dimensions"),
+        }
+    returned = next(metric for metric in props["Metrics"] if metric.get("ReturnData", True))
+    if "Expression" in returned:
+        return {"name": returned["Expression"], "inputs": [m for m in props["Metrics"] if m is not returned]}
+    stat = returned["MetricStat"]
+    return {
+        "name": stat["Metric"]["MetricName"],
+        "namespace": stat["Metric"]["Namespace"],
+        "stat": stat["Stat"],
+        "dimensions": stat["Metric"].get("Dimensions"),
+    }
+
+
+def _alarms_by_metric(template: Template) -> dict[str, dict[str, Any]]:
+    alarms: dict[str, dict[str, Any]] = {}
+    for body in template.find_resources("AWS::CloudWatch::Alarm").values():
+        props = body["Properties"]
+        metric = _metric_of(props)
+        alarms[metric["name"]] = {**props, "metric": metric}
+    return alarms
+
+
+def test_ingest_and_stream_alarms_cover_errors_throttles_latency_and_lag(synthesized: Synthesized) -> None:
+    # Given the default stack / When we list its alarms by metric
+    alarms = _alarms_by_metric(synthesized.template)
+    # Then the ingest path's health signals each have one
+    assert set(alarms) >= {
+        "5XXError",
+        "4XXError",
+        "Latency",
+        "Errors",
+        "Throttles",
+        "Duration",
+        "GetRecords.IteratorAgeMilliseconds",
+        "WriteProvisionedThroughputExceeded",
+    }
+    assert alarms["5XXError"]["metric"]["namespace"] == "AWS/ApiGateway"
+    assert alarms["5XXError"]["Threshold"] == 0.01
+    # p99 of the Lambda's duration alarms at 80% of its 10 s timeout
+    assert alarms["Duration"]["metric"]["stat"] == "p99"
+    assert alarms["Duration"]["Threshold"] == 8000
+
+
+def test_every_alarm_notifies_the_alarm_topic_on_alarm_and_recovery(synthesized: Synthesized) -> None:
+    topic_id, _ = synthesized.only("AWS::SNS::Topic")
+    for props in _alarms_by_metric(synthesized.template).values():
+        assert props["AlarmActions"] == [{"Ref": topic_id}]
+        assert props["OKActions"] == [{"Ref": topic_id}]
+        assert props["AlarmDescription"]
+
+
+def test_alarm_topic_requires_tls_and_has_no_subscription_by_default(synthesized: Synthesized) -> None:
+    synthesized.template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
+    )
+    synthesized.template.resource_count_is("AWS::SNS::Subscription", 0)
+    synthesized.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def _monitoring(stack: Stack, alarm_email: str | None = None) -> Monitoring:
+    return Monitoring(stack, "Monitoring", encryption_key=kms.Key(stack, "Key"), alarm_email=alarm_email)
+
+
+def test_alarm_email_subscribes_to_the_topic(small_stack: Stack) -> None:
+    # Given `-c alarmEmail=ops@example.com` / Then the address gets the alarms by e-mail
+    _monitoring(small_stack, "ops@example.com")
+    Template.from_stack(small_stack).has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
+    )
+
+
+def test_firehose_section_alarms_on_freshness_delivery_and_conversion(small_stack: Stack) -> None:
+    # Given a delivery stream wired by the lake construct
+    monitoring = _monitoring(small_stack)
+    monitoring.add_firehose(delivery_stream_name="lake-delivery")
+    # When synthesized / Then its alarms watch that stream's S3 delivery
+    alarms = _alarms_by_metric(Template.from_stack(small_stack))
+    assert set(alarms) == {"DeliveryToS3.DataFreshness", "DeliveryToS3.Success", "FailedConversion.Records"}
+    for props in alarms.values():
+        assert props["metric"]["namespace"] == "AWS/Firehose"
+        assert props["metric"]["dimensions"] == [{"Name": "DeliveryStreamName", "Value": "lake-delivery"}]
+    assert alarms["DeliveryToS3.DataFreshness"]["Threshold"] == 900
+    assert alarms["DeliveryToS3.Success"]["ComparisonOperator"] == "LessThanThreshold"
+    assert len(monitoring.alarms) == 3
+
+
+def test_flink_section_alarms_on_downtime_and_failing_checkpoints(small_stack: Stack) -> None:
+    monitoring = _monitoring(small_stack)
+    monitoring.add_flink(application_name="realtime-app")
+    alarms = _alarms_by_metric(Template.from_stack(small_stack))
+    assert set(alarms) == {"downtime", "RATE(failed)", "lastCheckpointDuration"}
+    assert alarms["downtime"]["metric"]["namespace"] == "AWS/KinesisAnalytics"
+    assert alarms["downtime"]["metric"]["dimensions"] == [{"Name": "Application", "Value": "realtime-app"}]
+    # failed checkpoints are a counter since start: the alarm watches its rate
+    (failed,) = alarms["RATE(failed)"]["metric"]["inputs"]
+    assert failed["MetricStat"]["Metric"]["MetricName"] == "numberOfFailedCheckpoints"
+    assert len(monitoring.alarms) == 3

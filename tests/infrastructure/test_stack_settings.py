@@ -1,0 +1,96 @@
+"""CDK context -> StackSettings: defaults, the string forms `-c key=value` gives, clear errors."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+import app as cdk_app
+from cdk.settings import SettingsError, StackSettings
+from featurepulse.domain.stages import DEFAULT_STAGE_MAP
+from tests.infrastructure.conftest import REPO_ROOT
+
+
+def test_defaults_are_on_demand_stream_and_documented_limits() -> None:
+    # Given no context / When settings are built / Then the documented defaults apply
+    settings = StackSettings.from_context(lambda _key: None)
+    assert settings.stream_mode == "on-demand"
+    assert settings.cors_allow_origins == ("*",)
+    assert settings.stage_map == DEFAULT_STAGE_MAP
+    assert settings.alarm_email is None
+    assert settings.waf_count_only_rules == ("SizeRestrictions_BODY",)
+
+
+def test_command_line_strings_are_parsed_into_typed_values() -> None:
+    # Given context values as the CDK CLI passes `-c key=value` (always strings)
+    context = {
+        "streamMode": "provisioned",
+        "shardCount": "8",
+        "throttleRateLimit": "250.5",
+        "corsAllowOrigins": "https://app.example.com, https://www.example.com",
+        "stageMap": json.dumps({"Report Opened": "view", "Report Exported": "complete"}),
+        "skipLambdaDependencies": "true",
+        "alarmEmail": "ops@example.com",
+    }
+    # When settings are built
+    settings = StackSettings.from_context(context.get)
+    # Then each value has its type
+    assert settings.shard_count == 8
+    assert settings.throttle_rate_limit == 250.5
+    assert settings.cors_allow_origins == ("https://app.example.com", "https://www.example.com")
+    assert settings.stage_map == {"Report Opened": "view", "Report Exported": "complete"}
+    assert settings.skip_lambda_dependencies is True
+    assert json.loads(settings.stage_map_json) == settings.stage_map
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"shardCount": "0"}, "shardCount"),
+        ({"streamMode": "serverless"}, "streamMode"),
+        ({"logRetentionDays": "8"}, "logRetentionDays"),
+        ({"stageMap": '{"Feature Viewed": "seen"}'}, "unknown stages"),
+        ({"corsAllowOrigins": "https://app.example.com/path"}, "corsAllowOrigins"),
+        ({"corsAllowOrigins": "*,https://app.example.com"}, "cannot be combined"),
+        ({"alarmEmail": "not-an-address"}, "alarmEmail"),
+        ({"putTimeBudgetMs": "9000"}, "putTimeBudgetMs=9000"),
+        ({"ingestTimeoutSeconds": "30"}, "ingestTimeoutSeconds"),
+        ({"throttleBurstLimit": "-1"}, "throttleBurstLimit"),
+    ],
+)
+def test_invalid_context_fails_with_one_line_naming_the_key(context: dict[str, str], message: str) -> None:
+    # Given an invalid context value / When settings are built / Then the error names it on one line
+    with pytest.raises(SettingsError, match=re.escape(message)) as caught:
+        StackSettings.from_context(context.get)
+    assert "\n" not in str(caught.value)
+
+
+def test_empty_alarm_email_means_no_subscription() -> None:
+    assert StackSettings.from_context({"alarmEmail": " "}.get).alarm_email is None
+
+
+def test_app_exits_2_with_the_message_on_invalid_context(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given an invalid value, as `cdk synth -c shardCount=0` passes it
+    # When app.py runs / Then it exits 2 with one readable line and no traceback
+    assert cdk_app.main({"shardCount": "0"}) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("featurepulse: invalid CDK context: shardCount")
+    assert "Traceback" not in err
+
+
+def test_every_context_key_is_documented() -> None:
+    # Given the deploy guide and the capability docs it links to
+    docs = "\n".join(path.read_text(encoding="utf-8") for path in sorted((REPO_ROOT / "docs").glob("*.md")))
+    # Then every context key the stack reads is named there (with its default and meaning)
+    missing = [key for key in StackSettings.context_keys() if f"`{key}`" not in docs]
+    assert missing == []
+
+
+def test_cdk_json_context_values_are_valid_settings() -> None:
+    # Given cdk.json (the app command, feature flags, and any deploy parameters a fork pins there)
+    config = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))
+    assert config["app"] == ".venv/bin/python app.py"
+    # Then whatever featurepulse keys it holds parse as settings
+    StackSettings.from_context(config["context"].get)
