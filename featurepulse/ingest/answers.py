@@ -1,0 +1,47 @@
+"""The bodies the ingestion API answers with (DESIGN.md section 1, Answers).
+
+- 200 `Accepted`: every valid event is durably stored (on the stream); `rejected` lists the invalid ones (their
+  index in the request and the reason), which are stored in the quarantine. Segment SDKs read `success`.
+- 4xx/5xx `Refused`: nothing from the request was accepted; `error` is a stable code, `reason` says what to fix.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import orjson
+from pydantic import BaseModel, Field
+
+from featurepulse.ingest.request import PreparedRequest
+
+
+class RejectedEvent(BaseModel):
+    index: int = Field(description="Position of the event in the request (0 for a single-event call).")
+    reason: str = Field(description="Why the event was refused; it is kept in the quarantine with this reason.")
+
+
+class Accepted(BaseModel):
+    success: Literal[True] = True
+    accepted: int = Field(description="How many events were stored on the stream.")
+    rejected: list[RejectedEvent] = Field(default_factory=list, description="Events refused, kept in quarantine.")
+
+
+class Refused(BaseModel):
+    success: Literal[False] = False
+    error: str = Field(description="A stable error code, e.g. `malformed_json`, `invalid_write_key`.")
+    reason: str = Field(description="What went wrong and what to do about it.")
+
+
+def accepted_body(prepared: PreparedRequest) -> str:
+    """The JSON of the 200 answer (built without pydantic: it is on every request's path)."""
+    return orjson.dumps(
+        {
+            "success": True,
+            "accepted": prepared.accepted,
+            "rejected": [{"index": r.index, "reason": r.reason} for r in prepared.rejections],
+        }
+    ).decode()
+
+
+def refused_body(error: str, reason: str) -> str:
+    return orjson.dumps({"success": False, "error": error, "reason": reason}).decode()

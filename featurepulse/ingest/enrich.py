@@ -1,0 +1,344 @@
+"""One raw Segment event -> one enriched event (DESIGN.md sections 1 and 2), on the request's hot path.
+
+`enrich_event` validates an event with the rules of `featurepulse.ingest.fields` (the same rules the pydantic
+models of `featurepulse.ingest.segment` run) and builds the enriched event directly as a JSON-ready dict whose
+keys and values are those of `featurepulse.domain.schema.EnrichedEvent` (times already in the wire format).
+It does not construct pydantic models: at 100-event batches that would cost several times the JSON parse.
+Tests prove that every dict it returns validates as an `EnrichedEvent` and that it refuses exactly the events
+the models refuse.
+
+Mapping (docs/api.md has the table):
+- event_id: `messageId`, else `generated_event_id` (a digest of the source and the event, stable across retries).
+- event: track `event`; page and screen `name`. stage: the stage map applied to a track's `event`.
+- feature, experiment_id, variation_id, duration_ms: from `properties` (track, page, screen).
+- session_id: `context.sessionId`, else `properties.session_id`.
+- campaign_*: `context.campaign` {name, source, medium, term, content}.
+- platform: `web` for browser libraries, else `context.os.name`, `context.device.type`, `context.library.name`.
+- app_version: `context.app.version`. user_agent: `context.userAgent`.
+- country: the CloudFront-Viewer-Country header, else the region of `context.locale` (`en-US` -> `US`).
+- ip_prefix: `context.ip`, else the request's source IP, truncated (`featurepulse.ingest.privacy`).
+- properties: the call's payload as JSON text: track/page/screen `properties` (with page/screen `category`),
+  identify `traits`, group `{"groupId", "traits"}`, alias `{"previousId"}`.
+- context: `context` as JSON text, without `ip`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from featurepulse.domain.schema import EVENT_TYPES, SCHEMA_VERSION
+from featurepulse.ingest.fields import (
+    check_event_name,
+    check_identifier,
+    check_message_id,
+    check_object,
+    check_optional_text,
+    text_value,
+)
+from featurepulse.ingest.limits import DEFAULT_MAX_FUTURE_SECONDS, MAX_ID_CHARS, MIN_EVENT_TIME_MS
+from featurepulse.ingest.privacy import truncate_ip
+from featurepulse.ingest.timestamps import InvalidTimestampError, format_ms, parse_iso_ms
+
+_dumps = orjson.dumps
+_EVENT_TYPE_SET = frozenset(EVENT_TYPES)
+_WITH_PROPERTIES = frozenset(("track", "page", "screen"))
+# Largest duration kept (about 285 years): beyond it a number is garbage, not a time on feature.
+_MAX_DURATION_MS = 2**53
+# Browser SDKs do not report an OS; their library name says the platform is the web.
+_WEB_LIBRARIES = frozenset(
+    ("analytics.js", "analytics-next", "@segment/analytics-next", "RudderLabs JavaScript SDK", "rudder-sdk-js")
+)
+# Keys left out of the digest of an event without messageId: SDKs restamp them when they retry.
+_UNSTABLE_KEYS = frozenset(("sentAt", "writeKey"))
+
+
+class InvalidEventError(ValueError):
+    """An event that cannot be accepted; its message is the reason given to the client and the quarantine."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichmentConfig:
+    """Configuration of enrichment: the stage map (event name -> funnel stage) and the future bound."""
+
+    stage_map: Mapping[str, str]
+    max_future_ms: int = DEFAULT_MAX_FUTURE_SECONDS * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """What the server knows about the request that carried the events."""
+
+    source_id: str
+    received_at_ms: int
+    source_ip: str | None = None
+    viewer_country: str | None = None
+    # Batch-level defaults (POST /v1/batch): `sentAt` and a `context` merged under each event's own.
+    sent_at_ms: int | None = None
+    context: Mapping[str, Any] | None = None
+    # Derived once per request rather than once per event.
+    received_at_text: str = field(init=False)
+    sent_at_text: str | None = field(init=False)
+    source_ip_prefix: str | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "received_at_text", format_ms(self.received_at_ms))
+        object.__setattr__(self, "sent_at_text", None if self.sent_at_ms is None else format_ms(self.sent_at_ms))
+        object.__setattr__(self, "source_ip_prefix", truncate_ip(self.source_ip))
+
+
+def generated_event_id(source_id: str, raw: Mapping[str, Any]) -> str:
+    """The event id of an event sent without `messageId`: a digest of its source and content.
+
+    A client that resends the same event (a retry after a 503) gets the same id, so downstream dedup still works;
+    two identical events sent on purpose without `messageId` or `timestamp` are counted once (SDKs always send
+    a `messageId`; this only covers hand-written clients).
+    """
+    stable = {k: v for k, v in raw.items() if k not in _UNSTABLE_KEYS}
+    digest = hashlib.sha256(source_id.encode() + b"\n" + _dumps(stable, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return "fp-" + digest[:32]
+
+
+@lru_cache(maxsize=1024)
+def country_from_locale(locale: str) -> str | None:
+    """The ISO country code of a locale's region (`en-US`, `en_GB.UTF-8`, `zh-Hant-TW`), or None (`en`, `es-419`)."""
+    for part in locale.replace("_", "-").replace(".", "-").replace("@", "-").split("-")[1:]:
+        if len(part) == 2 and part.isascii() and part.isalpha():
+            return part.upper()
+    return None
+
+
+def normalize_country(value: str | None) -> str | None:
+    """A two-letter country code (a viewer-country header), upper case, or None."""
+    if value and len(value) == 2 and value.isascii() and value.isalpha():
+        return value.upper()
+    return None
+
+
+def _nested_text(container: Any, key: str) -> str | None:
+    if type(container) is dict:
+        return text_value(container.get(key))
+    return None
+
+
+def _duration(value: Any) -> int | None:
+    if type(value) is int:
+        return value if 0 <= value <= _MAX_DURATION_MS else None
+    if type(value) is float and math.isfinite(value) and 0 <= value <= _MAX_DURATION_MS:
+        return round(value)
+    return None
+
+
+def _time(value: Any, field: str) -> int:
+    try:
+        return parse_iso_ms(value)
+    except InvalidTimestampError as exc:
+        raise InvalidEventError(f"{field} {exc}") from None
+
+
+def enrich_event(raw: Any, event_type: str | None, request: RequestInfo, config: EnrichmentConfig) -> dict[str, Any]:
+    """Validate one raw event and return its enriched form (`EnrichedEvent` fields, JSON-ready).
+
+    `event_type` is the type of a single-event route (`/v1/track` ...), which wins over the body's `type`;
+    None for the events of a batch, which must say their `type`. Raises `ValueError` (an `InvalidEventError`
+    or the `ValueError` of a `fields` rule) whose message is the reason.
+
+    This is the hot path: common cases are tested inline (`x.__class__ is str`) before calling the shared
+    `fields` rules, which then decide (and word the reason) for everything else.
+    """
+    if raw.__class__ is not dict:
+        raise InvalidEventError("an event must be a JSON object")
+    get = raw.get
+    kind = event_type or get("type")
+    if kind.__class__ is not str or kind not in _EVENT_TYPE_SET:
+        if kind is None:
+            raise InvalidEventError(f"type is required in a batch: one of {', '.join(EVENT_TYPES)}")
+        raise InvalidEventError(f"unknown type {str(kind)[:40]!r}: expected one of {', '.join(EVENT_TYPES)}")
+
+    user_id = get("userId")
+    if not (user_id.__class__ is str and 0 < len(user_id) <= MAX_ID_CHARS):
+        user_id = check_identifier(user_id, "userId")
+    anonymous_id = get("anonymousId")
+    if not (anonymous_id.__class__ is str and 0 < len(anonymous_id) <= MAX_ID_CHARS):
+        anonymous_id = check_identifier(anonymous_id, "anonymousId")
+    if user_id is None and anonymous_id is None:
+        raise InvalidEventError("userId or anonymousId is required")
+    message_id = get("messageId")
+    if not (message_id.__class__ is str and 0 < len(message_id) <= MAX_ID_CHARS):
+        message_id = check_message_id(message_id)
+
+    raw_context = get("context")
+    context: dict[str, Any] = (
+        raw_context if raw_context.__class__ is dict else (check_object(raw_context, "context") or {})
+    )
+    if request.context:
+        context = {**request.context, **context}
+    integrations = get("integrations")
+    if integrations is not None and integrations.__class__ is not dict:
+        check_object(integrations, "integrations")
+
+    # Type-specific fields and the stored payload.
+    event: str | None = None
+    stage: str | None = None
+    if kind in _WITH_PROPERTIES:
+        properties = get("properties")
+        if properties.__class__ is not dict:
+            properties = check_object(properties, "properties") or {}
+        payload: dict[str, Any] = properties
+        if kind == "track":
+            name = get("event")
+            event = name if name.__class__ is str and name else check_event_name(name)
+            stage = config.stage_map.get(event)
+        else:
+            event = check_optional_text(get("name"), "name")
+            category = check_optional_text(get("category"), "category")
+            if category is not None and "category" not in properties:
+                payload = {**properties, "category": category}
+        pget = properties.get
+        feature = pget("feature")
+        if not (feature.__class__ is str and feature):
+            feature = text_value(feature)
+        experiment_id = pget("experiment_id")
+        if not (experiment_id.__class__ is str and experiment_id):
+            experiment_id = text_value(experiment_id)
+        variation_id = pget("variation_id")
+        if not (variation_id.__class__ is str and variation_id):
+            variation_id = text_value(variation_id)
+        duration_ms = pget("duration_ms")
+        if not (duration_ms.__class__ is int and 0 <= duration_ms <= _MAX_DURATION_MS):
+            duration_ms = _duration(duration_ms)
+        session_id = pget("session_id")
+    else:
+        feature = experiment_id = variation_id = duration_ms = session_id = None
+        if kind == "identify":
+            payload = check_object(get("traits"), "traits") or {}
+        elif kind == "group":
+            group_id = check_identifier(get("groupId"), "groupId")
+            if group_id is None:
+                raise InvalidEventError("group needs groupId")
+            payload = {"groupId": group_id, "traits": check_object(get("traits"), "traits") or {}}
+        else:
+            previous_id = check_identifier(get("previousId"), "previousId")
+            if previous_id is None:
+                raise InvalidEventError("alias needs previousId")
+            payload = {"previousId": previous_id}
+
+    # Event time, corrected for the client's clock skew (featurepulse.ingest.timestamps).
+    received_ms = request.received_at_ms
+    raw_original = get("originalTimestamp")
+    ts_ms = None if raw_original is None else _time(raw_original, "originalTimestamp")
+    raw_ts = get("timestamp")
+    if raw_ts is not None:
+        try:
+            ts_ms = parse_iso_ms(raw_ts)
+        except InvalidTimestampError as exc:
+            raise InvalidEventError(f"timestamp {exc}") from None
+    raw_sent = get("sentAt")
+    if raw_sent is None:
+        sent_ms = request.sent_at_ms
+        sent_text = request.sent_at_text
+    else:
+        sent_ms = _time(raw_sent, "sentAt")
+        sent_text = format_ms(sent_ms)
+    if ts_ms is None:
+        ts_ms = received_ms
+    elif sent_ms is not None:
+        ts_ms = received_ms - (sent_ms - ts_ms)
+    if ts_ms > received_ms + config.max_future_ms:
+        raise InvalidEventError(
+            f"timestamp is more than {config.max_future_ms // 1000} s in the future after clock-skew correction"
+        )
+    if ts_ms < MIN_EVENT_TIME_MS:
+        raise InvalidEventError("timestamp is before 2000-01-01 after clock-skew correction")
+
+    # Context: IP (never stored whole), campaign, platform, session, country.
+    cget = context.get
+    ip = cget("ip")
+    if ip is not None:
+        if context is raw_context:
+            context = dict(context)  # the raw event stays as sent
+        del context["ip"]
+        ip_prefix = truncate_ip(ip) or request.source_ip_prefix
+    else:
+        ip_prefix = request.source_ip_prefix
+    campaign = cget("campaign")
+    if campaign.__class__ is dict:
+        # UTM values are strings: tested inline, `text_value` only for anything else.
+        campaign_get = campaign.get
+        campaign_name = v if (v := campaign_get("name")).__class__ is str and v else text_value(v)
+        campaign_source = v if (v := campaign_get("source")).__class__ is str and v else text_value(v)
+        campaign_medium = v if (v := campaign_get("medium")).__class__ is str and v else text_value(v)
+        campaign_term = v if (v := campaign_get("term")).__class__ is str and v else text_value(v)
+        campaign_content = v if (v := campaign_get("content")).__class__ is str and v else text_value(v)
+    else:
+        campaign_name = campaign_source = campaign_medium = campaign_term = campaign_content = None
+    library = cget("library")
+    library_name = None
+    if library.__class__ is dict:
+        library_name = v if (v := library.get("name")).__class__ is str and v else text_value(v)
+    if library_name in _WEB_LIBRARIES:
+        platform: str | None = "web"
+    else:
+        platform = _nested_text(cget("os"), "name") or _nested_text(cget("device"), "type") or library_name
+    app = cget("app")
+    app_version = text_value(app.get("version")) if app.__class__ is dict else None
+    country = request.viewer_country
+    if country is None:
+        locale = cget("locale")
+        if locale.__class__ is str:
+            country = country_from_locale(locale)
+    context_session = cget("sessionId")
+    if context_session is not None:
+        session_id = context_session
+    if not (session_id.__class__ is str and session_id):
+        session_id = text_value(session_id)
+    user_agent = cget("userAgent")
+    if not (user_agent.__class__ is str and user_agent):
+        user_agent = None
+
+    return {
+        "event_id": message_id or generated_event_id(request.source_id, raw),
+        "source_id": request.source_id,
+        "type": kind,
+        "event": event,
+        "feature": feature,
+        "stage": stage,
+        "user_id": user_id,
+        "anonymous_id": anonymous_id,
+        "session_id": session_id,
+        "timestamp": format_ms(ts_ms),
+        "sent_at": sent_text,
+        "received_at": request.received_at_text,
+        "campaign_name": campaign_name,
+        "campaign_source": campaign_source,
+        "campaign_medium": campaign_medium,
+        "campaign_term": campaign_term,
+        "campaign_content": campaign_content,
+        "experiment_id": experiment_id,
+        "variation_id": variation_id,
+        "duration_ms": duration_ms,
+        "platform": platform,
+        "app_version": app_version,
+        "country": country,
+        "ip_prefix": ip_prefix,
+        "user_agent": user_agent,
+        "properties": _dumps(payload).decode(),
+        "context": _dumps(context).decode(),
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+def check_sent_at(value: Any) -> int | None:
+    """The batch-level `sentAt` in epoch ms (None when absent); raises ValueError with a reason."""
+    if value is None:
+        return None
+    try:
+        return parse_iso_ms(value)
+    except InvalidTimestampError as exc:
+        raise ValueError(f"sentAt {exc}") from None

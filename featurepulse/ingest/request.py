@@ -1,0 +1,220 @@
+"""One HTTP request body -> the stream records to put, the events to quarantine, and the rejections to answer.
+
+Two steps, because authentication sits between them (the write key may travel in the body):
+`parse_request` reads the body (limits, JSON, shape; raises `RequestError` for a 400/413 answer), then
+`prepare_events` validates and enriches each event on its own: an invalid event becomes a rejection and a
+quarantined event, never a reason to refuse the others.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from featurepulse.domain.packing import StreamRecord, pack_events
+from featurepulse.domain.quarantine import QuarantinedEvent
+from featurepulse.domain.schema import EVENT_TYPES, partition_key_for
+from featurepulse.ingest.enrich import (
+    EnrichmentConfig,
+    InvalidEventError,
+    RequestInfo,
+    check_sent_at,
+    enrich_event,
+)
+from featurepulse.ingest.fields import check_object, text_value
+from featurepulse.ingest.limits import MAX_EVENT_BYTES, MAX_REQUEST_BYTES
+from featurepulse.ingest.timestamps import from_ms
+
+BATCH = "batch"
+ROUTES: tuple[str, ...] = (BATCH, *EVENT_TYPES)
+_GZIP_MAGIC = b"\x1f\x8b"
+_dumps = orjson.dumps
+
+
+class RequestError(Exception):
+    """A request refused as a whole: `status` (400 or 413), a stable `error` code and a human `reason`."""
+
+    status = 400
+
+    def __init__(self, error: str, reason: str) -> None:
+        super().__init__(reason)
+        self.error = error
+        self.reason = reason
+
+
+class MalformedRequestError(RequestError):
+    status = 400
+
+
+class RequestTooLargeError(RequestError):
+    status = 413
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRequest:
+    """A body that parsed: its events (raw, not yet validated), the write key it carries, batch defaults."""
+
+    route: str
+    events: list[Any]
+    write_key: str | None
+    body_bytes: int
+    sent_at_ms: int | None = None
+    context: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    reason: str
+
+
+@dataclass(slots=True)
+class PreparedRequest:
+    """What to store and answer for one request."""
+
+    records: list[StreamRecord] = field(default_factory=list)
+    accepted: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    quarantined: list[QuarantinedEvent] = field(default_factory=list)
+
+
+def decode_body(body: str | None, *, is_base64: bool) -> bytes:
+    """The request body as bytes: base64 undone (API Gateway binary bodies) and gzip undone (within the limit)."""
+    if not body:
+        return b""
+    if is_base64:
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise MalformedRequestError("malformed_body", "the body is marked base64 but does not decode") from None
+    else:
+        data = body.encode()
+    if data[:2] == _GZIP_MAGIC:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            data = inflater.decompress(data, MAX_REQUEST_BYTES + 1)
+        except zlib.error:
+            raise MalformedRequestError(
+                "malformed_body", "the body looks gzip-compressed but does not inflate"
+            ) from None
+    return data
+
+
+def parse_request(body: bytes, route: str) -> ParsedRequest:
+    """Check the limits and the shape of a body; `route` is `batch` or the event type of a single-event route."""
+    size = len(body)
+    if size > MAX_REQUEST_BYTES:
+        raise RequestTooLargeError(
+            "request_too_large", f"the request is {size} bytes; the limit is {MAX_REQUEST_BYTES} bytes (500 KB)"
+        )
+    if route != BATCH and size > MAX_EVENT_BYTES:
+        raise RequestTooLargeError(
+            "event_too_large", f"the event is {size} bytes; the limit is {MAX_EVENT_BYTES} bytes (32 KB) per event"
+        )
+    if not body.strip():
+        raise MalformedRequestError("malformed_json", "the body is empty; expected a JSON object")
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequestError("malformed_json", f"the body is not valid JSON: {exc}") from None
+    if type(document) is not dict:
+        raise MalformedRequestError("malformed_json", "the body must be a JSON object")
+    write_key = document.get("writeKey")
+    write_key = write_key if type(write_key) is str and write_key else None
+    if route != BATCH:
+        return ParsedRequest(route=route, events=[document], write_key=write_key, body_bytes=size)
+    events = document.get("batch")
+    if type(events) is not list or not events:
+        raise MalformedRequestError("malformed_batch", "batch must be a non-empty array of events")
+    try:
+        sent_at_ms = check_sent_at(document.get("sentAt"))
+        context = check_object(document.get("context"), "context")
+    except ValueError as exc:
+        raise MalformedRequestError("malformed_batch", str(exc)) from None
+    return ParsedRequest(
+        route=route, events=events, write_key=write_key, body_bytes=size, sent_at_ms=sent_at_ms, context=context
+    )
+
+
+def prepare_events(
+    parsed: ParsedRequest,
+    *,
+    source_id: str,
+    request_id: str,
+    received_at_ms: int,
+    config: EnrichmentConfig,
+    source_ip: str | None = None,
+    viewer_country: str | None = None,
+) -> PreparedRequest:
+    """Validate and enrich every event; pack the valid ones into stream records, quarantine the others."""
+    request = RequestInfo(
+        source_id=source_id,
+        received_at_ms=received_at_ms,
+        source_ip=source_ip,
+        viewer_country=viewer_country,
+        sent_at_ms=parsed.sent_at_ms,
+        context=parsed.context or None,
+    )
+    event_type = None if parsed.route == BATCH else parsed.route
+    # No event can exceed the per-event limit when the whole body is within it: measure only otherwise.
+    measure = parsed.route == BATCH and parsed.body_bytes > MAX_EVENT_BYTES
+    lines: list[tuple[str, str, bytes]] = []
+    prepared = PreparedRequest()
+    for index, raw in enumerate(parsed.events):
+        try:
+            if measure and len(_dumps(raw)) > MAX_EVENT_BYTES:
+                raise InvalidEventError(f"the event is larger than {MAX_EVENT_BYTES} bytes (32 KB)")
+            enriched = enrich_event(raw, event_type, request, config)
+        except ValueError as exc:  # InvalidEventError, or the ValueError of a field rule
+            reason = str(exc)
+            prepared.rejections.append(Rejection(index=index, reason=reason))
+            prepared.quarantined.append(
+                quarantined_event(raw, index=index, reason=reason, request=request, request_id=request_id)
+            )
+            continue
+        key = partition_key_for(enriched["user_id"], enriched["anonymous_id"], enriched["event_id"])
+        lines.append((key, enriched["event_id"], _dumps(enriched)))
+    prepared.accepted = len(lines)
+    prepared.records = pack_events(lines)
+    return prepared
+
+
+def quarantined_event(raw: Any, *, index: int, reason: str, request: RequestInfo, request_id: str) -> QuarantinedEvent:
+    """The quarantine row of an invalid event: the raw event, the reason, who sent it.
+
+    The raw event is kept as sent except for two secrets: `context.ip` (never stored whole) and `writeKey`.
+    `quarantine_id` is a digest of the source and the event, the same when a client resends the event.
+    """
+    redacted = _redacted(raw)
+    raw_text = _dumps(redacted).decode()
+    identity = redacted if type(redacted) is dict else {}
+    canonical = _dumps(redacted, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha256(request.source_id.encode() + b"\n" + canonical).hexdigest()
+    return QuarantinedEvent(
+        quarantine_id="q-" + digest[:32],
+        source_id=request.source_id,
+        request_id=request_id,
+        index=index,
+        reason=reason,
+        received_at=from_ms(request.received_at_ms),
+        user_id=text_value(identity.get("userId")),
+        anonymous_id=text_value(identity.get("anonymousId")),
+        message_id=text_value(identity.get("messageId")),
+        raw=raw_text,
+    )
+
+
+def _redacted(raw: Any) -> Any:
+    if type(raw) is not dict:
+        return raw
+    redacted = {k: v for k, v in raw.items() if k != "writeKey"}
+    context = raw.get("context")
+    if type(context) is dict and "ip" in context:
+        redacted["context"] = {k: v for k, v in context.items() if k != "ip"}
+    return redacted

@@ -1,0 +1,225 @@
+"""Request bodies: limits, shape, and the split of a batch into stream records and quarantined events."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from featurepulse.domain.packing import unpack_record
+from featurepulse.domain.schema import EnrichedEvent
+from featurepulse.domain.stages import DEFAULT_STAGE_MAP
+from featurepulse.ingest.enrich import EnrichmentConfig
+from featurepulse.ingest.limits import MAX_EVENT_BYTES, MAX_REQUEST_BYTES
+from featurepulse.ingest.request import (
+    BATCH,
+    MalformedRequestError,
+    PreparedRequest,
+    RequestTooLargeError,
+    decode_body,
+    parse_request,
+    prepare_events,
+)
+from featurepulse.ingest.timestamps import parse_iso_ms
+
+EVENTS = Path(__file__).parent.parent / "events"
+RECEIVED_AT_MS = parse_iso_ms("2026-11-25T12:00:01.000Z")
+CONFIG = EnrichmentConfig(stage_map=DEFAULT_STAGE_MAP)
+
+
+def prepare(body: bytes, route: str = BATCH) -> PreparedRequest:
+    return prepare_events(
+        parse_request(body, route),
+        source_id="src_test",
+        request_id="req-1",
+        received_at_ms=RECEIVED_AT_MS,
+        config=CONFIG,
+        source_ip="198.51.100.7",
+    )
+
+
+def stream_events(prepared: PreparedRequest) -> list[dict[str, Any]]:
+    return [event for record in prepared.records for event in unpack_record(record.data)]
+
+
+def test_a_mixed_batch_keeps_valid_events_and_quarantines_invalid_ones() -> None:
+    # Given the mixed batch: 4 valid events, a track without event, a page without identity, a far-future event
+    body = (EVENTS / "segment_batch_mixed.json").read_bytes()
+
+    # When it is prepared
+    prepared = prepare(body)
+
+    # Then the valid events are packed for the stream, in order per user, and validate as EnrichedEvent
+    events = stream_events(prepared)
+    assert sorted(e["event_id"] for e in events) == ["mixed-0", "mixed-2", "mixed-4", "mixed-6"]
+    user_1 = [e["event_id"] for e in events if e["user_id"] == "user-1"]
+    assert user_1 == ["mixed-0", "mixed-2", "mixed-6"]
+    assert prepared.accepted == 4
+    for event in events:
+        EnrichedEvent.model_validate(event)
+    # And the invalid ones are listed by index with their reason and quarantined with the raw event
+    assert [(r.index, r.reason) for r in prepared.rejections] == [
+        (1, "track needs event: a non-empty string naming what the user did"),
+        (3, "userId or anonymousId is required"),
+        (5, "timestamp is more than 86400 s in the future after clock-skew correction"),
+    ]
+    quarantined = prepared.quarantined
+    assert [q.index for q in quarantined] == [1, 3, 5]
+    assert [q.message_id for q in quarantined] == ["mixed-1", "mixed-3", "mixed-5"]
+    assert quarantined[0].user_id == "user-2"
+    assert quarantined[0].source_id == "src_test"
+    assert quarantined[0].request_id == "req-1"
+    raw = json.loads(quarantined[2].raw)
+    assert raw["timestamp"] == "2999-01-01T00:00:00.000Z"
+
+
+def test_quarantined_events_never_keep_the_whole_ip_or_the_write_key() -> None:
+    # Given a single invalid event carrying context.ip and writeKey in its body
+    body = orjson.dumps({"writeKey": "secret-key", "event": "", "userId": "u", "context": {"ip": "192.0.2.55"}})
+
+    # When it is prepared on /v1/track
+    prepared = prepare(body, "track")
+
+    # Then its quarantine row has neither the IP nor the write key, and keeps the rest
+    (row,) = prepared.quarantined
+    assert "192.0.2.55" not in row.raw
+    assert "secret-key" not in row.raw
+    assert json.loads(row.raw) == {"event": "", "userId": "u", "context": {}}
+
+
+def test_a_resent_invalid_event_gets_the_same_quarantine_id() -> None:
+    # Given the same invalid event sent in two requests
+    body = orjson.dumps({"batch": [{"type": "track", "userId": "u", "messageId": "m"}]})
+
+    # When both are prepared
+    first, second = prepare(body), prepare(body)
+
+    # Then the quarantine ids match, so the quarantine can be deduplicated
+    assert first.quarantined[0].quarantine_id == second.quarantined[0].quarantine_id
+
+
+def test_the_events_of_one_user_share_a_partition_key_and_a_record() -> None:
+    # Given three events of one user and one of another
+    batch = [{"type": "track", "event": "e", "userId": u, "messageId": f"m{i}"} for i, u in enumerate("aaab")]
+
+    # When they are prepared
+    prepared = prepare(orjson.dumps({"batch": batch}))
+
+    # Then the user's events travel in one record keyed by the user, in order
+    by_key = {r.partition_key: r for r in prepared.records}
+    assert set(by_key) == {"a", "b"}
+    assert by_key["a"].event_ids == ("m0", "m1", "m2")
+
+
+def test_an_anonymous_event_is_keyed_by_its_anonymous_id() -> None:
+    # Given an event with only an anonymousId
+    prepared = prepare(orjson.dumps({"batch": [{"type": "page", "anonymousId": "anon-1"}]}))
+
+    # When it is packed / Then the partition key is the anonymous id
+    assert [r.partition_key for r in prepared.records] == ["anon-1"]
+
+
+def test_a_request_over_500_kb_is_refused_with_413() -> None:
+    # Given a batch body just over 500 KB
+    event = {"type": "track", "event": "e", "userId": "u", "properties": {"pad": "x" * 1000}}
+    body = orjson.dumps({"batch": [event] * 600})
+    assert len(body) > MAX_REQUEST_BYTES
+
+    # When it is parsed / Then it is refused as too large, with the limit in the reason
+    with pytest.raises(RequestTooLargeError, match="512000 bytes") as refused:
+        parse_request(body, BATCH)
+    assert refused.value.status == 413
+    assert refused.value.error == "request_too_large"
+
+
+def test_a_single_event_over_32_kb_is_refused_with_413() -> None:
+    # Given a track call of 33 KB
+    body = orjson.dumps({"event": "e", "userId": "u", "properties": {"pad": "x" * MAX_EVENT_BYTES}})
+
+    # When it is parsed on /v1/track / Then it is refused as too large
+    with pytest.raises(RequestTooLargeError, match="32 KB") as refused:
+        parse_request(body, "track")
+    assert refused.value.error == "event_too_large"
+
+
+def test_an_event_over_32_kb_in_a_batch_is_rejected_alone() -> None:
+    # Given a batch with a normal event and a 33 KB one
+    big = {"type": "track", "event": "e", "userId": "u", "properties": {"pad": "x" * MAX_EVENT_BYTES}}
+    small = {"type": "track", "event": "e", "userId": "u", "messageId": "ok"}
+
+    # When it is prepared
+    prepared = prepare(orjson.dumps({"batch": [small, big]}))
+
+    # Then the small one is accepted and the big one rejected and quarantined with its reason
+    assert [e["event_id"] for e in stream_events(prepared)] == ["ok"]
+    assert [(r.index, r.reason) for r in prepared.rejections] == [(1, "the event is larger than 32768 bytes (32 KB)")]
+    assert len(prepared.quarantined[0].raw) > MAX_EVENT_BYTES
+
+
+@pytest.mark.parametrize(
+    ("body", "route", "error", "reason"),
+    [
+        (b"", BATCH, "malformed_json", "the body is empty"),
+        (b"{not json", BATCH, "malformed_json", "not valid JSON"),
+        (b"[1, 2]", BATCH, "malformed_json", "must be a JSON object"),
+        (b'"track"', "track", "malformed_json", "must be a JSON object"),
+        (b'{"events": []}', BATCH, "malformed_batch", "batch must be a non-empty array"),
+        (b'{"batch": []}', BATCH, "malformed_batch", "batch must be a non-empty array"),
+        (b'{"batch": {"type": "track"}}', BATCH, "malformed_batch", "batch must be a non-empty array"),
+        (b'{"batch": [{}], "sentAt": "later"}', BATCH, "malformed_batch", "sentAt 'later' is not"),
+        (b'{"batch": [{}], "context": 3}', BATCH, "malformed_batch", "context must be a JSON object"),
+    ],
+)
+def test_malformed_bodies_are_refused_with_400_and_a_reason(body: bytes, route: str, error: str, reason: str) -> None:
+    # Given a malformed body / When it is parsed / Then it is refused with 400 and a reason
+    with pytest.raises(MalformedRequestError, match=reason) as refused:
+        parse_request(body, route)
+    assert refused.value.status == 400
+    assert refused.value.error == error
+
+
+def test_the_write_key_is_read_from_the_body() -> None:
+    # Given bodies with and without a writeKey
+    # When they are parsed / Then the key is read when it is a non-empty string
+    assert parse_request(b'{"batch": [{}], "writeKey": "k1"}', BATCH).write_key == "k1"
+    assert parse_request(b'{"writeKey": "k2", "userId": "u"}', "identify").write_key == "k2"
+    assert parse_request(b'{"batch": [{}], "writeKey": 5}', BATCH).write_key is None
+    assert parse_request(b'{"batch": [{}]}', BATCH).write_key is None
+
+
+def test_gzip_and_base64_bodies_are_decoded() -> None:
+    # Given a JSON body gzip-compressed, as text and as an API Gateway base64 binary body
+    body = orjson.dumps({"batch": [{"type": "identify", "userId": "u"}]})
+    compressed = gzip.compress(body)
+
+    # When they are decoded / Then the JSON comes back
+    assert decode_body(body.decode(), is_base64=False) == body
+    assert decode_body(base64.b64encode(compressed).decode(), is_base64=True) == body
+    assert decode_body(None, is_base64=False) == b""
+
+
+def test_a_gzip_bomb_stops_at_the_request_limit() -> None:
+    # Given 10 MB of zeros gzip-compressed into a few KB
+    bomb = gzip.compress(b"0" * 10_000_000)
+
+    # When it is decoded
+    decoded = decode_body(base64.b64encode(bomb).decode(), is_base64=True)
+
+    # Then inflating stops just past the limit, and parsing refuses it as too large
+    assert len(decoded) == MAX_REQUEST_BYTES + 1
+    with pytest.raises(RequestTooLargeError):
+        parse_request(decoded, BATCH)
+
+
+def test_bad_base64_and_bad_gzip_are_malformed() -> None:
+    # Given a body marked base64 that is not, and a body with the gzip magic that does not inflate
+    # When they are decoded / Then both are refused as malformed
+    with pytest.raises(MalformedRequestError, match="base64"):
+        decode_body("!!!", is_base64=True)
+    with pytest.raises(MalformedRequestError, match="gzip"):
+        decode_body(base64.b64encode(b"\x1f\x8b garbage").decode(), is_base64=True)

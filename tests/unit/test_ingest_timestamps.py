@@ -1,0 +1,90 @@
+"""Event time: ISO-8601 parsing, the clock-skew rule, and the wire format."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from featurepulse.domain.schema import format_timestamp, parse_timestamp
+from featurepulse.ingest.timestamps import (
+    InvalidTimestampError,
+    corrected_timestamp_ms,
+    format_ms,
+    from_ms,
+    parse_iso_ms,
+    to_ms,
+)
+
+aware_datetimes = st.datetimes(min_value=datetime(1901, 1, 1), max_value=datetime(9998, 12, 31), timezones=st.just(UTC))
+offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+
+
+@given(aware_datetimes, offsets, st.sampled_from(["milliseconds", "microseconds", "seconds", "auto"]))
+def test_parsing_any_iso_form_gives_the_exact_millisecond(value: datetime, offset: timezone, spec: str) -> None:
+    # Given a time written in any ISO-8601 form and offset
+    text = value.astimezone(offset).isoformat(timespec=spec)
+
+    # When it is parsed / Then it is the exact epoch millisecond (sub-milliseconds truncated)
+    expected = datetime.fromisoformat(text)
+    assert parse_iso_ms(text) == (expected - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+@given(aware_datetimes)
+def test_the_z_form_parses_like_the_offset_form(value: datetime) -> None:
+    # Given a UTC time written with Z and with +00:00 / When both are parsed / Then they agree
+    text = value.isoformat(timespec="milliseconds")
+    assert parse_iso_ms(text.replace("+00:00", "Z")) == parse_iso_ms(text)
+
+
+@given(st.integers(min_value=to_ms(datetime(1970, 1, 1)), max_value=to_ms(datetime(9998, 1, 1))))
+def test_format_ms_is_the_wire_format_and_round_trips(epoch_ms: int) -> None:
+    # Given any epoch millisecond / When it is formatted
+    text = format_ms(epoch_ms)
+
+    # Then it equals the schema's wire format and parses back to itself
+    assert text == format_timestamp(from_ms(epoch_ms))
+    assert parse_iso_ms(text) == epoch_ms
+    assert to_ms(parse_timestamp(text)) == epoch_ms
+
+
+def test_a_naive_time_is_utc() -> None:
+    # Given a time without offset / When it is parsed / Then it is taken as UTC
+    assert parse_iso_ms("2026-11-25T12:00:00") == parse_iso_ms("2026-11-25T12:00:00Z")
+
+
+@pytest.mark.parametrize("value", ["", "yesterday", "2026-13-01T00:00:00Z", "2026-11-25T25:00:00Z", "12:00", 17, None])
+def test_non_iso_values_are_refused(value: object) -> None:
+    # Given something that is not an ISO-8601 date-time string / When it is parsed / Then it is refused
+    with pytest.raises(InvalidTimestampError):
+        parse_iso_ms(value)
+
+
+@given(
+    st.integers(min_value=0, max_value=10**13),
+    st.integers(min_value=-(10**11), max_value=10**11),
+    st.integers(min_value=0, max_value=10**7),
+    st.integers(min_value=0, max_value=10**13),
+)
+def test_the_skew_rule_keeps_the_delay_between_event_and_send(
+    true_time: int, clock_error: int, delay: int, transit: int
+) -> None:
+    # Given a device clock off by clock_error that stamps an event, then sends it `delay` ms later
+    timestamp = true_time + clock_error
+    sent_at = true_time + delay + clock_error
+    received_at = true_time + delay + transit
+
+    # When the time is corrected
+    corrected = corrected_timestamp_ms(timestamp_ms=timestamp, sent_at_ms=sent_at, received_at_ms=received_at)
+
+    # Then the clock error is gone: the event is `delay` before receipt (network transit counts as delay)
+    assert corrected == true_time + transit
+    assert received_at - corrected == delay
+
+
+def test_without_sent_at_the_timestamp_is_kept_and_without_timestamp_it_is_the_receive_time() -> None:
+    # Given missing sentAt or missing timestamp / When corrected / Then the rule's fallbacks apply
+    assert corrected_timestamp_ms(timestamp_ms=5, sent_at_ms=None, received_at_ms=9) == 5
+    assert corrected_timestamp_ms(timestamp_ms=None, sent_at_ms=7, received_at_ms=9) == 9
