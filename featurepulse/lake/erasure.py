@@ -109,6 +109,7 @@ class _Scan:
     key: str
     affected: bool
     linked: set[str]
+    has_user_rows: bool = False
 
 
 class _Matcher:
@@ -176,13 +177,20 @@ class LakeEraser:
                 s.key for s in self._scan(rest, _Matcher(frozenset(), linked), collect_linked=False) if s.affected
             }
 
-        lake_changes = [c for key in sorted(affected) if (c := self._erase_file(key, matcher, dry_run)) is not None]
+        # Order matters for a run that stops half-way: the anonymous ids are learnt from the user's own rows, so
+        # those rows go last. Until they are gone, a re-run finds the same anonymous ids and finishes the job.
+        with_user_rows = {s.key for s in scans if s.has_user_rows}
+        first = sorted(affected - with_user_rows)
+        lake_changes = [c for key in first if (c := self._erase_file(key, matcher, dry_run)) is not None]
         quarantine_scanned, quarantine_changes = self._erase_lines(
             QUARANTINE_PREFIX, ".jsonl", lambda line: _quarantine_line_matches(line, matcher), dry_run
         )
         _, error_changes = self._erase_lines(
             ERRORS_PREFIX, "", lambda line: _error_line_matches(line, matcher), dry_run
         )
+        last = sorted(affected & with_user_rows)
+        lake_changes += [c for key in last if (c := self._erase_file(key, matcher, dry_run)) is not None]
+        lake_changes.sort(key=lambda c: c.key)
         audit_id = str(uuid.uuid4())
         audit = ErasureAudit(
             audit_id=audit_id,
@@ -218,10 +226,13 @@ class LakeEraser:
                 table = pq.read_table(handle, columns=list(IDENTITY_COLUMNS))
             mask = matcher.rows(table)
             linked: set[str] = set()
+            has_user_rows = False
             if collect_linked and matcher.user_ids:
                 own = pc.fill_null(pc.is_in(table.column("user_id"), value_set=matcher._users), False)
-                linked = {a for a in pc.unique(table.column("anonymous_id").filter(own)).to_pylist() if a}
-            return _Scan(key=key, affected=bool(pc.any(mask).as_py()), linked=linked)
+                has_user_rows = bool(pc.any(own).as_py())
+                if has_user_rows:
+                    linked = {a for a in pc.unique(table.column("anonymous_id").filter(own)).to_pylist() if a}
+            return _Scan(key=key, affected=bool(pc.any(mask).as_py()), linked=linked, has_user_rows=has_user_rows)
 
         if not keys:
             return []

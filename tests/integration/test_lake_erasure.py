@@ -284,3 +284,45 @@ def test_a_request_without_any_id_is_refused() -> None:
         ErasureRequest(user_ids=frozenset())
     with pytest.raises(ValueError, match="blank"):
         ErasureRequest(user_ids=frozenset({" "}))
+
+
+class CrashingStore(LocalStore):
+    """A local lake whose writes start failing after `writes_before_crash` successful ones (a killed run)."""
+
+    def __init__(self, root: Path, writes_before_crash: int) -> None:
+        super().__init__(root)
+        self.writes_left = writes_before_crash
+
+    def _spend(self) -> None:
+        if self.writes_left <= 0:
+            raise OSError("the erasure run was killed")
+        self.writes_left -= 1
+
+    def put(self, key: str, data: bytes) -> None:
+        self._spend()
+        super().put(key, data)
+
+    def delete(self, key: str) -> None:
+        self._spend()
+        super().delete(key)
+
+
+@pytest.mark.parametrize("writes_before_crash", [0, 1, 2, 3])
+def test_a_run_killed_half_way_is_completed_by_the_next_one(tmp_path: Path, writes_before_crash: int) -> None:
+    # Given alice's own rows in early files, and rows of her device without a user id (logged out) in later ones
+    store = CrashingStore(tmp_path / "lake", writes_before_crash=10_000)
+    writer = LakeWriter([store])
+    writer.add_rows(user_events("u-alice", "a-alice", T0, 2, timedelta(hours=1)))
+    writer.add_rows([enriched(user_id=None, anonymous_id="a-alice", timestamp=T0 + timedelta(hours=h)) for h in (5, 6)])
+    writer.add_rows(user_events("u-bob", "a-bob", T0, 8, timedelta(hours=1)))
+    writer.flush()
+    # When a first run is killed after a few writes, and the erasure is run again
+    store.writes_left = writes_before_crash
+    with pytest.raises(OSError, match="killed"):
+        erase(store, "u-alice")
+    store.writes_left = 10_000
+    erase(store, "u-alice")
+    # Then nothing of alice is left, her anonymous rows included, and bob is whole
+    rows = lake_rows(store)
+    assert {(r["user_id"], r["anonymous_id"]) for r in rows} == {("u-bob", "a-bob")}
+    assert len(rows) == 8
