@@ -1,0 +1,177 @@
+"""The job's Flink SQL, generated from the metric and dimension definitions (featurepulse/realtime/metrics.py).
+
+The aggregation below is the same in AWS and locally. Only two tables differ: `raw_records` (one row per
+stream record, column `data` = the packed JSON Lines) and the sink `aggregates`. Between them:
+
+    raw_records -> (Python) unpack + per-event window arithmetic -> `events` (rowtime, watermark)
+      -> unique_events   de-duplication on event_id, first arrival wins
+      -> on_time_events / late_events   split on CURRENT_WATERMARK, by the same rule the windows apply
+      -> engagement      one row per (event, dimension): feature, campaign, variant, app
+      -> minute and day TUMBLE windows with early firing, allowed lateness, late firing
+      -> (Python) item building -> aggregates (upserts keyed by pk, sk)
+"""
+
+from __future__ import annotations
+
+from featurepulse.realtime import items, metrics
+from featurepulse.realtime.settings import RealtimeSettings
+
+RAW_RECORDS = "raw_records"
+EVENTS = "events"
+AGGREGATES_SINK = "aggregates"
+
+UDF_BUILD_ITEM = "fp_build_item"
+UDF_BUILD_DIRECTORY_ITEM = "fp_build_directory_item"
+UDF_BUILD_LATE_ITEM = "fp_build_late_item"
+
+# Columns of `events` (what the Python unpack step emits), in order, with their SQL types.
+EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("event_id", "STRING"),
+    ("event_time_ms", "BIGINT"),
+    ("user_key", "STRING"),
+    ("feature", "STRING"),
+    ("stage", "STRING"),
+    ("campaign", "STRING"),
+    ("experiment_id", "STRING"),
+    ("variation_id", "STRING"),
+    ("duration_ms", "BIGINT"),
+    ("duration_bucket", "INT"),
+    ("minute_start_ms", "BIGINT"),
+    ("day_start_ms", "BIGINT"),
+    ("late_after_ms", "BIGINT"),
+)
+EVENT_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in EVENT_COLUMNS)
+# Computed on `events` when the stream becomes a table: event time, its watermark, and arrival order.
+ROWTIME_EXPRESSION = "TO_TIMESTAMP_LTZ(event_time_ms, 3)"
+PROCTIME_EXPRESSION = "PROCTIME()"
+
+
+def watermark_expression(settings: RealtimeSettings) -> str:
+    return f"rowtime - INTERVAL '{settings.out_of_orderness_s}' SECOND"
+
+
+def table_config(settings: RealtimeSettings) -> dict[str, str]:
+    """Table options of the job. Early/late firing and allowed lateness apply to the group windows."""
+    return {
+        # Day windows and keys are UTC days, like the lake's dt= partitions.
+        "table.local-time-zone": "UTC",
+        "table.exec.emit.early-fire.enabled": "true",
+        "table.exec.emit.early-fire.delay": f"{settings.early_fire_delay_ms} ms",
+        "table.exec.emit.late-fire.enabled": "true",
+        "table.exec.emit.late-fire.delay": "0 s",
+        "table.exec.emit.allow-lateness": f"{settings.allowed_lateness_s} s",
+        # State of the de-duplication (per event id). Windows clean up on event time instead.
+        "table.exec.state.ttl": f"{settings.dedup_retention_s} s",
+        "table.exec.source.idle-timeout": f"{settings.idle_timeout_s} s",
+    }
+
+
+_LATE_CONDITION = (
+    "CURRENT_WATERMARK(rowtime) IS NOT NULL AND TO_TIMESTAMP_LTZ(late_after_ms, 3) <= CURRENT_WATERMARK(rowtime)"
+)
+
+
+def view_statements(settings: RealtimeSettings) -> list[str]:
+    """`CREATE TEMPORARY VIEW` statements from `events` to `all_items`, in order."""
+    engagement_branches = [
+        f"SELECT '{d.name}' AS dimension, {d.sql_feature} AS feature, {d.sql_a} AS value_a, "
+        f"{d.sql_b} AS value_b, user_key, stage, duration_ms, duration_bucket, minute_start_ms, day_start_ms, "
+        f"rowtime FROM on_time_events WHERE {d.sql_where}"
+        for d in metrics.DIMENSIONS
+    ]
+    counters = ", ".join(f"`{m.name}`" for m in metrics.COUNTERS)
+    buckets = ", ".join(f"`{m.name}`" for m in metrics.HISTOGRAM)
+    item_args = (
+        f"granularity, dimension, feature, value_a, value_b, window_start_ms, ARRAY[{counters}], ARRAY[{buckets}]"
+    )
+    item_fields = ", ".join(f"t.item.`{name}` AS `{name}`" for name in items.ITEM_COLUMN_NAMES)
+    return [
+        # Keep-first-row de-duplication on arrival (processing) time: append-only, keeps the rowtime.
+        "CREATE TEMPORARY VIEW unique_events AS SELECT "
+        + ", ".join(EVENT_COLUMN_NAMES)
+        + ", rowtime FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY pt ASC) AS row_num "
+        f"FROM {EVENTS}) WHERE row_num = 1",
+        # The filter runs downstream of the de-duplication and upstream of the windows, so its watermark is
+        # never behind theirs: every event lands either in its windows or in the late count, never both.
+        f"CREATE TEMPORARY VIEW on_time_events AS SELECT * FROM unique_events WHERE NOT ({_LATE_CONDITION})",
+        f"CREATE TEMPORARY VIEW late_events AS SELECT * FROM unique_events WHERE {_LATE_CONDITION}",
+        "CREATE TEMPORARY VIEW engagement AS " + " UNION ALL ".join(engagement_branches),
+        "CREATE TEMPORARY VIEW window_aggregates AS "
+        + _window_select(metrics.GRANULARITY_MINUTE, "minute_start_ms", "MINUTE")
+        + " UNION ALL "
+        + _window_select(metrics.GRANULARITY_DAY, "day_start_ms", "DAY"),
+        # Late events per day of event time. A plain (non-window) aggregate: late events are behind the
+        # watermark by definition. Its state is kept `late_state_retention_s` after the last update.
+        f"CREATE TEMPORARY VIEW late_counts AS SELECT /*+ STATE_TTL('late_events' = "
+        f"'{settings.late_state_retention_s} s') */ day_start_ms, COUNT(*) AS late_events "
+        "FROM late_events GROUP BY day_start_ms",
+        "CREATE TEMPORARY VIEW all_items AS SELECT "
+        + item_fields
+        + " FROM ("
+        + f"SELECT {UDF_BUILD_ITEM}({item_args}) AS item FROM window_aggregates"
+        + f" UNION ALL SELECT {UDF_BUILD_DIRECTORY_ITEM}({item_args}) AS item FROM window_aggregates "
+        f"WHERE granularity = '{metrics.GRANULARITY_DAY}' AND dimension = '{metrics.DIM_FEATURE}'"
+        + f" UNION ALL SELECT {UDF_BUILD_LATE_ITEM}(day_start_ms, late_events) AS item FROM late_counts"
+        + ") AS t",
+    ]
+
+
+def _window_select(granularity: str, start_column: str, unit: str) -> str:
+    aggregates = ", ".join(f"{m.sql()} AS `{m.name}`" for m in metrics.METRICS)
+    return (
+        f"SELECT '{granularity}' AS granularity, dimension, feature, value_a, value_b, "
+        f"{start_column} AS window_start_ms, {aggregates} FROM engagement "
+        f"GROUP BY dimension, feature, value_a, value_b, {start_column}, TUMBLE(rowtime, INTERVAL '1' {unit})"
+    )
+
+
+_SQL_TYPES = {"string": "STRING", "bigint": "BIGINT", "map": "MAP<STRING, STRING>"}
+
+
+def item_columns_sql() -> str:
+    return ", ".join(f"`{name}` {_SQL_TYPES[kind]}" for name, kind in items.ITEM_COLUMNS)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _with(options: dict[str, str]) -> str:
+    return "WITH (" + ", ".join(f"{_quote(k)} = {_quote(v)}" for k, v in options.items()) + ")"
+
+
+def kinesis_source_ddl(*, stream_arn: str, region: str, initial_position: str) -> str:
+    """AWS source: the Kinesis connector (flink-sql-connector-kinesis 5.x), one row per record, raw text."""
+    options = {
+        "connector": "kinesis",
+        "stream.arn": stream_arn,
+        "aws.region": region,
+        "source.init.position": initial_position,
+        "format": "raw",
+        "raw.charset": "UTF-8",
+    }
+    return f"CREATE TABLE {RAW_RECORDS} (`data` STRING) {_with(options)}"
+
+
+def spool_source_ddl(*, directory_uri: str, monitor_interval_ms: int) -> str:
+    """Local source: JSON files `{"data": "<record>"}` dropped into a directory the job watches."""
+    options = {
+        "connector": "filesystem",
+        "path": directory_uri,
+        "format": "json",
+        "source.monitor-interval": f"{monitor_interval_ms} ms",
+    }
+    return f"CREATE TABLE {RAW_RECORDS} (`data` STRING) {_with(options)}"
+
+
+def dynamodb_sink_ddl(*, table_name: str, region: str) -> str:
+    """AWS sink: the DynamoDB connector (flink-sql-connector-dynamodb 5.x) in upsert mode on (pk, sk).
+
+    PARTITIONED BY makes the connector keep only the last write per key within a batch (BatchWriteItem
+    refuses two writes of one key), which is also the right semantics for early-fired updates.
+    """
+    options = {"connector": "dynamodb", "table-name": table_name, "aws.region": region}
+    return (
+        f"CREATE TABLE {AGGREGATES_SINK} ({item_columns_sql()}, PRIMARY KEY (`{items.PK}`, `{items.SK}`) NOT ENFORCED) "
+        f"PARTITIONED BY (`{items.PK}`, `{items.SK}`) {_with(options)}"
+    )

@@ -1,0 +1,141 @@
+"""Build the aggregation (the part that is identical in AWS and locally).
+
+`build_aggregation` takes a table environment where `raw_records` (column `data`: one packed stream record)
+already exists, and returns the `all_items` table: upserts of the aggregates table keyed by (pk, sk).
+The caller attaches the sink: the DynamoDB connector in AWS (`main.py`), a boto3 writer locally
+(`local_job.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pyflink.common import Row
+from pyflink.common.typeinfo import Types
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.datastream.functions import FlatMapFunction, RuntimeContext
+from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
+from pyflink.table.udf import udf
+
+from featurepulse.realtime import items, metrics, sql
+from featurepulse.realtime.events import UnreadableEventError, unpack_engagement
+from featurepulse.realtime.settings import RealtimeSettings
+from featurepulse.realtime.windows import day_start_ms, late_after_ms, minute_start_ms
+
+# Custom metrics land in CloudWatch (AWS/KinesisAnalytics) when their group is named `kinesisanalytics`.
+METRIC_GROUP = "kinesisanalytics"
+
+_TYPE_INFO = {"STRING": Types.STRING(), "BIGINT": Types.LONG(), "INT": Types.INT()}
+_DATA_TYPES = {
+    "string": DataTypes.STRING(),
+    "bigint": DataTypes.BIGINT(),
+    "map": DataTypes.MAP(DataTypes.STRING(), DataTypes.STRING()),
+}
+ITEM_ROW_TYPE = DataTypes.ROW([DataTypes.FIELD(name, _DATA_TYPES[kind]) for name, kind in items.ITEM_COLUMNS])
+
+
+class UnpackRecords(FlatMapFunction):  # type: ignore[misc]
+    """One stream record -> its events, with the window arithmetic the SQL needs precomputed."""
+
+    def __init__(self, settings: RealtimeSettings) -> None:
+        self.settings = settings
+        self.unreadable: Any = None
+        self.events_in: Any = None
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        group = runtime_context.get_metrics_group().add_group(METRIC_GROUP)
+        self.unreadable = group.counter("unreadableEvents")
+        self.events_in = group.counter("eventsUnpacked")
+
+    def flat_map(self, value: Row) -> Iterator[Row]:
+        lateness_ms = self.settings.allowed_lateness_ms
+        for event in unpack_engagement(value[0] or ""):
+            if isinstance(event, UnreadableEventError):
+                # Never expected (the ingest validated every event); counted, and the rest of the record kept.
+                self.unreadable.inc()
+                continue
+            self.events_in.inc()
+            t = event.event_time_ms
+            yield Row(
+                event.event_id,
+                t,
+                event.user_key,
+                event.feature,
+                event.stage,
+                event.campaign,
+                event.experiment_id,
+                event.variation_id,
+                event.duration_ms,
+                event.duration_bucket,
+                minute_start_ms(t),
+                day_start_ms(t),
+                late_after_ms(t, lateness_ms),
+            )
+
+
+def _row(item: dict[str, Any]) -> Row:
+    return Row(*(item[name] for name in items.ITEM_COLUMN_NAMES))
+
+
+def _window_item(settings: RealtimeSettings, args: tuple[Any, ...]) -> dict[str, Any]:
+    """Arguments as the SQL passes them: granularity, dimension, feature, value_a, value_b, window start,
+    ARRAY[counters in metrics.COUNTER_NAMES order], ARRAY[histogram buckets]."""
+    granularity, dimension, feature, value_a, value_b, start, counters, buckets = args
+    return items.build_item(
+        granularity=granularity,
+        dimension=dimension,
+        feature=feature,
+        value_a=value_a,
+        value_b=value_b,
+        window_start_ms=start,
+        counters=dict(zip(metrics.COUNTER_NAMES, counters, strict=True)),
+        duration_histogram=list(buckets),
+        settings=settings,
+    )
+
+
+def register_functions(t_env: StreamTableEnvironment, settings: RealtimeSettings) -> None:
+    """The item-building functions the SQL calls (featurepulse/realtime/items.py)."""
+
+    def build_item(*args: Any) -> Row:
+        return _row(_window_item(settings, args))
+
+    def build_directory_item(*args: Any) -> Row:
+        return _row(items.directory_item(_window_item(settings, args)))
+
+    def build_late_item(day_start: int, late_events: int) -> Row:
+        return _row(items.build_late_item(day_start_ms=day_start, late_events=late_events, settings=settings))
+
+    t_env.create_temporary_function(sql.UDF_BUILD_ITEM, udf(build_item, result_type=ITEM_ROW_TYPE))
+    t_env.create_temporary_function(sql.UDF_BUILD_DIRECTORY_ITEM, udf(build_directory_item, result_type=ITEM_ROW_TYPE))
+    t_env.create_temporary_function(sql.UDF_BUILD_LATE_ITEM, udf(build_late_item, result_type=ITEM_ROW_TYPE))
+
+
+def configure(t_env: StreamTableEnvironment, settings: RealtimeSettings) -> None:
+    config = t_env.get_config()
+    for key, value in sql.table_config(settings).items():
+        config.set(key, value)
+
+
+def build_aggregation(
+    env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settings: RealtimeSettings
+) -> Table:
+    """From `raw_records` to `all_items` (see featurepulse/realtime/sql.py for the steps)."""
+    configure(t_env, settings)
+    names = list(sql.EVENT_COLUMN_NAMES)
+    row_type = Types.ROW_NAMED(names, [_TYPE_INFO[t] for _, t in sql.EVENT_COLUMNS])
+    records = t_env.to_data_stream(t_env.from_path(sql.RAW_RECORDS))
+    events = records.flat_map(UnpackRecords(settings), output_type=row_type).name("unpack events")
+    schema = (
+        Schema.new_builder()
+        .column_by_expression("rowtime", sql.ROWTIME_EXPRESSION)
+        .column_by_expression("pt", sql.PROCTIME_EXPRESSION)
+        .watermark("rowtime", sql.watermark_expression(settings))
+        .build()
+    )
+    t_env.create_temporary_view(sql.EVENTS, t_env.from_data_stream(events, schema))
+    register_functions(t_env, settings)
+    for statement in sql.view_statements(settings):
+        t_env.execute_sql(statement)
+    return t_env.from_path("all_items")

@@ -1,0 +1,85 @@
+"""Key design of the aggregates table: deterministic, injective, one prefix per slice, TTL set."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from featurepulse.realtime import items, metrics
+from featurepulse.realtime.settings import RealtimeSettings
+from featurepulse.realtime.windows import parse_instant_ms
+
+SETTINGS = RealtimeSettings()
+MINUTE = parse_instant_ms("2025-03-01T09:41:00Z")
+DAY = parse_instant_ms("2025-03-01T00:00:00Z")
+ZERO = dict.fromkeys(metrics.COUNTER_NAMES, 0)
+
+
+def _item(granularity, dimension, start, a="", b="", *, feature="checkout"):
+    return items.build_item(
+        granularity=granularity,
+        dimension=dimension,
+        feature=feature,
+        value_a=a,
+        value_b=b,
+        window_start_ms=start,
+        counters=ZERO,
+        duration_histogram=[0] * len(metrics.HISTOGRAM),
+        settings=SETTINGS,
+    )
+
+
+def test_keys_of_each_slice():
+    assert (items.PK, items.SK) == ("pk", "sk")
+    cases = {
+        ("minute", "feature", MINUTE, "", ""): ("F#checkout", "M#2025-03-01T09:41"),
+        ("minute", "campaign", MINUTE, "spring", ""): ("F#checkout", "MC#2025-03-01T09:41#spring"),
+        ("day", "variant", DAY, "exp#1", "B"): ("F#checkout", "DV#2025-03-01#exp%231#B"),
+        ("day", "app", DAY, "", ""): ("APP", "D#2025-03-01"),
+    }
+    for (g, d, start, a, b), key in cases.items():
+        item = _item(g, d, start, a, b)
+        assert (item["pk"], item["sk"]) == key
+
+
+def test_every_item_has_every_column_and_a_ttl_after_its_window():
+    minute = _item("minute", "feature", MINUTE)
+    day = _item("day", "feature", DAY)
+    late = items.build_late_item(day_start_ms=DAY, late_events=3, settings=SETTINGS)
+    for item in (minute, day, late, items.directory_item(day)):
+        assert tuple(item) == items.ITEM_COLUMN_NAMES
+    assert minute["expires_at"] == (MINUTE + 60_000) // 1000 + SETTINGS.minute_ttl_s
+    assert day["expires_at"] == (DAY + 86_400_000) // 1000 + SETTINGS.day_ttl_s
+    assert (late["sk"], late["late_events"], late["views"]) == ("L#2025-03-01", 3, None)
+
+
+def test_minute_range_returns_only_overall_minute_rows():
+    # Given rows of every slice in the same hour
+    low, high = items.minute_range(MINUTE - 3_600_000, MINUTE)
+    others = [
+        _item("minute", "campaign", MINUTE, "a")["sk"],
+        _item("minute", "variant", MINUTE, "e", "v")["sk"],
+        _item("day", "feature", DAY)["sk"],
+        _item("day", "campaign", DAY, "a")["sk"],
+        items.directory_item(_item("day", "feature", DAY))["sk"],
+    ]
+    # Then the range of the "last 60 minutes" read contains the overall minute row and none of the others
+    assert low <= _item("minute", "feature", MINUTE)["sk"] <= high
+    assert not [sk for sk in others if low <= sk <= high]
+
+
+def test_day_prefixes_do_not_overlap():
+    campaign = _item("day", "campaign", DAY, "spring")["sk"]
+    variant = _item("day", "variant", DAY, "e", "v")["sk"]
+    assert campaign.startswith(items.campaign_day_prefix(DAY))
+    assert variant.startswith(items.variant_day_prefix(DAY))
+    assert not campaign.startswith(items.variant_day_prefix(DAY))
+    assert not items.day_sort_key(DAY).startswith(items.directory_day_prefix(DAY))
+
+
+@given(st.text(max_size=8), st.text(max_size=8), st.text(max_size=8), st.text(max_size=8))
+def test_escaped_key_parts_never_collide(a1, b1, a2, b2):
+    k1 = items.sort_key("day", "variant", DAY, a1, b1)
+    k2 = items.sort_key("day", "variant", DAY, a2, b2)
+    assert (k1 == k2) == ((a1, b1) == (a2, b2))
+    assert items.unescape_key_part(items.escape_key_part(a1)) == a1
