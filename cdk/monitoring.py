@@ -21,6 +21,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from featurepulse.constants import METRICS_NAMESPACE, SERVICE_NAME
+
 FIVE_MINUTES = Duration.minutes(5)
 GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 LT = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
@@ -34,6 +36,9 @@ LAMBDA_DURATION_SHARE_OF_TIMEOUT = 0.8
 STREAM_ITERATOR_AGE_MS = 120_000
 FIREHOSE_FRESHNESS_SECONDS = 900
 FLINK_CHECKPOINT_DURATION_MS = 60_000
+# Custom metrics the ingest handler emits with Powertools (lambdas/ingest/handler.py), dimension service.
+INGEST_EVENT_METRICS: tuple[str, ...] = ("AcceptedEvents", "QuarantinedEvents")
+INGEST_PUT_METRICS: tuple[str, ...] = ("PutRetriedRecords", "ThrottledRecords", "FailedRecords")
 
 
 class Monitoring(Construct):
@@ -174,7 +179,20 @@ class Monitoring(Construct):
                     api.metric_integration_latency(statistic="p99", period=FIVE_MINUTES, label="integration p99"),
                 ),
                 self.graph("Lambda", errors, throttles, right=[duration_p99]),
+                self.graph("Events", *(self._service_metric(name) for name in INGEST_EVENT_METRICS)),
+                self.graph("PutRecords retries", *(self._service_metric(name) for name in INGEST_PUT_METRICS)),
             ],
+        )
+
+    @staticmethod
+    def _service_metric(name: str) -> cloudwatch.Metric:
+        """A Powertools metric of our Lambdas (namespace and `service` dimension set by CDK env vars)."""
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": SERVICE_NAME},
+            statistic="Sum",
+            period=FIVE_MINUTES,
         )
 
     def monitor_event_stream(self, *, stream: kinesis.IStream) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Stack
@@ -9,6 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
 from cdk.monitoring import Monitoring
+from featurepulse.constants import METRICS_NAMESPACE, SERVICE_NAME
 from tests.infrastructure.conftest import Synthesized
 
 
@@ -124,3 +126,11 @@ def test_flink_section_alarms_on_downtime_and_failing_checkpoints(small_stack: S
     (failed,) = alarms["RATE(failed)"]["metric"]["inputs"]
     assert failed["MetricStat"]["Metric"]["MetricName"] == "numberOfFailedCheckpoints"
     assert len(monitoring.alarms) == 3
+
+
+def test_dashboard_graphs_the_events_the_ingest_handler_counts(synthesized: Synthesized) -> None:
+    # Given the dashboard / When we read its body / Then it graphs the handler's Powertools metrics
+    _, dashboard = synthesized.only("AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for name in ("AcceptedEvents", "QuarantinedEvents", "FailedRecords"):
+        assert f'[\\"{METRICS_NAMESPACE}\\",\\"{name}\\",\\"service\\",\\"{SERVICE_NAME}\\"' in body
