@@ -8,6 +8,7 @@ on the stream and every invalid event sent is in quarantine, 1 otherwise (or whe
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import Counter
@@ -46,9 +47,10 @@ class DemoOutcome:
 
 
 def make_console() -> Console:
-    console = Console(highlight=False)
+    # Bound to the real stdout: the handler's metric lines are redirected away from sys.stdout while it runs.
+    console = Console(file=sys.stdout, highlight=False)
     if not console.is_terminal:
-        console = Console(highlight=False, width=120, soft_wrap=True)
+        console = Console(file=sys.stdout, highlight=False, width=120, soft_wrap=True)
     return console
 
 
@@ -69,6 +71,8 @@ def _where_to_look(stack: LocalStack, console: Console) -> None:
     console.print("\n[bold]Where to look[/bold]")
     console.print(f"  address book   {stack.address_book.path}")
     console.print(f"  logs           {book.get('log_file', stack.root / 'logs')}  (ingest handler and components)")
+    if "metrics_file" in book:
+        console.print(f"  metrics        {book['metrics_file']}  (the handler's CloudWatch EMF lines)")
     labels = {
         "lake_dir": "lake",
         "quarantine_dir": "quarantine",

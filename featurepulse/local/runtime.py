@@ -23,9 +23,11 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +71,7 @@ DEFAULT_PORT = 8787
 DEFAULT_DIR = Path(".featurepulse")
 ADDRESS_BOOK_FILE = "local.json"
 LOG_FILE = "featurepulse.log"
+METRICS_FILE = "metrics.jsonl"
 PACKAGE_LOGGER = "featurepulse"  # also the Powertools logger's name (the service name)
 INGEST_HANDLER = "lambdas.ingest.handler:lambda_handler"
 # Data directories under the root that a new run starts empty (moto's state is new on every run, too).
@@ -127,7 +130,10 @@ def load_components(specs: Sequence[str]) -> list[ComponentState]:
     return states
 
 
-def _import_handler(spec: str) -> Callable[[dict[str, Any], Any], Any]:
+LambdaHandler = Callable[[dict[str, Any], Any], Any]
+
+
+def _import_handler(spec: str) -> LambdaHandler:
     """Import the Lambda handler from the repository (`lambdas/` is not part of the installed package)."""
     repo_root = Path(__file__).resolve().parents[2]
     if (repo_root / "lambdas").is_dir() and str(repo_root) not in sys.path:
@@ -137,8 +143,34 @@ def _import_handler(spec: str) -> Callable[[dict[str, Any], Any], Any]:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise LocalStackError(f"the ingest handler {module_name} cannot be imported: {exc}") from exc
-    handler: Callable[[dict[str, Any], Any], Any] = getattr(module, attribute)
+    handler: LambdaHandler = getattr(module, attribute)
     return handler
+
+
+# The moto port of each host used by an earlier stack of this process. A later stack (tests start several) takes
+# the same port again: the ingest handler, like a warm Lambda, keeps its boto3 clients for the process, and they
+# must keep reaching moto.
+_MOTO_PORTS: dict[str, int] = {}
+
+
+def _moto_port(host: str) -> int:
+    port = _MOTO_PORTS.get(host, 0)
+    if port:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                logger.warning("moto port %s is taken; clients cached by an earlier stack will fail", port)
+                return 0
+    return port
+
+
+def _reset_moto(url: str) -> None:
+    """Empty every moto backend (moto's own reset API)."""
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -190,7 +222,9 @@ class _LogRouting:
         if self._file is not None:
             return
         self._file = path.open("a", encoding="utf-8")
-        for name in dict.fromkeys(names):
+        # Python warnings (e.g. Powertools' "no metrics to publish") are log lines too, not console output.
+        logging.captureWarnings(True)
+        for name in dict.fromkeys([*names, "py.warnings"]):
             logger_ = logging.getLogger(name)
             self._saved.append((logger_, logger_.propagate, logger_.level))
             for handler in logger_.handlers:
@@ -217,6 +251,7 @@ class _LogRouting:
         for logger_, propagate, level in self._saved:
             logger_.propagate = propagate
             logger_.setLevel(level)
+        logging.captureWarnings(False)
         self._file.close()
         self._file, self._redirected, self._added, self._saved = None, [], [], []
 
@@ -236,6 +271,7 @@ class LocalStack:
         self._moto: Any = None
         self._endpoint: Any = None
         self._logs = _LogRouting()
+        self._metrics_file: TextIO | None = None
         self._stopped = False
 
     # --- start-up ----------------------------------------------------------------------------------
@@ -265,6 +301,7 @@ class LocalStack:
             write_key=self.write_key,
             source_id=self.source_id,
             log_file=self.root / "logs" / LOG_FILE,
+            metrics_file=self.root / "logs" / METRICS_FILE,
         )
         ctx = LocalContext(
             root=self.root,
@@ -318,10 +355,13 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._moto = ThreadedMotoServer(ip_address=self.options.host, port=0, verbose=False)
+        self._moto = ThreadedMotoServer(ip_address=self.options.host, port=_moto_port(self.options.host), verbose=False)
         self._moto.start()
         host, port = self._moto.get_host_and_port()
+        _MOTO_PORTS[self.options.host] = port
         url = f"http://{host}:{port}"
+        # moto's backends are process-global: a stack started earlier in this process left its resources there.
+        _reset_moto(url)
         env = self._env
         env.set("AWS_ENDPOINT_URL", url)
         for name, value in FAKE_CREDENTIALS.items():
@@ -361,15 +401,28 @@ class LocalStack:
         env.set(ENV_SERVICE_NAME, os.environ.get(ENV_SERVICE_NAME) or SERVICE_NAME)
         env.set(ENV_METRICS_NAMESPACE, os.environ.get(ENV_METRICS_NAMESPACE) or METRICS_NAMESPACE)
         env.set(ENV_LOG_LEVEL, self.options.log_level)
-        # X-Ray has no daemon here; EMF metrics would be printed on stdout between the demo's lines.
+        # X-Ray has no daemon here. Metrics stay on: their EMF lines go to logs/metrics.jsonl (see _capture_emf).
         env.set("POWERTOOLS_TRACE_DISABLED", "true")
-        env.set("POWERTOOLS_METRICS_DISABLED", "true")
+
+    def _capture_emf(self, handler: LambdaHandler) -> LambdaHandler:
+        """Powertools prints each invocation's metrics (CloudWatch EMF) on stdout, where Lambda's log agent
+        picks them up. Locally they go to logs/metrics.jsonl instead of between the demo's lines. The endpoint
+        runs one invocation at a time, so swapping sys.stdout for the call's duration catches only the handler's
+        prints (the console keeps a reference to the real stdout)."""
+        self._metrics_file = (self.root / "logs" / METRICS_FILE).open("a", encoding="utf-8")
+        sink = self._metrics_file
+
+        def invoke(event: dict[str, Any], context: Any) -> Any:
+            with contextlib.redirect_stdout(sink):
+                return handler(event, context)
+
+        return invoke
 
     def _start_endpoint(self) -> str:
         from featurepulse.local.endpoint import LocalApiEndpoint
 
         self._ingest_environment()
-        handler = _import_handler(self.options.handler)
+        handler = self._capture_emf(_import_handler(self.options.handler))
         self._logs.install(self.root / "logs" / LOG_FILE, [PACKAGE_LOGGER, os.environ[ENV_SERVICE_NAME]])
         port = self.options.port
         try:
@@ -455,11 +508,16 @@ class LocalStack:
             self._endpoint.stop()
             self._endpoint = None
         if self._moto is not None:
+            with contextlib.suppress(OSError):
+                _reset_moto(os.environ.get("AWS_ENDPOINT_URL", ""))
             self._moto.stop()
             self._moto = None
         if self.address_book.snapshot():
             self.address_book.update(status="stopped")
         self._logs.restore()
+        if self._metrics_file is not None:
+            self._metrics_file.close()
+            self._metrics_file = None
         self._env.restore()
 
     def __enter__(self) -> LocalStack:
