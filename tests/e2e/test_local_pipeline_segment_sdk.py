@@ -254,6 +254,38 @@ def test_the_sdk_in_batch_mode_with_gzip_delivers_every_queued_event(stack: Loca
     assert {(e["feature"], e["stage"]) for e in arrived.values()} == {("bulk-edit", "view")}
 
 
+def test_the_analytics_js_wire_format_is_accepted(stack: LocalStackClient):
+    # Given what analytics.js 2.0 sends for one call: the one-letter route, text/plain (no CORS preflight),
+    # the write key in the body instead of Basic auth, sentAt in the message
+    message_id = f"ajs-{uuid.uuid4()}"
+    now = format_timestamp(datetime.now(UTC))
+    body = {
+        "type": "track",
+        "event": "Feature Used",
+        "properties": {"feature": "ai-summary"},
+        "anonymousId": "anon-ajs",
+        "messageId": message_id,
+        "timestamp": now,
+        "sentAt": now,
+        "writeKey": stack.book["write_key"],
+        "context": {"library": {"name": "analytics.js", "version": "next-1.70.0"}, "locale": "fr-FR"},
+        "integrations": {},
+        "_metadata": {"bundled": ["Segment.io"], "unbundled": []},
+    }
+    # When it is posted without an Authorization header
+    host, port = stack.endpoint.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request("POST", "/v1/t", body=json.dumps(body), headers={"Content-Type": "text/plain"})
+        status = conn.getresponse().status
+    finally:
+        conn.close()
+    # Then it is accepted and enriched as a web event
+    assert status == 200
+    event = stack.wait_for({message_id})[message_id]
+    assert (event["type"], event["stage"], event["platform"], event["country"]) == ("track", "use", "web", "FR")
+
+
 def test_a_wrong_write_key_is_refused_with_401(stack: LocalStackClient):
     # Given the SDK configured with a key that no source has
     client = Client(write_key="wk_not_a_real_key", host=stack.endpoint, sync_mode=True, max_retries=0)
