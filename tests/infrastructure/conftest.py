@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, CfnElement, Stack
 from aws_cdk.assertions import Annotations, Template
+from constructs import IConstruct
 
 from app import build_app
 from cdk.stack import FeaturePulseStack
@@ -38,15 +40,25 @@ class Synthesized:
     def template_path(self) -> Path:
         return self.outdir / self.stack.template_file
 
-    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = self.template.find_resources(resource_type)
-        return found
+    @cached_property
+    def template_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = self.template.to_json()
+        return body
 
-    def only(self, resource_type: str) -> tuple[str, dict[str, Any]]:
-        """The logical id and body of the single resource of a type (fails if there are several)."""
-        found = self.resources(resource_type)
-        assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
-        return next(iter(found.items()))
+    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        """Every resource of a type, by logical id (other capabilities may add their own of the same type)."""
+        return {
+            logical_id: body
+            for logical_id, body in self.template_json["Resources"].items()
+            if body["Type"] == resource_type
+        }
+
+    def resource(self, construct: IConstruct) -> tuple[str, dict[str, Any]]:
+        """The logical id and template body of a construct of the stack (an L2's default child, or an L1)."""
+        element = construct if isinstance(construct, CfnElement) else construct.node.default_child
+        assert isinstance(element, CfnElement), construct
+        logical_id = self.stack.get_logical_id(element)
+        return logical_id, self.template_json["Resources"][logical_id]
 
 
 def synthesize(outdir: Path, context: Mapping[str, Any] | None = None) -> Synthesized:

@@ -48,9 +48,8 @@ def _ingest_function(synthesized: Synthesized) -> dict[str, Any]:
 
 
 def _lake_bucket_id(synthesized: Synthesized) -> str:
-    # The lake bucket is the one the stack outputs as LakeBucketName (other buckets come with other parts).
-    ref = synthesized.template.to_json()["Outputs"][OUTPUT_LAKE_BUCKET]["Value"]
-    return str(ref["Ref"])
+    logical_id, _ = synthesized.resource(synthesized.stack.data_bucket.bucket)
+    return logical_id
 
 
 def _policy_statements_of_role(synthesized: Synthesized, role_ref: dict[str, Any]) -> list[dict[str, Any]]:
@@ -78,8 +77,8 @@ def test_ingest_lambda_runs_python312_on_arm64_with_active_tracing(synthesized: 
 
 def test_ingest_lambda_environment_names_the_resources_it_uses(synthesized: Synthesized) -> None:
     # Given the stream, table and lake bucket of the stack
-    stream_id, _ = synthesized.only("AWS::Kinesis::Stream")
-    table_id, _ = synthesized.only("AWS::DynamoDB::Table")
+    stream_id, _ = synthesized.resource(synthesized.stack.event_stream.stream)
+    table_id, _ = synthesized.resource(synthesized.stack.sources_table.table)
     bucket_id = _lake_bucket_id(synthesized)
     # When we read the function's environment
     env = _ingest_function(synthesized)["Properties"]["Environment"]["Variables"]
@@ -99,9 +98,9 @@ def test_ingest_lambda_policy_grants_exact_actions_on_exact_resources(synthesize
     # Given the ingest function's role and the resources it writes and reads
     function = _ingest_function(synthesized)
     role_ref = {"Ref": function["Properties"]["Role"]["Fn::GetAtt"][0]}
-    stream_id, _ = synthesized.only("AWS::Kinesis::Stream")
-    table_id, _ = synthesized.only("AWS::DynamoDB::Table")
-    key_id, _ = synthesized.only("AWS::KMS::Key")
+    stream_id, _ = synthesized.resource(synthesized.stack.event_stream.stream)
+    table_id, _ = synthesized.resource(synthesized.stack.sources_table.table)
+    key_id, _ = synthesized.resource(synthesized.stack.key)
     bucket_id = _lake_bucket_id(synthesized)
     # When we collect every statement of the policies attached to that role
     statements = _policy_statements_of_role(synthesized, role_ref)
@@ -143,7 +142,7 @@ def test_ingest_lambda_role_has_no_managed_policies(synthesized: Synthesized) ->
 # --- API Gateway --------------------------------------------------------------------------------------
 def test_api_stage_throttles_traces_and_writes_json_access_logs_without_client_ip(synthesized: Synthesized) -> None:
     # Given the stage / When we read its settings
-    _, stage = synthesized.only("AWS::ApiGateway::Stage")
+    _, stage = synthesized.resource(synthesized.stack.ingest_api.stage)
     props = stage["Properties"]
     # Then throttling, execution logging, X-Ray and JSON access logs are on
     assert props["StageName"] == "prod"
@@ -213,8 +212,8 @@ def test_cors_preflight_allows_the_headers_segment_sdks_send(synthesized: Synthe
 
 def test_waf_rate_limits_per_ip_with_429_and_is_associated_with_the_stage(synthesized: Synthesized) -> None:
     # Given the web ACL and the stage
-    acl_id, acl = synthesized.only("AWS::WAFv2::WebACL")
-    stage_id, _ = synthesized.only("AWS::ApiGateway::Stage")
+    acl_id, acl = synthesized.resource(synthesized.stack.ingest_api.web_acl)
+    stage_id, _ = synthesized.resource(synthesized.stack.ingest_api.stage)
     rules = {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
     # Then a per-IP rate rule blocks with 429 + Retry-After (SDKs retry), before the managed rules
     rate = rules["RateLimitPerIp"]
@@ -229,15 +228,18 @@ def test_waf_rate_limits_per_ip_with_429_and_is_associated_with_the_stage(synthe
     assert common["RuleActionOverrides"] == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
     assert rate["Priority"] < rules["AWSManagedRulesCommonRuleSet"]["Priority"]
     # And the ACL protects the stage
-    _, association = synthesized.only("AWS::WAFv2::WebACLAssociation")
-    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+    (association,) = [
+        body
+        for body in synthesized.resources("AWS::WAFv2::WebACLAssociation").values()
+        if body["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+    ]
     assert {"Ref": stage_id} in association["Properties"]["ResourceArn"]["Fn::Join"][1]
 
 
 # --- stream, table, bucket ------------------------------------------------------------------------------
 def test_stream_is_on_demand_by_default_and_encrypted_with_the_stack_key(synthesized: Synthesized) -> None:
-    _, stream = synthesized.only("AWS::Kinesis::Stream")
-    key_id, _ = synthesized.only("AWS::KMS::Key")
+    _, stream = synthesized.resource(synthesized.stack.event_stream.stream)
+    key_id, _ = synthesized.resource(synthesized.stack.key)
     props = stream["Properties"]
     assert props["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
     assert "ShardCount" not in props
@@ -249,7 +251,7 @@ def test_stream_is_provisioned_with_the_shard_count_given_as_context(synthesize_
     # Given `-c streamMode=provisioned -c shardCount=4` (the CLI passes strings)
     synthesized = synthesize_with(streamMode="provisioned", shardCount="4", streamRetentionHours="48")
     # When we read the stream / Then it has a fixed capacity of 4 shards and the longer retention
-    _, stream = synthesized.only("AWS::Kinesis::Stream")
+    _, stream = synthesized.resource(synthesized.stack.event_stream.stream)
     props = stream["Properties"]
     assert props["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
     assert props["ShardCount"] == 4
@@ -257,8 +259,8 @@ def test_stream_is_provisioned_with_the_shard_count_given_as_context(synthesize_
 
 
 def test_sources_table_is_keyed_by_write_key_hash_on_demand_with_pitr_and_kms(synthesized: Synthesized) -> None:
-    _, table = synthesized.only("AWS::DynamoDB::Table")
-    key_id, _ = synthesized.only("AWS::KMS::Key")
+    _, table = synthesized.resource(synthesized.stack.sources_table.table)
+    key_id, _ = synthesized.resource(synthesized.stack.key)
     props = table["Properties"]
     assert props["KeySchema"] == [{"AttributeName": SOURCES_TABLE_PARTITION_KEY, "KeyType": "HASH"}]
     assert props["AttributeDefinitions"] == [{"AttributeName": SOURCES_TABLE_PARTITION_KEY, "AttributeType": "S"}]
@@ -274,7 +276,7 @@ def test_sources_table_is_keyed_by_write_key_hash_on_demand_with_pitr_and_kms(sy
 
 def test_lake_bucket_is_kms_encrypted_versioned_private_and_logged(synthesized: Synthesized) -> None:
     bucket_id = _lake_bucket_id(synthesized)
-    key_id, key = synthesized.only("AWS::KMS::Key")
+    key_id, key = synthesized.resource(synthesized.stack.key)
     props = synthesized.resources("AWS::S3::Bucket")[bucket_id]["Properties"]
     (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": [key_id, "Arn"]}
@@ -318,14 +320,14 @@ def test_every_bucket_denies_requests_without_tls(synthesized: Synthesized) -> N
     assert protected == bucket_ids
 
 
-def test_log_groups_and_alarm_topic_are_encrypted_with_the_stack_key(synthesized: Synthesized) -> None:
-    key_id, _ = synthesized.only("AWS::KMS::Key")
-    log_groups = synthesized.resources("AWS::Logs::LogGroup").values()
-    assert log_groups
+def test_ingest_log_groups_and_alarm_topic_are_encrypted_with_the_stack_key(synthesized: Synthesized) -> None:
+    key_id, _ = synthesized.resource(synthesized.stack.key)
+    ingest = synthesized.stack.ingest_api
+    log_groups = [synthesized.resource(ingest.access_log_group)[1], synthesized.resource(ingest.function.log_group)[1]]
     for log_group in log_groups:
         assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
         assert log_group["Properties"]["RetentionInDays"] == 30
-    _, topic = synthesized.only("AWS::SNS::Topic")
+    _, topic = synthesized.resource(synthesized.stack.monitoring.topic)
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
 
 
@@ -354,7 +356,7 @@ def test_no_resource_has_a_hard_coded_physical_name(synthesized: Synthesized) ->
     ]
     assert named == []
     # And the REST API's name derives from the stack's, so two stacks in one account stay apart
-    _, api = synthesized.only("AWS::ApiGateway::RestApi")
+    _, api = synthesized.resource(synthesized.stack.ingest_api.api)
     assert api["Properties"]["Name"] == f"{synthesized.stack.stack_name}-ingest"
 
 
@@ -369,5 +371,5 @@ def test_outputs_use_the_names_shared_with_scripts(synthesized: Synthesized) -> 
         OUTPUT_DASHBOARD_NAME,
     ):
         assert name in outputs
-    stream_id, _ = synthesized.only("AWS::Kinesis::Stream")
+    stream_id, _ = synthesized.resource(synthesized.stack.event_stream.stream)
     assert outputs[OUTPUT_STREAM_NAME]["Value"] == {"Ref": stream_id}

@@ -66,7 +66,7 @@ def test_ingest_and_stream_alarms_cover_errors_throttles_latency_and_lag(synthes
 
 
 def test_every_alarm_notifies_the_alarm_topic_on_alarm_and_recovery(synthesized: Synthesized) -> None:
-    topic_id, _ = synthesized.only("AWS::SNS::Topic")
+    topic_id, _ = synthesized.resource(synthesized.stack.monitoring.topic)
     for props in _alarms_by_metric(synthesized.template).values():
         assert props["AlarmActions"] == [{"Ref": topic_id}]
         assert props["OKActions"] == [{"Ref": topic_id}]
@@ -74,18 +74,20 @@ def test_every_alarm_notifies_the_alarm_topic_on_alarm_and_recovery(synthesized:
 
 
 def test_alarm_topic_requires_tls_and_has_no_subscription_by_default(synthesized: Synthesized) -> None:
+    topic_id, _ = synthesized.resource(synthesized.stack.monitoring.topic)
     synthesized.template.has_resource_properties(
         "AWS::SNS::TopicPolicy",
         {
+            "Topics": [{"Ref": topic_id}],
             "PolicyDocument": {
                 "Statement": Match.array_with(
                     [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
                 )
-            }
+            },
         },
     )
-    synthesized.template.resource_count_is("AWS::SNS::Subscription", 0)
-    synthesized.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    subscriptions = synthesized.resources("AWS::SNS::Subscription").values()
+    assert [s for s in subscriptions if s["Properties"]["TopicArn"] == {"Ref": topic_id}] == []
 
 
 def _monitoring(stack: Stack, alarm_email: str | None = None) -> Monitoring:
@@ -130,7 +132,7 @@ def test_flink_section_alarms_on_downtime_and_failing_checkpoints(small_stack: S
 
 def test_dashboard_graphs_the_events_the_ingest_handler_counts(synthesized: Synthesized) -> None:
     # Given the dashboard / When we read its body / Then it graphs the handler's Powertools metrics
-    _, dashboard = synthesized.only("AWS::CloudWatch::Dashboard")
+    _, dashboard = synthesized.resource(synthesized.stack.monitoring.dashboard)
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     for name in ("AcceptedEvents", "QuarantinedEvents", "FailedRecords"):
         assert f'[\\"{METRICS_NAMESPACE}\\",\\"{name}\\",\\"service\\",\\"{SERVICE_NAME}\\"' in body
