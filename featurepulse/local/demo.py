@@ -61,7 +61,8 @@ def _print_started(stack: LocalStack, console: Console) -> None:
     console.print(f"  write key    {stack.write_key}  (source {stack.source_id})")
     running = [s.name for s in stack.components if s.error is None]
     failed = [f"{s.name} ({s.error})" for s in stack.components if s.error is not None]
-    console.print(f"  components   {', '.join(running) or 'none registered yet'}")
+    none = "none (--components none)" if stack.options.only_components == frozenset() else "none registered yet"
+    console.print(f"  components   {', '.join(running) or none}")
     for line in failed:
         console.print(f"  [red]FAILED[/red]       {line}")
 
