@@ -36,3 +36,10 @@ def quarantined(**overrides: Any) -> dict[str, Any]:
     record["quarantine_id"] = f"q-{uuid.uuid4()}"
     record.update(overrides)
     return record
+
+
+def raw_event(**overrides: Any) -> dict[str, Any]:
+    """A Segment track event as a client sends it (tests/events/lake/raw_track_feature_completed.json)."""
+    event = load("raw_track_feature_completed.json")
+    event.update(overrides)
+    return event
