@@ -1,0 +1,1 @@
+"""AWS access of the ingest runtime and the sources command, behind small functions (tested with moto)."""
