@@ -1,0 +1,124 @@
+"""`LocalDashboard`: the live panels of the local stack in a browser (the QuickSight dashboard's stand-in).
+
+A small HTTP server: `/` is a static page (featurepulse/local/static/dashboard.html: inline SVG charts, no
+library, no build step) that polls `/api/panels?feature=F` every few seconds; the API reads the aggregates
+table with the same reads the panels make in AWS (featurepulse/realtime/dal.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from featurepulse.local.components import LocalContext
+from featurepulse.realtime.dal import AggregatesReader
+from featurepulse.realtime.windows import parse_instant_ms
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+PAGE = STATIC_DIR / "dashboard.html"
+DEFAULT_PORT = 8788
+REFRESH_MS = 3000
+AGGREGATES_TABLE_KEY = "aggregates_table"  # LocalContext.shared key published by the realtime component
+DEFAULT_AGGREGATES_TABLE = "featurepulse-aggregates"
+
+
+class DashboardServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], reader: AggregatesReader) -> None:
+        super().__init__(address, _Handler)
+        self.reader = reader
+        self.page = PAGE.read_bytes().replace(b"__REFRESH_MS__", str(REFRESH_MS).encode())
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: DashboardServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("dashboard: " + format, *args)
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path in ("/", "/index.html"):
+            self._send(HTTPStatus.OK, self.server.page, "text/html; charset=utf-8")
+        elif url.path == "/api/panels":
+            self._panels(parse_qs(url.query))
+        elif url.path == "/api/health":
+            self._send_json(HTTPStatus.OK, {"status": "ok"})
+        else:
+            self._send_json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {url.path}"})
+
+    def _panels(self, query: dict[str, list[str]]) -> None:
+        feature = (query.get("feature") or [""])[0].strip() or None
+        at = (query.get("at") or [""])[0].strip()
+        try:
+            now_ms = parse_instant_ms(at) if at else int(time.time() * 1000)
+        except ValueError:
+            self._send_json(HTTPStatus.BAD_REQUEST, {"error": f"'at' is not an ISO-8601 time: {at!r}"})
+            return
+        try:
+            panels = self.server.reader.panels(feature, now_ms)
+        except Exception as exc:  # the table not there yet, moto stopping: the page shows it and retries
+            logger.warning("dashboard: reading the aggregates failed: %s", exc)
+            self._send_json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"aggregates not readable: {type(exc).__name__}"})
+            return
+        self._send(HTTPStatus.OK, panels.model_dump_json().encode(), "application/json")
+
+    def _send_json(self, status: HTTPStatus, body: dict[str, Any]) -> None:
+        self._send(status, json.dumps(body).encode(), "application/json")
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def serve_dashboard(reader: AggregatesReader, host: str = "127.0.0.1", port: int = 0) -> DashboardServer:
+    """Start the server on a thread; `port=0` picks a free port. Stop with `shutdown()` + `server_close()`."""
+    server = DashboardServer((host, port), reader)
+    threading.Thread(target=server.serve_forever, name="dashboard", daemon=True).start()
+    return server
+
+
+class LocalDashboard:
+    name = "dashboard"
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+        self.host = host
+        self.port = port
+        self._server: DashboardServer | None = None
+        self.url = ""
+
+    def start(self, ctx: LocalContext) -> None:
+        table = ctx.shared.get(AGGREGATES_TABLE_KEY, DEFAULT_AGGREGATES_TABLE)
+        reader = AggregatesReader(ctx.client("dynamodb"), table)
+        try:
+            self._server = serve_dashboard(reader, self.host, self.port)
+        except OSError:  # the default port is taken (another stack, another program): any free port
+            self._server = serve_dashboard(reader, self.host, 0)
+        self.url = f"http://{self.host}:{self._server.server_address[1]}/"
+        ctx.address_book.update(dashboard_url=self.url)
+
+    def drain(self, ctx: LocalContext, timeout_s: float) -> None:
+        """Nothing to drain: the page reads the table live."""
+
+    def summary(self, ctx: LocalContext) -> list[str]:
+        return [f"dashboard:  {self.url}  (live panels, refreshed every {REFRESH_MS / 1000:g} s)"]
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()

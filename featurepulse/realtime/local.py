@@ -1,0 +1,244 @@
+"""`LocalFlink`: the real-time job in PyFlink's local mini-cluster, fed from the moto stream (`make run`).
+
+PyFlink 1.20 pins old pyarrow/numpy, so the job runs in its own virtual environment (`.venv-flink`, built by
+the Makefile) as a subprocess: `python -m featurepulse_flink.local_job`. This component
+1. creates the aggregates table in moto (the keys `cdk/realtime.py` gives the real one),
+2. reads the moto Kinesis stream like the Flink Kinesis source (every shard from the start) and drops each
+   batch of records into the job's spool directory (the local stand-in for the Kinesis connector),
+3. starts the job, which writes the aggregates to moto DynamoDB with boto3 (the stand-in for the DynamoDB
+   connector). The aggregation between them is the one that runs in AWS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from featurepulse.local.components import LocalContext
+from featurepulse.local.stream_reader import StreamReader
+from featurepulse.realtime.dal import AggregatesReader, create_aggregates_table
+from featurepulse.realtime.settings import RealtimeSettings
+
+logger = logging.getLogger(__name__)
+
+LOCAL_AGGREGATES_TABLE = "featurepulse-aggregates"
+SHARED_AGGREGATES_TABLE = "aggregates_table"  # key in LocalContext.shared
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FLINK_PYTHON_ENV = "FEATUREPULSE_FLINK_PYTHON"  # overrides the interpreter of the job
+JOB_START_TIMEOUT_S = 180.0
+
+
+def flink_python() -> Path:
+    override = os.environ.get(FLINK_PYTHON_ENV)
+    return Path(override) if override else REPO_ROOT / ".venv-flink" / "bin" / "python"
+
+
+class SpoolWriter:
+    """Writes batches of stream records as `{"data": ...}` JSON Lines files, atomically (dot-name, rename)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.files = 0
+        self.records = 0
+        self.events = 0
+
+    def write(self, records: list[bytes]) -> None:
+        if not records:
+            return
+        self.files += 1
+        name = f"{time.time_ns():020d}-{self.files:08d}.json"
+        tmp = self.directory / f".{name}"
+        with tmp.open("w", encoding="utf-8") as out:
+            for data in records:
+                text = data.decode("utf-8", errors="replace")
+                out.write(json.dumps({"data": text}) + "\n")
+                self.events += sum(1 for line in text.splitlines() if line.strip())
+        os.replace(tmp, self.directory / name)
+        self.records += len(records)
+
+
+class LocalFlink:
+    name = "realtime"
+
+    def __init__(
+        self,
+        *,
+        settings: RealtimeSettings | None = None,
+        table_name: str = LOCAL_AGGREGATES_TABLE,
+        poll_interval_s: float = 0.2,
+    ) -> None:
+        self.settings = settings or RealtimeSettings()
+        self.table_name = table_name
+        self.poll_interval_s = poll_interval_s
+        self._stop = threading.Event()
+        self._caught_up = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._spool: SpoolWriter | None = None
+        self._workdir: Path | None = None
+        self._reader: AggregatesReader | None = None
+
+    # --- LocalComponent -------------------------------------------------------------------------
+    def start(self, ctx: LocalContext) -> None:
+        python = flink_python()
+        if not python.exists():
+            raise RuntimeError(f"{python} not found: build the PyFlink environment with `make .venv-flink/.installed`")
+        dynamodb = ctx.client("dynamodb")
+        create_aggregates_table(dynamodb, self.table_name)
+        self._reader = AggregatesReader(dynamodb, self.table_name)
+        ctx.shared[SHARED_AGGREGATES_TABLE] = self.table_name
+        ctx.address_book.update(aggregates_table=self.table_name)
+
+        self._workdir = ctx.root / "flink"
+        spool = self._workdir / "spool"
+        spool.mkdir(parents=True, exist_ok=True)
+        for old in spool.iterdir():
+            old.unlink()
+        self._spool = SpoolWriter(spool)
+        ready = self._workdir / "job.ready"
+        ready.unlink(missing_ok=True)
+        log_path = ctx.root / "logs" / "flink-job.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("ab")
+        command = [
+            str(python),
+            "-m",
+            "featurepulse_flink.local_job",
+            "--spool",
+            str(spool),
+            "--table",
+            self.table_name,
+            "--endpoint-url",
+            ctx.aws_endpoint_url,
+            "--region",
+            ctx.region,
+            "--ready-file",
+            str(ready),
+        ]
+        for key, value in self.settings.to_properties().items():
+            command += ["--property", f"{key}={value}"]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "flink")])
+        env.setdefault("AWS_ACCESS_KEY_ID", "featurepulse-local")
+        env.setdefault("AWS_SECRET_ACCESS_KEY", "featurepulse-local")
+        # Its own process group: stop() ends the job's JVM with it.
+        self._process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, start_new_session=True
+        )
+        ctx.address_book.update(flink_job_log=log_path)
+        kinesis = ctx.client("kinesis")
+        self._thread = threading.Thread(
+            target=self._feed, args=(StreamReader(kinesis, ctx.stream_name, from_start=True),), daemon=True
+        )
+        self._thread.name = "local-flink-feeder"
+        self._thread.start()
+
+    def _feed(self, reader: StreamReader) -> None:
+        assert self._spool is not None
+        while not self._stop.is_set():
+            try:
+                batch = reader.poll()
+            except Exception:  # moto restarting or stopping: retry until stopped
+                logger.exception("reading the stream for the Flink job failed")
+                self._stop.wait(1.0)
+                continue
+            if batch:
+                self._caught_up.clear()
+                self._spool.write([r.data for r in batch])
+            else:
+                self._caught_up.set()
+                self._stop.wait(self.poll_interval_s)
+
+    def wait_until_running(self, timeout_s: float = JOB_START_TIMEOUT_S) -> None:
+        """Block until the job is submitted (the mini-cluster takes ~10-30 s to start)."""
+        assert self._workdir is not None
+        deadline = time.monotonic() + timeout_s
+        ready = self._workdir / "job.ready"
+        while not ready.exists():
+            self._check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the Flink job did not start within {timeout_s:.0f} s (see logs/flink-job.log)")
+            time.sleep(0.2)
+
+    def _check_alive(self) -> None:
+        if self._process is not None and self._process.poll() is not None:
+            raise RuntimeError(f"the Flink job exited with code {self._process.returncode} (see logs/flink-job.log)")
+
+    def drain(self, ctx: LocalContext, timeout_s: float) -> None:
+        """Return once every record on the stream is spooled and the table has stopped changing."""
+        deadline = time.monotonic() + timeout_s
+        self.wait_until_running(max(1.0, deadline - time.monotonic()))
+        while not self._caught_up.wait(0.2):
+            if time.monotonic() > deadline:
+                return
+        # Early firing writes a window's numbers within `early_fire_delay_ms`; wait until a few such periods
+        # pass with no change at all.
+        quiet_s = max(3.0, 3 * self.settings.early_fire_delay_ms / 1000)
+        last, stable_since = self._digest(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            self._check_alive()
+            digest = self._digest()
+            if digest != last:
+                last, stable_since = digest, time.monotonic()
+            elif time.monotonic() - stable_since >= quiet_s:
+                return
+
+    def _digest(self) -> str:
+        assert self._reader is not None
+        client = self._reader._client
+        h = hashlib.sha256()
+        kwargs: dict[str, Any] = {"TableName": self.table_name}
+        while True:
+            page = client.scan(**kwargs)
+            for item in sorted(page.get("Items", []), key=lambda i: (i["pk"]["S"], i["sk"]["S"])):
+                h.update(json.dumps(item, sort_keys=True).encode())
+            if "LastEvaluatedKey" not in page:
+                return h.hexdigest()
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def summary(self, ctx: LocalContext) -> list[str]:
+        spool = self._spool
+        rows = 0
+        if self._reader is not None:
+            kwargs: dict[str, Any] = {"TableName": self.table_name, "Select": "COUNT"}
+            rows = int(self._reader._client.scan(**kwargs).get("Count", 0))
+        fed = f"{spool.events} events in {spool.records} records" if spool else "nothing"
+        state = "running" if self._process is not None and self._process.poll() is None else "stopped"
+        return [
+            f"real time:  Flink job (local mini-cluster, {state}) fed {fed}; "
+            f"DynamoDB table {self.table_name}: {rows} aggregate rows",
+            f"            job log: {ctx.root / 'logs' / 'flink-job.log'}",
+        ]
+
+    def stop(self) -> None:
+        self._stop.set()
+        process, self._process = self._process, None
+        if process is not None:
+            # The job cancels itself on SIGTERM and exits; its JVM (same process group) follows it.
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    logger.warning("the Flink job did not stop within 20 s; killing it")
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)  # whatever is left of the group (the JVM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None

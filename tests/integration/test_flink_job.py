@@ -1,0 +1,177 @@
+"""The real PyFlink job in the local mini-cluster, writing to moto DynamoDB (a separate process, so moto runs
+as a server): the scenario's items match the reference model after every phase, a replay changes nothing, and
+a new job replaying the same input from scratch (a restart without state) writes identical items.
+
+One mini-cluster start per job (about 10-30 s each on a busy machine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from featurepulse.domain.packing import pack_events
+from featurepulse.realtime.dal import create_aggregates_table, from_dynamodb
+from featurepulse.realtime.local import REPO_ROOT, SpoolWriter, flink_python
+from featurepulse.realtime.model import reference_items
+from tests import realtime_scenario
+
+pytestmark = [pytest.mark.flink, pytest.mark.slow]
+
+TABLE = "aggregates-test"
+PHASE_TIMEOUT_S = 60.0
+Items = dict[tuple[str, str], dict[str, Any]]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def dynamodb(moto_endpoint: str) -> Any:
+    client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    create_aggregates_table(client, TABLE)
+    return client
+
+
+class Job:
+    """One run of `featurepulse_flink.local_job` (its own mini-cluster) reading a spool directory."""
+
+    def __init__(self, workdir: Path, endpoint: str) -> None:
+        self.spool = SpoolWriter(workdir / "spool")
+        self.spool.directory.mkdir(parents=True)
+        ready = workdir / "ready"
+        properties = realtime_scenario.load()["properties"]
+        command = [str(flink_python()), "-m", "featurepulse_flink.local_job", "--spool", str(self.spool.directory)]
+        command += ["--table", TABLE, "--endpoint-url", endpoint, "--ready-file", str(ready)]
+        command += [arg for k, v in properties.items() for arg in ("--property", f"{k}={v}")]
+        env = dict(os.environ, PYTHONPATH=f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'flink'}")
+        self.log = workdir / "job.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
+        deadline = time.monotonic() + 240
+        while not ready.exists():
+            assert self.process.poll() is None, f"job exited: {self.log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, "the job did not start in 240 s"
+            time.sleep(0.2)
+
+    def send(self, events: list[dict[str, Any]]) -> None:
+        records = pack_events(
+            (e["user_id"] or e["anonymous_id"], e["event_id"], json.dumps(e).encode()) for e in events
+        )
+        self.spool.write([r.data for r in records])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def _table(client: Any) -> Items:
+    out: Items = {}
+    kwargs: dict[str, Any] = {"TableName": TABLE, "ConsistentRead": True}
+    while True:
+        page = client.scan(**kwargs)
+        for raw in page["Items"]:
+            item = from_dynamodb(raw)
+            out[(item["pk"], item["sk"])] = item
+        if "LastEvaluatedKey" not in page:
+            return out
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _wait_for(read: Callable[[], Items], expected: Items, job: Job, what: str) -> None:
+    deadline = time.monotonic() + PHASE_TIMEOUT_S
+    while True:
+        actual = read()
+        if actual == expected:
+            return
+        assert job.process.poll() is None, f"job exited: {job.log.read_text()[-3000:]}"
+        if time.monotonic() > deadline:
+            missing = sorted(set(expected) - set(actual))
+            wrong = sorted(k for k in expected.keys() & actual.keys() if expected[k] != actual[k])
+            extra = sorted(set(actual) - set(expected))
+            pytest.fail(f"{what}: missing {missing[:5]}, different {wrong[:5]}, unexpected {extra[:5]}")
+        time.sleep(0.3)
+
+
+def _stable(read: Callable[[], Items], seconds: float) -> Items:
+    """The table once it has not changed for `seconds` (early firing runs every second)."""
+    last, since = read(), time.monotonic()
+    while time.monotonic() - since < seconds:
+        time.sleep(0.5)
+        current = read()
+        if current != last:
+            last, since = current, time.monotonic()
+    return last
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str, dynamodb: Any) -> Iterator[Job]:
+    job = Job(tmp_path_factory.mktemp("job1"), moto_endpoint)
+    yield job
+    job.stop()
+
+
+def test_job_writes_the_reference_items_after_every_phase_then_ignores_a_full_replay(first_run, dynamodb):
+    settings = realtime_scenario.settings()
+    raw, phases = realtime_scenario.raw_phases(), realtime_scenario.phases()
+    # Given the scenario's phases sent one after another (the watermark moves between them)
+    for k, phase in enumerate(raw):
+        first_run.send(phase)
+        # Then after each phase the table holds exactly what the model says: on-time events, duplicates once,
+        # the late one within lateness in its window, the late one beyond lateness only in the late counter
+        _wait_for(lambda: _table(dynamodb), reference_items(phases[: k + 1], settings), first_run, f"phase {k + 1}")
+    final = _table(dynamodb)
+    assert final[("F#checkout", "M#2025-03-01T09:00")]["events"] == 5
+    assert final[("APP", "L#2025-03-01")]["late_events"] == 1
+    # When the whole input is delivered again (a replay from the start of the stream)
+    for phase in raw:
+        first_run.send(phase)
+    # Then no item changes
+    assert _stable(lambda: _table(dynamodb), seconds=4.0) == final
+
+
+def test_new_job_replaying_the_input_from_scratch_writes_identical_items(
+    first_run, tmp_path_factory, moto_endpoint, dynamodb
+):
+    # Given the table as the first job left it, and that job gone (a restart that lost its state)
+    before = _table(dynamodb)
+    first_run.stop()
+    second = Job(tmp_path_factory.mktemp("job2"), moto_endpoint)
+    try:
+        settings, phases = realtime_scenario.settings(), realtime_scenario.phases()
+        # When a new job reads the same input, phase by phase, and overwrites the same keys
+        for k, phase in enumerate(realtime_scenario.raw_phases()):
+            second.send(phase)
+            # (while it catches up, the windows it has re-opened show their partial numbers again)
+            partial = {**before, **reference_items(phases[: k + 1], settings)}
+            _wait_for(lambda: _table(dynamodb), partial, second, f"replay phase {k + 1}")
+        # Then the table ends exactly as before: writes are upserts of deterministic items
+        assert _stable(lambda: _table(dynamodb), seconds=3.0) == before
+    finally:
+        second.stop()
