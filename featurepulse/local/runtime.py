@@ -56,8 +56,8 @@ logger = logging.getLogger(__name__)
 # module is skipped (its capability is not built yet); each capability's owner enables its own line.
 COMPONENTS: tuple[str, ...] = (
     "featurepulse.lake.local:LocalFirehose",  # lake: Firehose stand-in, Parquet into lake_dir, quarantine mirror
-    # "featurepulse.realtime.local:LocalFlink",  # real time: the Flink job in local mode -> aggregates table
-    # "featurepulse.local.dashboard:LocalDashboard",  # real time: live panels -> dashboard_url
+    "featurepulse.realtime.local:LocalFlink",  # real time: the Flink job in local mode -> aggregates table
+    "featurepulse.local.dashboard:LocalDashboard",  # real time: live panels -> dashboard_url
     "featurepulse.reporting.local:LocalReport",  # reports: DuckDB report job, SES mail captured into outbox/
 )
 
