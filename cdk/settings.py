@@ -100,6 +100,17 @@ class StackSettings(BaseModel):
     athena_bytes_scanned_cutoff_mb: int = Field(default=10_240, alias="athenaBytesScannedCutoffMb", ge=10)
     athena_results_expiration_days: int = Field(default=7, alias="athenaResultsExpirationDays", ge=1)
     erasure_memory_mb: int = Field(default=3008, alias="erasureMemoryMb", ge=1024, le=10_240)
+    # Reports (cdk/reporting.py; docs/reports.md). Without a sender and recipients the schedules stay disabled.
+    report_sender: str | None = Field(default=None, alias="reportSender")
+    report_recipients: tuple[str, ...] = Field(default=(), alias="reportRecipients")
+    report_daily_schedule: str = Field(
+        default="cron(0 6 * * ? *)", alias="reportDailySchedule", pattern=r"^cron\(.+\)$"
+    )
+    report_weekly_schedule: str = Field(
+        default="cron(0 7 ? * MON *)", alias="reportWeeklySchedule", pattern=r"^cron\(.+\)$"
+    )
+    report_time_zone: str = Field(default="UTC", alias="reportTimeZone", min_length=1)
+    report_min_exposed_per_variant: int = Field(default=100, alias="reportMinExposedPerVariant", ge=1)
     # Development: package the Lambda's source without `pip install` of its dependencies (fast test synth).
     skip_lambda_dependencies: bool = Field(default=False, alias="skipLambdaDependencies")
 
@@ -111,6 +122,33 @@ class StackSettings(BaseModel):
             if text.startswith("["):
                 return json.loads(text)
             return tuple(part.strip() for part in text.split(",") if part.strip())
+        return value
+
+    @field_validator("report_recipients", mode="before")
+    @classmethod
+    def _split_recipients(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("report_sender", mode="before")
+    @classmethod
+    def _empty_sender_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("report_sender")
+    @classmethod
+    def _check_sender(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError(f"not an e-mail address: {value!r}")
+        return value
+
+    @field_validator("report_recipients")
+    @classmethod
+    def _check_recipients(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [r for r in value if not _EMAIL.match(r)]
+        if bad:
+            raise ValueError(f"not e-mail addresses: {bad}")
         return value
 
     @field_validator("stage_map", mode="before")

@@ -25,9 +25,11 @@ from cdk.keys import DataKey
 from cdk.lake import Lake
 from cdk.monitoring import Monitoring
 from cdk.nag import suppress
+from cdk.reporting import Reporting
 from cdk.settings import StackSettings
 from cdk.sources_table import SourcesTable
 from featurepulse.constants import (
+    LAKE_EVENTS_PREFIX,
     OUTPUT_ALARM_TOPIC_ARN,
     OUTPUT_API_URL,
     OUTPUT_ATHENA_RESULTS_BUCKET,
@@ -139,6 +141,26 @@ class FeaturePulseStack(Stack):
         )
         self.monitoring.add_firehose(delivery_stream_name=self.lake.delivery_stream.delivery_stream_name)
         self.erasure.add_monitoring(self.monitoring)
+        self.reporting = Reporting(
+            self,
+            "Reporting",
+            lake_bucket=self.data_bucket.bucket,
+            events_prefix=LAKE_EVENTS_PREFIX,
+            results_bucket=self.lake.results_bucket,
+            results_prefix=self.lake.results_prefix,
+            encryption_key=self.key,
+            glue_database_name=self.lake.database_name,
+            events_table_name=self.lake.events_table_name,
+            workgroup_name=self.lake.workgroup_name,
+            alarm_topic=self.monitoring.topic,
+            sender=settings.report_sender,
+            recipients=settings.report_recipients,
+            daily_schedule=settings.report_daily_schedule,
+            weekly_schedule=settings.report_weekly_schedule,
+            schedule_time_zone=settings.report_time_zone,
+            min_exposed_per_variant=settings.report_min_exposed_per_variant,
+        )
+        self.reporting.add_monitoring(self.monitoring)
 
         # --- outputs (names shared with scripts and tests: featurepulse/constants.py) ---------------------
         CfnOutput(self, OUTPUT_API_URL, value=self.ingest_api.url, description="Segment SDK host (base URL)")

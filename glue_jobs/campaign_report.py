@@ -14,6 +14,8 @@ Arguments (Glue passes `--name value`; unknown ones such as `--JOB_ID` are ignor
   --sender --recipients (comma-separated) --configuration_set   the e-mail
   --send_log_table            the DynamoDB table of the send record
   --min_exposed_per_variant   experiments: users per variant below which the verdict is "not enough data"
+  --code_bundle s3://...zip   the featurepulse.reporting package and the SQL (set by the CDK construct):
+                              extracted to /tmp and put first on sys.path before anything is imported
 Any failure raises: the run fails, the Glue "job failed" event raises the alarm, and no e-mail is half sent.
 """
 
@@ -21,23 +23,24 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
+import zipfile
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from featurepulse.reporting.athena_runner import AthenaQueryRunner
-from featurepulse.reporting.dal.send_log import DynamoDbSendLog
-from featurepulse.reporting.dal.ses_mailer import SesMailer
-from featurepulse.reporting.job import ReportSettings, RunOutcome, run_report
-from featurepulse.reporting.periods import Period
-from featurepulse.reporting.runners import QueryRunner
+if TYPE_CHECKING:  # imported in the functions: on Glue, featurepulse is importable only after the bundle is
+    from featurepulse.reporting.job import ReportSettings, RunOutcome
+    from featurepulse.reporting.periods import Period
+    from featurepulse.reporting.runners import QueryRunner
 
 logger = logging.getLogger("featurepulse.glue.campaign_report")
 
 REQUIRED = ("period", "database", "events_table", "workgroup", "sender", "recipients", "send_log_table")
-OPTIONAL = ("date", "force", "configuration_set", "min_exposed_per_variant", "report_name")
+OPTIONAL = ("date", "force", "configuration_set", "min_exposed_per_variant", "report_name", "code_bundle")
 
 
 class JobArguments(BaseModel):
@@ -55,8 +58,11 @@ class JobArguments(BaseModel):
     configuration_set: str | None = None
     min_exposed_per_variant: int = 100
     report_name: str = "feature-report"
+    code_bundle: str | None = None
 
     def settings(self) -> ReportSettings:
+        from featurepulse.reporting.job import ReportSettings
+
         return ReportSettings(
             sender=self.sender,
             recipients=self.recipients,  # a comma-separated list: ReportSettings splits it
@@ -67,6 +73,8 @@ class JobArguments(BaseModel):
         )
 
     def report_period(self, today: date) -> Period:
+        from featurepulse.reporting.periods import Period
+
         if self.day == "auto":
             return Period.last_complete(self.period, today)
         return Period.containing(self.period, date.fromisoformat(self.day))
@@ -97,6 +105,21 @@ def parse_job_arguments(argv: Sequence[str]) -> JobArguments:
     return JobArguments.model_validate(resolve_options(argv, REQUIRED, OPTIONAL))
 
 
+def install_code_bundle(url: str, s3_client: Any, target: Path | None = None) -> Path:
+    """Download the code bundle (s3://bucket/key.zip), extract it, and put it first on sys.path."""
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    if not url.startswith("s3://") or not bucket or not key:
+        raise SystemExit(f"--code_bundle must be s3://bucket/key.zip, got {url!r}")
+    target = target or Path(tempfile.mkdtemp(prefix="featurepulse-code-"))
+    target.mkdir(parents=True, exist_ok=True)
+    archive = target / "bundle.zip"
+    s3_client.download_file(bucket, key, str(archive))
+    with zipfile.ZipFile(archive) as bundle:
+        bundle.extractall(target / "code")
+    sys.path.insert(0, str(target / "code"))
+    return target / "code"
+
+
 def main(
     argv: Sequence[str],
     *,
@@ -105,6 +128,11 @@ def main(
     boto3_session: Any = None,
 ) -> RunOutcome:
     import boto3
+
+    from featurepulse.reporting.athena_runner import AthenaQueryRunner
+    from featurepulse.reporting.dal.send_log import DynamoDbSendLog
+    from featurepulse.reporting.dal.ses_mailer import SesMailer
+    from featurepulse.reporting.job import run_report
 
     args = parse_job_arguments(argv)
     now = now or datetime.now(timezone.utc)  # noqa: UP017 - datetime.UTC does not exist on Glue's Python 3.9
@@ -127,6 +155,16 @@ def main(
     return outcome
 
 
-if __name__ == "__main__":
+def glue_entry(argv: Sequence[str]) -> None:
+    """What Glue runs: install the code bundle when given, then the job."""
+    import boto3
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    main(sys.argv[1:])
+    bundle = resolve_options(argv, (), ("code_bundle",)).get("code_bundle")
+    if bundle:
+        install_code_bundle(bundle, boto3.client("s3"))
+    main(argv)
+
+
+if __name__ == "__main__":
+    glue_entry(sys.argv[1:])
