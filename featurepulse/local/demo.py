@@ -156,7 +156,9 @@ def report(stack: LocalStack, traffic: TrafficStats, console: Console) -> DemoOu
     statuses = ", ".join(f"{status}: {n}" for status, n in sorted(traffic.statuses.items()))
     console.print(
         f"\n[bold]Sent[/bold] {traffic.sent_total} events in {traffic.requests} requests "
-        f"({traffic.sent_valid} valid, {sum(traffic.sent_invalid.values())} invalid on purpose); answers {statuses}"
+        f"over {traffic.elapsed_s:.1f} s ({traffic.sent_total / max(traffic.elapsed_s, 1e-9):.0f} events/s; "
+        f"{traffic.sent_valid} valid, "
+        f"{sum(traffic.sent_invalid.values())} invalid on purpose); answers {statuses}"
     )
     console.print(
         f"[bold]On the stream[/bold] {len(stream.events)} events in {stream.records} records "

@@ -74,7 +74,8 @@ LOG_FILE = "featurepulse.log"
 METRICS_FILE = "metrics.jsonl"
 PACKAGE_LOGGER = "featurepulse"  # also the Powertools logger's name (the service name)
 INGEST_HANDLER = "lambdas.ingest.handler:lambda_handler"
-# Data directories under the root that a new run starts empty (moto's state is new on every run, too).
+# Directories under the root that a new run starts empty (moto's state is new on every run, too), unless
+# --keep-data.
 DATA_DIRS: tuple[str, ...] = ("lake", "quarantine", "outbox", "logs")
 
 FAKE_CREDENTIALS = {
@@ -347,7 +348,7 @@ class LocalStack:
         self.root.mkdir(parents=True, exist_ok=True)
         for name in DATA_DIRS:
             path = self.root / name
-            if path.exists() and not self.options.keep_data and name != "logs":
+            if path.exists() and not self.options.keep_data:
                 shutil.rmtree(path)
             path.mkdir(parents=True, exist_ok=True)
 

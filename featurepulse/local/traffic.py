@@ -447,6 +447,7 @@ class TrafficStats:
     # Valid events whose request never got a 2xx (after retries): the demo reports them as not delivered.
     undelivered_valid: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    elapsed_s: float = 0.0
 
     @property
     def sent_valid(self) -> int:
@@ -571,9 +572,15 @@ def run_traffic(
     stats = TrafficStats()
     started = time.monotonic()
     planned = 0
+    max_burst = max(1, int(rate_eps * tick_s * 2))
+
+    # A bounded run ends on time: requests not sent by then are not sent (nor counted).
+    deadline = None if duration_s is None else started + duration_s + tick_s
 
     def send(n: int) -> None:
         for request in generator.tick(clock(), n, tick_s):
+            if stop.is_set() or (deadline is not None and time.monotonic() > deadline):
+                return
             try:
                 status, answer = sender.post(request.route, request.payload)
             except (OSError, http.client.HTTPException) as exc:
@@ -586,17 +593,20 @@ def run_traffic(
         while not stop.is_set():
             elapsed = time.monotonic() - started
             if duration_s is not None and elapsed >= duration_s:
-                # A tick that overran the end still owes its events: a bounded run sends rate x duration.
-                send(int(rate_eps * duration_s) - planned)
+                # A tick that overran the end still owes its events (a bounded run that keeps up sends exactly
+                # rate x duration), but never more than one burst: the run is bounded in time.
+                send(min(max_burst, int(rate_eps * duration_s) - planned))
                 break
-            # Events owed up to the end of this tick; a slow tick is caught up by the next one.
+            # Events owed up to the end of this tick. A slow tick is caught up by the next one, within a burst
+            # of two ticks: when the endpoint cannot keep up with the rate, fewer events are sent, not later.
             horizon = elapsed + tick_s if duration_s is None else min(duration_s, elapsed + tick_s)
-            n = int(rate_eps * horizon) - planned
-            planned += n
+            n = min(max_burst, int(rate_eps * horizon) - planned)
+            planned = max(planned + n, int(rate_eps * horizon) - max_burst)
             send(n)
             if on_tick is not None:
                 on_tick(stats, time.monotonic() - started)
             stop.wait(max(0.0, started + horizon - time.monotonic()))
     finally:
         sender.close()
+        stats.elapsed_s = time.monotonic() - started
     return stats

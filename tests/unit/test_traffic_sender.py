@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 
 import pytest
 
@@ -94,3 +95,19 @@ def test_run_traffic_stops_when_asked(served):
     stop.set()
     stats = run_traffic(endpoint.url, "k", rate_eps=50, duration_s=None, stop=stop)
     assert stats.requests == 0
+
+
+def test_a_bounded_run_that_cannot_keep_up_sends_fewer_events_instead_of_running_late():
+    # Given an endpoint that takes 20 ms per request, far too slow for 2000 events/s
+    class SlowHandler(SegmentLikeHandler):
+        def __call__(self, event, context):
+            time.sleep(0.02)
+            return super().__call__(event, context)
+
+    with LocalApiEndpoint(SlowHandler()) as endpoint:
+        # When traffic runs for half a second
+        stats = run_traffic(endpoint.url, "k", rate_eps=2000, duration_s=0.5, seed=4, tick_s=0.25)
+    # Then it sent fewer than rate x duration events, and every event it did send is accounted for
+    assert 0 < stats.sent_valid < 1000
+    assert len(stats.accepted_ids) == stats.sent_valid
+    assert stats.requests == sum(stats.statuses.values())
