@@ -53,6 +53,15 @@ class Synthesized:
             if body["Type"] == resource_type
         }
 
+    def only(self, resource_type: str) -> tuple[str, dict[str, Any]]:
+        """The logical id and body of the single resource of a type (fails if there are several).
+
+        Only for types one capability owns alone; otherwise use `resource(stack.<attribute>)`.
+        """
+        found = self.resources(resource_type)
+        assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+        return next(iter(found.items()))
+
     def resource(self, construct: IConstruct) -> tuple[str, dict[str, Any]]:
         """The logical id and template body of a construct of the stack (an L2's default child, or an L1)."""
         element = construct if isinstance(construct, CfnElement) else construct.node.default_child
