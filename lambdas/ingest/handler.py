@@ -72,18 +72,20 @@ def dependencies() -> IngestDependencies:
 def _ingest(route: str) -> Response[str]:
     event = app.current_event
     deps = dependencies()
-    identity = event.request_context.identity
-    received_at_ms = event.request_context.request_time_epoch or time.time_ns() // 1_000_000
+    headers = event.headers  # case-insensitive
+    request_context = event.raw_event.get("requestContext") or {}
+    identity = request_context.get("identity") or {}
+    received_at_ms = request_context.get("requestTimeEpoch")
     call = IngestCall(
         route=route,
         body=event.body,
         is_base64=bool(event.is_base64_encoded),
-        authorization=event.headers.get("Authorization") or event.headers.get("authorization"),
-        request_id=event.request_context.request_id or app.lambda_context.aws_request_id,
-        received_at_ms=int(received_at_ms),
+        authorization=headers.get("Authorization"),
+        request_id=str(request_context.get("requestId") or app.lambda_context.aws_request_id),
+        received_at_ms=int(received_at_ms) if received_at_ms else time.time_ns() // 1_000_000,
         time_budget_ms=_time_budget_ms(deps.settings.put_time_budget_ms),
-        source_ip=identity.source_ip,
-        viewer_country=event.headers.get("CloudFront-Viewer-Country") or event.headers.get("cloudfront-viewer-country"),
+        source_ip=identity.get("sourceIp"),
+        viewer_country=headers.get("CloudFront-Viewer-Country"),
     )
     answer = ingest_call(call, deps)
     _record_metrics(answer)

@@ -112,6 +112,18 @@ def test_the_write_key_may_travel_in_the_body(stack: Stack) -> None:
     assert (status, answer["accepted"]) == (200, 1)
 
 
+def test_header_names_are_case_insensitive(stack: Stack) -> None:
+    # Given an HTTP/2 client that sends lower-case header names
+    event = proxy_event("/v1/page", body=load_event("segment_page.json"))
+    event["headers"]["authorization"] = "Basic " + base64.b64encode(f"{stack.write_key}:".encode()).decode()
+    event["headers"]["cloudfront-viewer-country"] = event["headers"].pop("CloudFront-Viewer-Country")
+
+    # When it is posted / Then the key and the viewer country are read
+    status, _, _ = invoke(event)
+    assert status == 200
+    assert stack.stream_events()[0]["country"] == "IE"
+
+
 @pytest.mark.parametrize(
     ("headers", "body_key", "error"),
     [
