@@ -12,12 +12,12 @@ import base64
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -115,6 +115,7 @@ class RunOutcome:
     message_id: str | None = None
     eml_path: Path | None = None
     html_path: Path | None = None
+    headline: dict[str, Any] = field(default_factory=dict)  # the period_summary row of a sent report
 
 
 def build_report(runner: QueryRunner, period: Period, settings: ReportSettings, *, now: datetime) -> BuiltReport:
@@ -186,4 +187,12 @@ def run_report(
     eml_path = html_path = None
     if outbox_dir is not None:
         eml_path, html_path = write_outbox(report, outbox_dir, f"featurepulse-{settings.report_name}-{period.key}")
-    return RunOutcome(status="sent", report_key=key, message_id=message_id, eml_path=eml_path, html_path=html_path)
+    summary = report.data.rows("period_summary")
+    return RunOutcome(
+        status="sent",
+        report_key=key,
+        message_id=message_id,
+        eml_path=eml_path,
+        html_path=html_path,
+        headline=dict(summary[0]) if summary else {},
+    )

@@ -204,8 +204,13 @@ class LocalReport:
         target = LocalReportTarget(ctx.lake_dir, ctx.outbox_dir, ctx.aws_endpoint_url, ctx.region)
         outcome, where = run_local_report("day", day, target)
         ctx.address_book.update(report_html=outcome.html_path, report_eml=outcome.eml_path)
+        h = outcome.headline
         self._lines = [
             f"report for {day.isoformat()} {outcome.status} through SES ({where})",
+            f"{h.get('events')} events, {h.get('active_users')} active users, {h.get('adopters')} adopters, "
+            f"{h.get('completers')} completed"
+            if h
+            else "",
             f"open {outcome.html_path}" if outcome.html_path else "",
             f"mail {outcome.eml_path}" if outcome.eml_path else "",
         ]

@@ -117,12 +117,18 @@ def _image(chart: Chart | None) -> str:
     )
 
 
+def _volume(data: ReportData) -> str:
+    summary = data.rows("period_summary")
+    events = summary[0].get("events") if summary else None
+    return f"{fmt_count(events)} events (each counted once)."
+
+
 def render_html(data: ReportData, charts: Sequence[Chart]) -> str:
     by_cid = {c.cid: c for c in charts}
     previous = data.period.previous()
     sections = [
         f'<h1 style="{_H1}">FeaturePulse: {html.escape(data.period.label)}</h1>',
-        f'<p style="{_NOTE}">Compared with the previous {data.period.kind} '
+        f'<p style="{_NOTE}">{_volume(data)} Compared with the previous {data.period.kind} '
         f"({html.escape(previous.start.isoformat())} to {html.escape(previous.end.isoformat())}).</p>",
         _kpi_cells(data.kpis),
         _image(by_cid.get("active-users")),
@@ -231,7 +237,7 @@ def _experiments(rows: Sequence[dict[str, Any]]) -> str:
 
 def render_text(data: ReportData) -> str:
     """The plain-text alternative: the headline and where to find the rest."""
-    lines = [subject(data), ""]
+    lines = [subject(data), _volume(data), ""]
     for kpi in data.kpis:
         change, _ = kpi_change(kpi)
         change = change.replace("&#9650;", "up").replace("&#9660;", "down").replace("&#8226;", "=")
