@@ -18,10 +18,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from featurepulse.dal.clients import dynamodb_client, kinesis_client, s3_client
+from featurepulse.dal.clients import dynamodb_client, kinesis_client, reset_clients, s3_client
 from featurepulse.dal.sources import SourceCache, get_source_by_write_key
 from featurepulse.ingest.answers import Accepted, Refused
-from featurepulse.ingest.openapi import add_request_bodies
 from featurepulse.ingest.request import BATCH
 from featurepulse.ingest.settings import settings_from_env
 from featurepulse.observability import logger, metrics, tracer
@@ -67,6 +66,14 @@ def dependencies() -> IngestDependencies:
         ttl_seconds=settings.sources_cache_ttl_seconds,
     )
     return IngestDependencies(settings=settings, sources=sources, kinesis=kinesis_client(), s3=s3_client())
+
+
+def reset_process_state() -> None:
+    """Forget settings, clients and the write-key cache, as a new execution environment would (tests, and a
+    local runtime that restarts its AWS stand-in in the same process)."""
+    settings_from_env.cache_clear()
+    dependencies.cache_clear()
+    reset_clients()
 
 
 def _ingest(route: str) -> Response[str]:
@@ -173,6 +180,9 @@ def openapi_document() -> Response[str]:
 
 @lru_cache(maxsize=1)
 def openapi_json() -> str:
+    # Imported here: the payload models are only needed for this document, not on the ingest path (cold start).
+    from featurepulse.ingest.openapi import add_request_bodies
+
     schema = app.get_openapi_schema(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION)
     document = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
     return orjson.dumps(add_request_bodies(document)).decode()

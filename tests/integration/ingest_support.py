@@ -17,9 +17,7 @@ import pytest
 from moto import mock_aws
 
 from featurepulse import constants
-from featurepulse.dal.clients import reset_clients
 from featurepulse.domain.packing import unpack_record
-from featurepulse.ingest.settings import settings_from_env
 from featurepulse.sources import create_source
 
 EVENTS = Path(__file__).parent.parent / "events"
@@ -80,11 +78,9 @@ class Stack:
 
 def reset_ingest_caches() -> None:
     """Forget everything the handler keeps per process (settings, clients, write-key cache)."""
-    from lambdas.ingest import handler
+    from lambdas.ingest.handler import reset_process_state
 
-    settings_from_env.cache_clear()
-    handler.dependencies.cache_clear()
-    reset_clients()
+    reset_process_state()
 
 
 @contextmanager
