@@ -25,7 +25,9 @@ from typing import IO, Any
 
 from featurepulse.local.components import LocalContext
 from featurepulse.local.stream_reader import StreamReader
+from featurepulse.realtime import items
 from featurepulse.realtime.dal import AggregatesReader, create_aggregates_table
+from featurepulse.realtime.events import EngagementEvent, unpack_engagement
 from featurepulse.realtime.settings import RealtimeSettings
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class SpoolWriter:
         self.files = 0
         self.records = 0
         self.events = 0
+        self.event_ids: set[str] = set()
 
     def write(self, records: list[bytes]) -> None:
         if not records:
@@ -61,7 +64,10 @@ class SpoolWriter:
             for data in records:
                 text = data.decode("utf-8", errors="replace")
                 out.write(json.dumps({"data": text}) + "\n")
-                self.events += sum(1 for line in text.splitlines() if line.strip())
+                for event in unpack_engagement(text):
+                    self.events += 1
+                    if isinstance(event, EngagementEvent):
+                        self.event_ids.add(event.event_id)
         os.replace(tmp, self.directory / name)
         self.records += len(records)
 
@@ -175,33 +181,44 @@ class LocalFlink:
             raise RuntimeError(f"the Flink job exited with code {self._process.returncode} (see logs/flink-job.log)")
 
     def drain(self, ctx: LocalContext, timeout_s: float) -> None:
-        """Return once every record on the stream is spooled and the table has stopped changing."""
+        """Return once every event on the stream is accounted for in the aggregates and the table is still."""
+        assert self._spool is not None
         deadline = time.monotonic() + timeout_s
         self.wait_until_running(max(1.0, deadline - time.monotonic()))
         while not self._caught_up.wait(0.2):
             if time.monotonic() > deadline:
                 return
-        # Early firing writes a window's numbers within `early_fire_delay_ms`; wait until a few such periods
-        # pass with no change at all.
-        quiet_s = max(3.0, 3 * self.settings.early_fire_delay_ms / 1000)
-        last, stable_since = self._digest(), time.monotonic()
-        while time.monotonic() < deadline:
-            time.sleep(0.5)
+        while self.accounted_events() < len(self._spool.event_ids):
             self._check_alive()
+            if time.monotonic() > deadline:
+                logger.warning("real time: drain timed out before every event reached the aggregates")
+                return
+            time.sleep(0.5)
+        # Each window fires on its own timer: give the others a few early-firing periods to settle.
+        quiet_s = max(2.0, 2 * self.settings.early_fire_delay_ms / 1000)
+        last, stable_since = self._digest(), time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - stable_since < quiet_s:
+            time.sleep(0.5)
             digest = self._digest()
             if digest != last:
                 last, stable_since = digest, time.monotonic()
-            elif time.monotonic() - stable_since >= quiet_s:
-                return
+
+    def accounted_events(self) -> int:
+        """Distinct events the aggregates account for: in a day of the app-level rows, or counted late."""
+        assert self._reader is not None
+        on_time = sum(int(i.get("events") or 0) for i in self._reader.with_prefix(items.APP_PK, "D#"))
+        late = sum(int(i.get("late_events") or 0) for i in self._reader.with_prefix(items.APP_PK, "L#"))
+        return on_time + late
 
     def _digest(self) -> str:
+        """A fingerprint of the whole table (small locally): tells when the job has stopped writing."""
         assert self._reader is not None
         client = self._reader._client
         h = hashlib.sha256()
-        kwargs: dict[str, Any] = {"TableName": self.table_name}
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "ConsistentRead": True}
         while True:
             page = client.scan(**kwargs)
-            for item in sorted(page.get("Items", []), key=lambda i: (i["pk"]["S"], i["sk"]["S"])):
+            for item in sorted(page.get("Items", []), key=lambda i: (i[items.PK]["S"], i[items.SK]["S"])):
                 h.update(json.dumps(item, sort_keys=True).encode())
             if "LastEvaluatedKey" not in page:
                 return h.hexdigest()
@@ -209,16 +226,14 @@ class LocalFlink:
 
     def summary(self, ctx: LocalContext) -> list[str]:
         spool = self._spool
-        rows = 0
-        if self._reader is not None:
-            kwargs: dict[str, Any] = {"TableName": self.table_name, "Select": "COUNT"}
-            rows = int(self._reader._client.scan(**kwargs).get("Count", 0))
-        fed = f"{spool.events} events in {spool.records} records" if spool else "nothing"
+        if spool is None or self._reader is None:
+            return ["real time:  not started"]
+        rows = int(self._reader._client.scan(TableName=self.table_name, Select="COUNT").get("Count", 0))
         state = "running" if self._process is not None and self._process.poll() is None else "stopped"
         return [
-            f"real time:  Flink job (local mini-cluster, {state}) fed {fed}; "
-            f"DynamoDB table {self.table_name}: {rows} aggregate rows",
-            f"            job log: {ctx.root / 'logs' / 'flink-job.log'}",
+            f"real time:  Flink job (local mini-cluster, {state}) read {spool.events} events in {spool.records} "
+            f"records; the aggregates account for {self.accounted_events()} of {len(spool.event_ids)} distinct events",
+            f"            DynamoDB table {self.table_name}: {rows} rows; job log {ctx.root / 'logs' / 'flink-job.log'}",
         ]
 
     def stop(self) -> None:
