@@ -130,14 +130,16 @@ def test_any_valid_segment_event_enriches_into_a_valid_enriched_event(raw: dict[
     # Given any valid Segment event (as it arrives: parsed from JSON)
     raw = orjson.loads(orjson.dumps(raw))
 
-    # When it is enriched
-    out = enrich_event(raw, None, REQUEST, CONFIG)
+    # When it is enriched and serialized as a stream line
+    line = orjson.dumps(enrich_event(raw, None, REQUEST, CONFIG))
+    out = orjson.loads(line)
 
-    # Then it validates as an EnrichedEvent whose serialization is exactly the fast path's dict
+    # Then the line validates as an EnrichedEvent whose serialization is exactly the line
     model = EnrichedEvent.model_validate(out)
     assert model.model_dump(mode="json") == out
+    assert orjson.dumps(model.model_dump(mode="json")) == line
     # And it survives the stream: packed as JSON Lines and unpacked unchanged
-    (record,) = pack_events([(model.partition_key, model.event_id, orjson.dumps(out))])
+    (record,) = pack_events([(model.partition_key, model.event_id, line)])
     assert list(unpack_record(record.data)) == [out]
     # And the whole client IP is never stored
     context_ip = (raw.get("context") or {}).get("ip")
