@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from featurepulse import constants
 from featurepulse.cli import main
@@ -141,3 +142,29 @@ def test_cli_errors_are_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert code == 2
     assert err.strip() == f"featurepulse: error: {message}"
+
+
+def test_the_cli_honours_aws_endpoint_url(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a moto server reached only through AWS_ENDPOINT_URL (as in local mode), with a sources table
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName="endpoint-sources",
+            KeySchema=[{"AttributeName": constants.SOURCES_TABLE_PARTITION_KEY, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": constants.SOURCES_TABLE_PARTITION_KEY, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+        # When a source is created and listed with the CLI
+        assert main(["sources", "--table", "endpoint-sources", "create", "--name", "local", "--json"]) == 0
+        created = json.loads(capsys.readouterr().out)
+        assert main(["sources", "--table", "endpoint-sources", "list", "--json"]) == 0
+        listed = json.loads(capsys.readouterr().out)
+
+        # Then both went to the server
+        assert [s["source_id"] for s in listed] == [created["source_id"]]
+    finally:
+        server.stop()
