@@ -64,7 +64,7 @@ class DuckDbQueryRunner:
         pattern = str(self.lake_dir / "events" / "*" / "*" / "*.parquet")
         return (
             f"SELECT * FROM read_parquet({_sql_string(pattern)}, hive_partitioning = true, "
-            "hive_types = {'dt': VARCHAR, 'hr': VARCHAR}, union_by_name = true)"
+            "hive_types = {'dt': VARCHAR, 'hr': VARCHAR})"
         )
 
     def translate(self, name: str, params: Mapping[str, ParameterValue]) -> str:
