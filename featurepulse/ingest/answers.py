@@ -2,7 +2,8 @@
 
 - 200 `Accepted`: every valid event is durably stored (on the stream); `rejected` lists the invalid ones (their
   index in the request and the reason), which are stored in the quarantine. Segment SDKs read `success`.
-- 4xx/5xx `Refused`: nothing from the request was accepted; `error` is a stable code, `reason` says what to fix.
+- 4xx/5xx `Refused`: nothing from the request was accepted; `code` is a stable error code, `message` says what
+  went wrong and what to do (Segment's field names: Segment SDKs log them).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ class Accepted(BaseModel):
 
 class Refused(BaseModel):
     success: Literal[False] = False
-    error: str = Field(description="A stable error code, e.g. `malformed_json`, `invalid_write_key`.")
-    reason: str = Field(description="What went wrong and what to do about it.")
+    code: str = Field(description="A stable error code, e.g. `malformed_json`, `invalid_write_key`.")
+    message: str = Field(description="What went wrong and what to do about it.")
 
 
 def accepted_body(prepared: PreparedRequest) -> str:
@@ -43,5 +44,5 @@ def accepted_body(prepared: PreparedRequest) -> str:
     ).decode()
 
 
-def refused_body(error: str, reason: str) -> str:
-    return orjson.dumps({"success": False, "error": error, "reason": reason}).decode()
+def refused_body(code: str, message: str) -> str:
+    return orjson.dumps({"success": False, "code": code, "message": message}).decode()

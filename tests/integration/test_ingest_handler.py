@@ -147,7 +147,7 @@ def test_missing_unknown_and_malformed_keys_get_401(
     # Then it gets 401 with the reason, and nothing is stored
     assert status == 401
     assert answer["success"] is False
-    assert answer["error"] == error
+    assert answer["code"] == error
     assert stack.stream_events() == []
 
 
@@ -162,7 +162,7 @@ def test_a_revoked_key_gets_401(monkeypatch: pytest.MonkeyPatch) -> None:
         status, _, answer = invoke(event)
 
         # Then it gets 401 revoked
-        assert (status, answer["error"]) == (401, "revoked_write_key")
+        assert (status, answer["code"]) == (401, "revoked_write_key")
 
 
 def test_a_revocation_takes_effect_only_after_the_cache_ttl(stack: Stack) -> None:
@@ -194,8 +194,8 @@ def test_malformed_bodies_get_400_with_a_reason(stack: Stack, raw_body: str, err
     status, _, answer = invoke(proxy_event("/v1/batch", raw_body=raw_body, write_key=stack.write_key))
 
     # Then it gets 400 with the reason, and nothing is stored
-    assert (status, answer["error"]) == (400, error)
-    assert answer["reason"]
+    assert (status, answer["code"]) == (400, error)
+    assert answer["message"]
     assert stack.stream_events() == []
 
 
@@ -208,8 +208,8 @@ def test_a_request_over_500_kb_gets_413(stack: Stack) -> None:
     status, _, answer = invoke(proxy_event("/v1/batch", body=body, write_key=stack.write_key))
 
     # Then it gets 413 with the limit in the reason, and nothing is stored
-    assert (status, answer["error"]) == (413, "request_too_large")
-    assert "500 KB" in answer["reason"]
+    assert (status, answer["code"]) == (413, "request_too_large")
+    assert "500 KB" in answer["message"]
     assert stack.stream_events() == []
 
 
@@ -219,7 +219,7 @@ def test_a_single_event_over_32_kb_gets_413(stack: Stack) -> None:
 
     # When it is posted / Then it gets 413
     status, _, answer = invoke(proxy_event("/v1/track", body=raw, write_key=stack.write_key))
-    assert (status, answer["error"]) == (413, "event_too_large")
+    assert (status, answer["code"]) == (413, "event_too_large")
 
 
 def test_a_mixed_batch_stores_valid_events_and_quarantines_invalid_ones(stack: Stack) -> None:

@@ -138,8 +138,8 @@ def test_a_stream_still_refusing_after_the_budget_gets_503_and_the_resend_loses_
     assert headers["Retry-After"] == "2"
     assert answer == {
         "success": False,
-        "error": "stream_unavailable",
-        "reason": "the event stream is busy; send the same request again",
+        "code": "stream_unavailable",
+        "message": "the event stream is busy; send the same request again",
     }
     assert len(kinesis.calls) >= 2
     partial = {e["event_id"] for e in stack.stream_events()}
@@ -166,7 +166,7 @@ def test_a_missing_stream_gets_503_at_once(monkeypatch: pytest.MonkeyPatch) -> N
         )
 
         # Then the answer is 503 (the client keeps the event and retries), not a crash
-        assert (status, answer["error"]) == (503, "stream_unavailable")
+        assert (status, answer["code"]) == (503, "stream_unavailable")
         assert "Retry-After" in headers
 
 
@@ -183,7 +183,7 @@ def test_a_failed_quarantine_write_gets_503_and_puts_nothing_on_the_stream(
     )
 
     # Then the answer is 503 with Retry-After, and no event was stored (the resend will store them all)
-    assert (status, answer["error"]) == (503, "quarantine_unavailable")
+    assert (status, answer["code"]) == (503, "quarantine_unavailable")
     assert headers["Retry-After"] == "2"
     assert stack.stream_events() == []
     assert stack.s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
@@ -199,5 +199,5 @@ def test_a_sources_table_outage_gets_503(stack: Stack) -> None:
     )
 
     # Then the answer is 503 with Retry-After, not 401 (the key may be valid) and not a crash
-    assert (status, answer["error"]) == (503, "sources_unavailable")
+    assert (status, answer["code"]) == (503, "sources_unavailable")
     assert "Retry-After" in headers
