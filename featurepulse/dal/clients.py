@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _KINESIS_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=2)
-_DEFAULT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=1, read_timeout=3)
+# S3 (quarantine) and DynamoDB (write keys): one SDK retry, short timeouts, so that even a slow answer leaves the
+# handler time to answer 503 within its Lambda timeout (10 s by default) instead of timing out.
+_DEFAULT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=1, read_timeout=2)
 
 
 def _endpoint_url() -> str | None:
