@@ -270,6 +270,7 @@ class LocalStack:
         self.write_key = ""
         self._env = _Environment()
         self._moto: Any = None
+        self._moto_url = ""
         self._endpoint: Any = None
         self._logs = _LogRouting()
         self._metrics_file: TextIO | None = None
@@ -361,9 +362,13 @@ class LocalStack:
         host, port = self._moto.get_host_and_port()
         _MOTO_PORTS[self.options.host] = port
         url = f"http://{host}:{port}"
+        self._moto_url = url
+        env = self._env
+        # Everything local is on loopback: never through a proxy a developer's shell may configure.
+        for name in ("NO_PROXY", "no_proxy"):
+            env.set(name, ",".join(p for p in (os.environ.get(name), "127.0.0.1", "localhost", host) if p))
         # moto's backends are process-global: a stack started earlier in this process left its resources there.
         _reset_moto(url)
-        env = self._env
         env.set("AWS_ENDPOINT_URL", url)
         for name, value in FAKE_CREDENTIALS.items():
             env.set(name, value)
@@ -509,8 +514,8 @@ class LocalStack:
             self._endpoint.stop()
             self._endpoint = None
         if self._moto is not None:
-            with contextlib.suppress(OSError):
-                _reset_moto(os.environ.get("AWS_ENDPOINT_URL", ""))
+            with contextlib.suppress(OSError, ValueError):
+                _reset_moto(self._moto_url)
             self._moto.stop()
             self._moto = None
         if self.address_book.snapshot():
