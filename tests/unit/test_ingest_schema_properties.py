@@ -20,6 +20,7 @@ from featurepulse.domain.schema import EVENT_TYPES, EnrichedEvent
 from featurepulse.domain.stages import DEFAULT_STAGE_MAP
 from featurepulse.ingest.enrich import EnrichmentConfig, RequestInfo, enrich_event
 from featurepulse.ingest.privacy import truncate_ip
+from featurepulse.ingest.request import BATCH, RequestError, parse_request, prepare_events
 from featurepulse.ingest.segment import EVENT_MODELS, SEGMENT_EVENT_ADAPTER
 from featurepulse.ingest.timestamps import to_ms
 
@@ -211,3 +212,37 @@ def test_the_fast_path_and_the_models_accept_exactly_the_same_events(
     # Then they agree
     event(f"accepted={fast_accepts}")
     assert fast_accepts == model_accepts, raw
+
+
+@PROPERTY_SETTINGS
+@given(
+    st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {"batch": st.lists(valid_events() | json_values, max_size=6)}, optional={"sentAt": iso_times}
+        ),
+    ),
+    st.sampled_from([BATCH, *EVENT_TYPES]),
+)
+def test_any_json_body_is_answered_never_crashed_on_and_loses_no_event(body: Any, route: str) -> None:
+    # Given any JSON body on any route (valid events, invalid ones, and anything else JSON can say)
+    raw = orjson.dumps(body)
+
+    # When it is parsed and prepared
+    try:
+        parsed = parse_request(raw, route)
+    except RequestError as exc:
+        # Then either it is refused as a whole with a 4xx and a reason
+        assert exc.status in (400, 413)
+        assert exc.reason
+        return
+    prepared = prepare_events(
+        parsed, source_id="src_prop", request_id="r", received_at_ms=REQUEST.received_at_ms, config=CONFIG
+    )
+
+    # Or every event is either on its way to the stream or rejected and quarantined, none twice, none dropped
+    on_stream = [e for record in prepared.records for e in unpack_record(record.data)]
+    assert len(on_stream) == prepared.accepted
+    assert prepared.accepted + len(prepared.rejections) == len(parsed.events)
+    assert [r.index for r in prepared.rejections] == [q.index for q in prepared.quarantined]
+    assert all(r.reason for r in prepared.rejections)
