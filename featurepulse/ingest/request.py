@@ -29,7 +29,7 @@ from featurepulse.ingest.enrich import (
 )
 from featurepulse.ingest.fields import check_object, text_value
 from featurepulse.ingest.limits import MAX_EVENT_BYTES, MAX_REQUEST_BYTES
-from featurepulse.ingest.timestamps import from_ms
+from featurepulse.ingest.timestamps import format_ms, from_ms
 
 BATCH = "batch"
 ROUTES: tuple[str, ...] = (BATCH, *EVENT_TYPES)
@@ -175,7 +175,9 @@ def prepare_events(
             reason = str(exc)
             prepared.rejections.append(Rejection(index=index, reason=reason))
             prepared.quarantined.append(
-                quarantined_event(raw, index=index, reason=reason, request=request, request_id=request_id)
+                quarantined_event(
+                    raw, index=index, reason=reason, request=request, request_id=request_id, event_type=event_type
+                )
             )
             continue
         key = partition_key_for(enriched["user_id"], enriched["anonymous_id"], enriched["event_id"])
@@ -185,13 +187,17 @@ def prepare_events(
     return prepared
 
 
-def quarantined_event(raw: Any, *, index: int, reason: str, request: RequestInfo, request_id: str) -> QuarantinedEvent:
-    """The quarantine row of an invalid event: the raw event, the reason, who sent it.
+def quarantined_event(
+    raw: Any, *, index: int, reason: str, request: RequestInfo, request_id: str, event_type: str | None = None
+) -> QuarantinedEvent:
+    """The quarantine row of an invalid event: the event, the reason, who sent it.
 
-    The raw event is kept as sent except for two secrets: `context.ip` (never stored whole) and `writeKey`.
+    `raw` is the event as the server read it, so that a replay after a fix re-validates it the same way: the
+    client's event, with the route's `type` on a single-event route, and a batch's `sentAt` and `context` folded
+    in (the event's own keys win). Two secrets are left out: `context.ip` (never stored whole) and `writeKey`.
     `quarantine_id` is a digest of the source and the event, the same when a client resends the event.
     """
-    redacted = _redacted(raw)
+    redacted = _as_read(raw, event_type, request)
     raw_text = _dumps(redacted).decode()
     identity = redacted if type(redacted) is dict else {}
     canonical = _dumps(redacted, option=orjson.OPT_SORT_KEYS)
@@ -210,11 +216,17 @@ def quarantined_event(raw: Any, *, index: int, reason: str, request: RequestInfo
     )
 
 
-def _redacted(raw: Any) -> Any:
+def _as_read(raw: Any, event_type: str | None, request: RequestInfo) -> Any:
     if type(raw) is not dict:
         return raw
-    redacted = {k: v for k, v in raw.items() if k != "writeKey"}
-    context = raw.get("context")
-    if type(context) is dict and "ip" in context:
-        redacted["context"] = {k: v for k, v in context.items() if k != "ip"}
-    return redacted
+    event = {k: v for k, v in raw.items() if k != "writeKey"}
+    if event_type is not None:
+        event["type"] = event_type
+    if request.sent_at_ms is not None and event.get("sentAt") is None:
+        event["sentAt"] = format_ms(request.sent_at_ms)
+    context = event.get("context")
+    if request.context and (context is None or type(context) is dict):
+        context = {**request.context, **(context or {})}
+    if type(context) is dict:
+        event["context"] = {k: v for k, v in context.items() if k != "ip"}
+    return event
