@@ -71,6 +71,32 @@ def _process_group_gone(pgid: int) -> bool:
     return False
 
 
+def _descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (from /proc), whatever its process group or session."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        children = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= children
+        frontier = children
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def _stop(process: subprocess.Popen[bytes], timeout_s: float = 60) -> int:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -384,13 +410,15 @@ def test_the_serve_mode_shuts_down_cleanly_on_sigterm_with_every_component(tmp_p
     except BaseException:
         _stop(process)
         raise
+    children = _descendants(process.pid)
     # When it gets SIGTERM
     code = _stop(process)
     output = process.stdout.read().decode() if process.stdout else ""
-    # Then it exits 0, says so, leaves no process behind, and closes its ports
+    # Then it exits 0, says so, leaves no process behind (in its group or not), and closes its ports
     assert code == 0, output
     assert "local stack stopped" in output
     assert _process_group_gone(process.pid), "processes of featurepulse local are still running"
+    assert not [pid for pid in children if _alive(pid)], "subprocesses of featurepulse local outlived it"
     assert json.loads((tmp_path / "local.json").read_text())["status"] == "stopped"
     host, port = book["endpoint"].removeprefix("http://").split(":")
     with pytest.raises(OSError):
