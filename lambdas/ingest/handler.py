@@ -112,7 +112,7 @@ def _record_metrics(answer: IngestAnswer) -> None:
     metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=answer.rejected)
     if 400 <= answer.status < 500:
         metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=1)
-        logger.info("request refused", extra={"status": answer.status, "error": answer.error})
+        logger.info("request refused", extra={"status": answer.status, "code": answer.code})
     elif answer.status >= 500:
         metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
     if answer.rejected:

@@ -60,36 +60,36 @@ class IngestAnswer:
     status: int
     body: str
     headers: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
+    code: str | None = None
     accepted: int = 0
     rejected: int = 0
     put: PutOutcome | None = None
 
 
-def _refused(status: int, error: str, reason: str, headers: dict[str, str] | None = None) -> IngestAnswer:
-    return IngestAnswer(status=status, body=refused_body(error, reason), headers=headers or {}, error=error)
+def _refused(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> IngestAnswer:
+    return IngestAnswer(status=status, body=refused_body(code, message), headers=headers or {}, code=code)
 
 
 def ingest_call(call: IngestCall, deps: IngestDependencies) -> IngestAnswer:
     settings = deps.settings
+    # A Basic-auth key is checked before the body is read; a key in the body only after.
     try:
         header_key = basic_auth_user(call.authorization)
     except MalformedAuthorizationError as exc:
         return _refused(401, "invalid_authorization", str(exc))
-    if header_key is not None:
-        refusal = _authenticate(header_key, deps)
-        if isinstance(refusal, IngestAnswer):
-            return refusal
+    source: str | IngestAnswer | None = None if header_key is None else _authenticate(header_key, deps)
+    if isinstance(source, IngestAnswer):
+        return source
     try:
         parsed = parse_request(decode_body(call.body, is_base64=call.is_base64), call.route)
     except RequestError as exc:
         return _refused(exc.status, exc.error, exc.reason)
-    write_key = header_key or parsed.write_key
-    if write_key is None:
-        return _refused(401, "missing_write_key", "send the write key as the Basic auth user name or as writeKey")
-    source = _authenticate(write_key, deps)
-    if isinstance(source, IngestAnswer):
-        return source
+    if source is None:
+        if parsed.write_key is None:
+            return _refused(401, "missing_write_key", "send the write key as the Basic auth user name or as writeKey")
+        source = _authenticate(parsed.write_key, deps)
+        if isinstance(source, IngestAnswer):
+            return source
 
     prepared = prepare_events(
         parsed,
@@ -130,8 +130,7 @@ def ingest_call(call: IngestCall, deps: IngestDependencies) -> IngestAnswer:
             answer = _refused(
                 503, "stream_unavailable", "the event stream is busy; send the same request again", retry_after
             )
-            answer.put = outcome
-            answer.rejected = len(prepared.rejections)
+            answer.put = outcome  # nothing is counted as accepted or rejected: the client sends it all again
             return answer
     return IngestAnswer(
         status=200,

@@ -151,6 +151,15 @@ def test_missing_unknown_and_malformed_keys_get_401(
     assert stack.stream_events() == []
 
 
+def test_a_bad_basic_auth_key_is_refused_before_the_body_is_read(stack: Stack) -> None:
+    # Given an unknown key in the Authorization header and a malformed body
+    event = proxy_event("/v1/batch", raw_body="{not json", write_key="not-a-key")
+
+    # When it is posted / Then the answer is 401, not 400: nothing is learnt about the body without a key
+    status, _, answer = invoke(event)
+    assert (status, answer["code"]) == (401, "invalid_write_key")
+
+
 def test_a_revoked_key_gets_401(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a source whose key worked, revoked, with a write-key cache of 0 s
     with moto_stack(monkeypatch, **{constants.ENV_SOURCES_CACHE_TTL_SECONDS: "0"}) as stack:
