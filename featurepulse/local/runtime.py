@@ -140,12 +140,22 @@ def _import_handler(spec: str) -> LambdaHandler:
     if (repo_root / "lambdas").is_dir() and str(repo_root) not in sys.path:
         sys.path.insert(0, str(repo_root))
     module_name, _, attribute = spec.partition(":")
+    if module_name in sys.modules:
+        _new_execution_environment(sys.modules[module_name])
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise LocalStackError(f"the ingest handler {module_name} cannot be imported: {exc}") from exc
     handler: LambdaHandler = getattr(module, attribute)
     return handler
+
+
+def _new_execution_environment(handler_module: Any) -> None:
+    """A handler imported by an earlier stack of this process (tests start several) is warm: it forgets what it
+    cached for that stack (settings, boto3 clients bound to that moto), as a new Lambda environment would."""
+    reset = getattr(handler_module, "reset_process_state", None)
+    if callable(reset):
+        reset()
 
 
 # The moto port of each host used by an earlier stack of this process. A later stack (tests start several) takes
