@@ -8,6 +8,7 @@ of the mobile SDKs), `GET /openapi.json`, CORS preflight for browser SDKs. Each 
 from __future__ import annotations
 
 import time
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -34,6 +35,9 @@ API_DESCRIPTION = (
 )
 # Time kept back from the Lambda's remaining time for the answer itself, when the budget would exceed it.
 ANSWER_RESERVE_MS = 1000
+
+# CORS preflights, /openapi.json and 404s record no metric; Powertools would warn about it on each of them.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 cors = CORSConfig(
     allow_origin="*", allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"], max_age=600
