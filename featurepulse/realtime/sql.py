@@ -4,7 +4,7 @@ The aggregation below is the same in AWS and locally. Only two tables differ: `r
 stream record, column `data` = the packed JSON Lines) and the sink `aggregates`. Between them:
 
     raw_records -> (Python) unpack + per-event window arithmetic -> `events` (rowtime, watermark)
-      -> unique_events   de-duplication on event_id, first arrival wins
+      -> unique_events   de-duplication on event_id, first arrival wins (materialized: one for all branches)
       -> on_time_events / late_events   split on CURRENT_WATERMARK, by the same rule the windows apply
       -> engagement      one row per (event, dimension): feature, campaign, variant, app
       -> minute and day TUMBLE windows with early firing, allowed lateness, late firing
@@ -71,8 +71,27 @@ _LATE_CONDITION = (
 )
 
 
+UNIQUE_EVENTS = "unique_events"
+
+
+def unique_events_query() -> str:
+    """Keep-first-row de-duplication on event_id by arrival (processing) time: append-only, rowtime kept.
+
+    The job materializes its result as the table `unique_events` (a stream in between), so that the one
+    de-duplication feeds every branch below; as a view, the planner would push each branch's projection
+    into it and run one de-duplication (and its state) per branch.
+    """
+    # The time attribute travels along (as `event_rowtime`): converting to a stream sets each record's timestamp
+    # from it; the table made from that stream declares `rowtime` from the record timestamp again.
+    columns = ", ".join(EVENT_COLUMN_NAMES)
+    return (
+        f"SELECT {columns}, rowtime AS event_rowtime FROM (SELECT *, "
+        f"ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY pt ASC) AS row_num FROM {EVENTS}) WHERE row_num = 1"
+    )
+
+
 def view_statements(settings: RealtimeSettings) -> list[str]:
-    """`CREATE TEMPORARY VIEW` statements from `events` to `all_items`, in order."""
+    """`CREATE TEMPORARY VIEW` statements from `unique_events` (with its rowtime) to `all_items`, in order."""
     engagement_branches = [
         f"SELECT '{d.name}' AS dimension, {d.sql_feature} AS feature, {d.sql_a} AS value_a, "
         f"{d.sql_b} AS value_b, user_key, stage, duration_ms, duration_bucket, minute_start_ms, day_start_ms, "
@@ -86,11 +105,6 @@ def view_statements(settings: RealtimeSettings) -> list[str]:
     )
     item_fields = ", ".join(f"t.item.`{name}` AS `{name}`" for name in items.ITEM_COLUMN_NAMES)
     return [
-        # Keep-first-row de-duplication on arrival (processing) time: append-only, keeps the rowtime.
-        "CREATE TEMPORARY VIEW unique_events AS SELECT "
-        + ", ".join(EVENT_COLUMN_NAMES)
-        + ", rowtime FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY pt ASC) AS row_num "
-        f"FROM {EVENTS}) WHERE row_num = 1",
         # The filter runs downstream of the de-duplication and upstream of the windows, so its watermark is
         # never behind theirs: every event lands either in its windows or in the late count, never both.
         f"CREATE TEMPORARY VIEW on_time_events AS SELECT * FROM unique_events WHERE NOT ({_LATE_CONDITION})",

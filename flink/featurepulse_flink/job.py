@@ -135,6 +135,16 @@ def build_aggregation(
         .build()
     )
     t_env.create_temporary_view(sql.EVENTS, t_env.from_data_stream(events, schema))
+    # One de-duplication for every branch: Table -> stream -> Table keeps the planner from copying it into each
+    # branch. The stream records carry the rowtime as their timestamp and the watermarks flow through.
+    unique = t_env.to_data_stream(t_env.sql_query(sql.unique_events_query()))
+    unique_schema = (
+        Schema.new_builder()
+        .column_by_metadata("rowtime", DataTypes.TIMESTAMP_LTZ(3))
+        .watermark("rowtime", "SOURCE_WATERMARK()")
+        .build()
+    )
+    t_env.create_temporary_view(sql.UNIQUE_EVENTS, t_env.from_data_stream(unique, unique_schema))
     register_functions(t_env, settings)
     for statement in sql.view_statements(settings):
         t_env.execute_sql(statement)
