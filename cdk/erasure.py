@@ -38,7 +38,15 @@ ERASURE_HANDLER = "lambdas.erasure.handler.lambda_handler"
 ERASURE_TIMEOUT = Duration.minutes(15)  # Lambda's maximum: docs/performance.md says how big a lake that covers
 PYARROW_REQUIREMENT = "pyarrow==25.0.1"  # the version pinned in pyproject.toml's `local` extra
 # Parts of the pyarrow wheel the erasure never imports (keeps the layer far below Lambda's 250 MB limit).
-PYARROW_TRIM = ("pyarrow/tests", "pyarrow/include", "pyarrow/src", "pyarrow/libarrow_flight*", "pyarrow/_flight*")
+PYARROW_TRIM = (
+    "pyarrow/tests",
+    "pyarrow/include",
+    "pyarrow/src",
+    "pyarrow/libarrow_flight*",
+    "pyarrow/libarrow_python_flight*",
+    "pyarrow/_flight*",
+    "pyarrow/flight.py",
+)
 
 
 def _trim(site: Path) -> None:
