@@ -117,9 +117,9 @@ def test_a_refused_send_marks_the_record_failed_raises_and_a_rerun_sends(
 
 
 def test_a_failing_query_sends_nothing_and_claims_nothing(aws: dict[str, Any], tmp_path: Path) -> None:
-    # Given a lake with a corrupt data file
-    write_lake(tmp_path, demo_events()[:50])
-    sorted(tmp_path.glob("events/*/*/*.parquet"))[-1].write_bytes(b"not parquet")
+    # Given a lake with a corrupt data file in the reported week
+    write_lake(tmp_path, demo_events())
+    sorted(tmp_path.glob(f"events/dt={REPORT_DAY.isoformat()}/*/*.parquet"))[-1].write_bytes(b"not parquet")
     verify_sender(aws)
     broken = DuckDbQueryRunner(tmp_path)
     # When the job runs, Then it raises before any e-mail or send record exists
