@@ -19,6 +19,7 @@ from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from featurepulse.domain.stages import DEFAULT_STAGE_MAP, parse_stage_map
+from featurepulse.realtime.settings import RealtimeSettings, RealtimeSettingsError
 
 # CloudWatch Logs accepts only these retention periods (days), named by CDK's RetentionDays enum.
 LOG_RETENTION: dict[int, logs.RetentionDays] = {
@@ -111,6 +112,31 @@ class StackSettings(BaseModel):
     )
     report_time_zone: str = Field(default="UTC", alias="reportTimeZone", min_length=1)
     report_min_exposed_per_variant: int = Field(default=100, alias="reportMinExposedPerVariant", ge=1)
+    # Real time (cdk/realtime.py, cdk/quicksight.py; docs/realtime.md).
+    realtime_parallelism: int = Field(default=1, alias="realtimeParallelism", ge=1, le=1000)
+    realtime_parallelism_per_kpu: int = Field(default=1, alias="realtimeParallelismPerKpu", ge=1, le=8)
+    realtime_autoscaling: bool = Field(default=True, alias="realtimeAutoScaling")
+    realtime_checkpoint_interval_ms: int = Field(default=60_000, alias="realtimeCheckpointIntervalMs", ge=5_000)
+    realtime_initial_position: Literal["TRIM_HORIZON", "LATEST"] = Field(
+        default="TRIM_HORIZON", alias="realtimeInitialPosition"
+    )
+    realtime_allowed_lateness_seconds: int = Field(default=300, alias="realtimeAllowedLatenessSeconds", ge=0)
+    realtime_out_of_orderness_seconds: int = Field(default=5, alias="realtimeOutOfOrdernessSeconds", ge=0)
+    realtime_early_fire_delay_ms: int = Field(default=1000, alias="realtimeEarlyFireDelayMs", ge=100)
+    realtime_minute_ttl_hours: int = Field(default=48, alias="realtimeMinuteTtlHours", ge=1)
+    realtime_day_ttl_days: int = Field(default=90, alias="realtimeDayTtlDays", ge=1)
+    realtime_log_level: Literal["DEBUG", "INFO", "WARN", "ERROR"] = Field(default="INFO", alias="realtimeLogLevel")
+    quicksight_principal_arn: str | None = Field(
+        default=None,
+        alias="quicksightPrincipalArn",
+        pattern=r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:(user|group)/.+$",
+    )
+    quicksight_athena_connector_version: str = Field(
+        default="2023.46.2", alias="quicksightAthenaConnectorVersion", pattern=r"^\d+\.\d+\.\d+$"
+    )
+    quicksight_service_role_name: str = Field(
+        default="aws-quicksight-service-role-v0", alias="quicksightServiceRoleName", min_length=1
+    )
     # Development: package the Lambda's source without `pip install` of its dependencies (fast test synth).
     skip_lambda_dependencies: bool = Field(default=False, alias="skipLambdaDependencies")
 
@@ -198,6 +224,29 @@ class StackSettings(BaseModel):
                 f"{self.ingest_timeout_seconds}s timeout; use at most {ceiling} or raise ingestTimeoutSeconds"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_realtime(self) -> StackSettings:
+        self.realtime_settings  # noqa: B018 (raises on an inconsistent combination)
+        return self
+
+    @property
+    def realtime_settings(self) -> RealtimeSettings:
+        """The real-time job's settings (its runtime properties), from the `realtime*` context values."""
+        try:
+            return RealtimeSettings(
+                allowed_lateness_s=self.realtime_allowed_lateness_seconds,
+                out_of_orderness_s=self.realtime_out_of_orderness_seconds,
+                early_fire_delay_ms=self.realtime_early_fire_delay_ms,
+                # Event ids are remembered well past the lateness (a duplicate later than that is late anyway).
+                dedup_retention_s=max(
+                    3600, self.realtime_allowed_lateness_seconds + self.realtime_out_of_orderness_seconds + 600
+                ),
+                minute_ttl_s=self.realtime_minute_ttl_hours * 3600,
+                day_ttl_s=self.realtime_day_ttl_days * 86_400,
+            )
+        except RealtimeSettingsError as exc:
+            raise ValueError(str(exc)) from None
 
     @property
     def log_retention(self) -> logs.RetentionDays:

@@ -25,11 +25,14 @@ from cdk.keys import DataKey
 from cdk.lake import Lake
 from cdk.monitoring import Monitoring
 from cdk.nag import suppress
+from cdk.quicksight import add_live_panels
+from cdk.realtime import RealtimeAggregation
 from cdk.reporting import Reporting
 from cdk.settings import StackSettings
 from cdk.sources_table import SourcesTable
 from featurepulse.constants import (
     LAKE_EVENTS_PREFIX,
+    OUTPUT_AGGREGATES_TABLE,
     OUTPUT_ALARM_TOPIC_ARN,
     OUTPUT_API_URL,
     OUTPUT_ATHENA_RESULTS_BUCKET,
@@ -38,6 +41,7 @@ from featurepulse.constants import (
     OUTPUT_DELIVERY_STREAM,
     OUTPUT_ERASURE_QUEUE_URL,
     OUTPUT_EVENTS_TABLE,
+    OUTPUT_FLINK_APPLICATION,
     OUTPUT_GLUE_DATABASE,
     OUTPUT_LAKE_BUCKET,
     OUTPUT_SOURCES_TABLE,
@@ -161,6 +165,36 @@ class FeaturePulseStack(Stack):
             min_exposed_per_variant=settings.report_min_exposed_per_variant,
         )
         self.reporting.add_monitoring(self.monitoring)
+
+        # --- real time: Managed Flink -> DynamoDB aggregates -> QuickSight live panels -------------------
+        self.realtime = RealtimeAggregation(
+            self,
+            "Realtime",
+            stream=self.event_stream.stream,
+            encryption_key=self.key,
+            settings=settings.realtime_settings,
+            parallelism=settings.realtime_parallelism,
+            parallelism_per_kpu=settings.realtime_parallelism_per_kpu,
+            autoscaling=settings.realtime_autoscaling,
+            checkpoint_interval_ms=settings.realtime_checkpoint_interval_ms,
+            min_pause_between_checkpoints_ms=min(5000, settings.realtime_checkpoint_interval_ms // 2),
+            initial_position=settings.realtime_initial_position,
+            log_level=settings.realtime_log_level,
+            log_retention=settings.log_retention,
+        )
+        self.realtime.add_monitoring(self.monitoring)
+        self.live_panels = add_live_panels(
+            self,
+            table=self.realtime.table,
+            encryption_key=self.key,
+            principal_arn=settings.quicksight_principal_arn,
+            workgroup_name=self.lake.workgroup_name,
+            spill_bucket=self.lake.results_bucket,
+            connector_version=settings.quicksight_athena_connector_version,
+            service_role_name=settings.quicksight_service_role_name,
+        )
+        CfnOutput(self, OUTPUT_AGGREGATES_TABLE, value=self.realtime.table.table_name)
+        CfnOutput(self, OUTPUT_FLINK_APPLICATION, value=self.realtime.application_name)
 
         # --- outputs (names shared with scripts and tests: featurepulse/constants.py) ---------------------
         CfnOutput(self, OUTPUT_API_URL, value=self.ingest_api.url, description="Segment SDK host (base URL)")

@@ -31,6 +31,8 @@ OUTPUT_STREAM_NAME = "EventStreamName"
 OUTPUT_SOURCES_TABLE = "SourcesTableName"
 OUTPUT_LAKE_BUCKET = "LakeBucketName"
 OUTPUT_AGGREGATES_TABLE = "AggregatesTableName"
+OUTPUT_FLINK_APPLICATION = "FlinkApplicationName"
+OUTPUT_QUICKSIGHT_DASHBOARD = "QuickSightDashboardId"
 OUTPUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
 OUTPUT_DASHBOARD_NAME = "DashboardName"
 # Lake outputs (cdk/lake.py, cdk/erasure.py): what analysts, the report job and `featurepulse erase` need.

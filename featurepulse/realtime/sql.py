@@ -23,6 +23,7 @@ AGGREGATES_SINK = "aggregates"
 UDF_BUILD_ITEM = "fp_build_item"
 UDF_BUILD_DIRECTORY_ITEM = "fp_build_directory_item"
 UDF_BUILD_LATE_ITEM = "fp_build_late_item"
+UDF_COUNT_LATE_EVENT = "fp_count_late_event"  # returns 1 and counts the event in the `lateEvents` metric
 
 # Columns of `events` (what the Python unpack step emits), in order, with their SQL types.
 EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -117,7 +118,8 @@ def view_statements(settings: RealtimeSettings) -> list[str]:
         # Late events per day of event time. A plain (non-window) aggregate: late events are behind the
         # watermark by definition. Its state is kept `late_state_retention_s` after the last update.
         f"CREATE TEMPORARY VIEW late_counts AS SELECT /*+ STATE_TTL('late_events' = "
-        f"'{settings.late_state_retention_s} s') */ day_start_ms, COUNT(*) AS late_events "
+        f"'{settings.late_state_retention_s} s') */ day_start_ms, "
+        f"CAST(SUM({UDF_COUNT_LATE_EVENT}(event_id)) AS BIGINT) AS late_events "
         "FROM late_events GROUP BY day_start_ms",
         "CREATE TEMPORARY VIEW all_items AS SELECT "
         + item_fields

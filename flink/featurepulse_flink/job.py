@@ -16,7 +16,7 @@ from pyflink.common.typeinfo import Types
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.datastream.functions import FlatMapFunction, RuntimeContext
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
-from pyflink.table.udf import udf
+from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from featurepulse.realtime import items, metrics, sql
 from featurepulse.realtime.events import UnreadableEventError, unpack_engagement
@@ -74,6 +74,20 @@ class UnpackRecords(FlatMapFunction):  # type: ignore[misc]
             )
 
 
+class CountLateEvent(ScalarFunction):  # type: ignore[misc]
+    """1 per late event, counted in the `lateEvents` metric (CloudWatch in AWS) on the way to the late rows."""
+
+    def __init__(self) -> None:
+        self.counter: Any = None
+
+    def open(self, function_context: FunctionContext) -> None:
+        self.counter = function_context.get_metric_group().add_group(METRIC_GROUP).counter("lateEvents")
+
+    def eval(self, event_id: str) -> int:
+        self.counter.inc()
+        return 1
+
+
 def _row(item: dict[str, Any]) -> Row:
     return Row(*(item[name] for name in items.ITEM_COLUMN_NAMES))
 
@@ -110,6 +124,9 @@ def register_functions(t_env: StreamTableEnvironment, settings: RealtimeSettings
     t_env.create_temporary_function(sql.UDF_BUILD_ITEM, udf(build_item, result_type=ITEM_ROW_TYPE))
     t_env.create_temporary_function(sql.UDF_BUILD_DIRECTORY_ITEM, udf(build_directory_item, result_type=ITEM_ROW_TYPE))
     t_env.create_temporary_function(sql.UDF_BUILD_LATE_ITEM, udf(build_late_item, result_type=ITEM_ROW_TYPE))
+    t_env.create_temporary_function(
+        sql.UDF_COUNT_LATE_EVENT, udf(CountLateEvent(), result_type=DataTypes.BIGINT(), deterministic=False)
+    )
 
 
 def configure(t_env: StreamTableEnvironment, settings: RealtimeSettings) -> None:

@@ -1,0 +1,280 @@
+"""The synthesized real-time part: the Managed Flink application, its role, the aggregates table, its alarms, and
+the QuickSight live panels (only with `quicksightPrincipalArn`). Resources are found through the stack's
+attributes or by type; no hashed logical id is written here.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from cdk.quicksight import PANEL_QUERIES
+from cdk.realtime import APP_DIR, RUN_OPTIONS_GROUP, RUNTIME, merged_jar_name
+from cdk.settings import SettingsError, StackSettings
+from featurepulse.constants import OUTPUT_AGGREGATES_TABLE, OUTPUT_FLINK_APPLICATION, OUTPUT_QUICKSIGHT_DASHBOARD
+from featurepulse.realtime import items
+from featurepulse.realtime.settings import PROPERTY_GROUP
+from tests.infrastructure.conftest import REPO_ROOT, Synthesized
+
+PRINCIPAL = "arn:aws:quicksight:us-east-1:123456789012:user/default/launch-pm"
+CFN_LINT = Path(sys.executable).parent / "cfn-lint"
+
+
+@pytest.fixture(scope="module")
+def tuned(synthesize_with) -> Synthesized:
+    """One synth with the QuickSight principal and non-default real-time knobs."""
+    return synthesize_with(
+        quicksightPrincipalArn=PRINCIPAL,
+        realtimeParallelism=4,
+        realtimeParallelismPerKpu=2,
+        realtimeAutoScaling=False,
+        realtimeCheckpointIntervalMs=30_000,
+        realtimeAllowedLatenessSeconds=120,
+        realtimeInitialPosition="LATEST",
+    )
+
+
+def _application(synthesized: Synthesized) -> dict[str, Any]:
+    props: dict[str, Any] = synthesized.resource(synthesized.stack.realtime.application)[1]["Properties"]
+    return props
+
+
+def _groups(props: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    groups = props["ApplicationConfiguration"]["EnvironmentProperties"]["PropertyGroups"]
+    return {g["PropertyGroupId"]: g["PropertyMap"] for g in groups}
+
+
+def test_flink_application_runs_the_pyflink_package_on_flink_1_20(synthesized: Synthesized):
+    props = _application(synthesized)
+    assert props["RuntimeEnvironment"] == RUNTIME == "FLINK-1_20"
+    assert props["ApplicationMode"] == "STREAMING"
+    code = props["ApplicationConfiguration"]["ApplicationCodeConfiguration"]
+    assert code["CodeContentType"] == "ZIPFILE"
+    assert code["CodeContent"]["S3ContentLocation"]["FileKey"].endswith(".zip")
+    # The run options name the entry point, the Python path and the connector jar (versions in its name)
+    assert _groups(props)[RUN_OPTIONS_GROUP] == {
+        "python": f"{APP_DIR}/main.py",
+        "jarfile": f"{APP_DIR}/lib/{merged_jar_name()}",
+        "pyFiles": f"{APP_DIR}/python",
+    }
+    assert "5.0.0-1.20" in merged_jar_name()
+
+
+def test_job_properties_name_the_stream_and_table_and_carry_the_settings(synthesized: Synthesized):
+    stack = synthesized.stack
+    job = _groups(_application(synthesized))[PROPERTY_GROUP]
+    stream_id = synthesized.resource(stack.event_stream.stream)[0]
+    table_id = synthesized.resource(stack.realtime.table)[0]
+    assert job["stream.arn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+    assert job["aggregates.table"] == {"Ref": table_id}
+    assert job["source.init.position"] == "TRIM_HORIZON"
+    assert job["allowed.lateness.s"] == "300"
+    assert job["early.fire.delay.ms"] == "1000"
+
+
+def test_checkpointing_snapshots_and_logging_are_on(synthesized: Synthesized):
+    flink = _application(synthesized)["ApplicationConfiguration"]["FlinkApplicationConfiguration"]
+    assert flink["CheckpointConfiguration"] == {
+        "ConfigurationType": "CUSTOM",
+        "CheckpointingEnabled": True,
+        "CheckpointInterval": 60_000,
+        "MinPauseBetweenCheckpoints": 5000,
+    }
+    assert flink["ParallelismConfiguration"] == {
+        "ConfigurationType": "CUSTOM",
+        "Parallelism": 1,
+        "ParallelismPerKPU": 1,
+        "AutoScalingEnabled": True,
+    }
+    assert flink["MonitoringConfiguration"]["MetricsLevel"] == "APPLICATION"
+    config = _application(synthesized)["ApplicationConfiguration"]
+    assert config["ApplicationSnapshotConfiguration"] == {"SnapshotsEnabled": True}
+    assert _application(synthesized)["RunConfiguration"]["ApplicationRestoreConfiguration"] == {
+        "ApplicationRestoreType": "RESTORE_FROM_LATEST_SNAPSHOT"
+    }
+    synthesized.template.has_resource_properties(
+        "AWS::KinesisAnalyticsV2::ApplicationCloudWatchLoggingOption",
+        {"ApplicationName": {"Ref": synthesized.resource(synthesized.stack.realtime.application)[0]}},
+    )
+
+
+def test_parallelism_autoscaling_checkpoints_and_lateness_come_from_context(tuned: Synthesized):
+    props = _application(tuned)
+    flink = props["ApplicationConfiguration"]["FlinkApplicationConfiguration"]
+    assert flink["ParallelismConfiguration"]["Parallelism"] == 4
+    assert flink["ParallelismConfiguration"]["ParallelismPerKPU"] == 2
+    assert flink["ParallelismConfiguration"]["AutoScalingEnabled"] is False
+    assert flink["CheckpointConfiguration"]["CheckpointInterval"] == 30_000
+    job = _groups(props)[PROPERTY_GROUP]
+    assert (job["allowed.lateness.s"], job["source.init.position"]) == ("120", "LATEST")
+
+
+def _statements(synthesized: Synthesized, role: Any) -> list[dict[str, Any]]:
+    role_id = synthesized.resource(role)[0]
+    statements: list[dict[str, Any]] = []
+    for body in synthesized.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in body["Properties"]["Roles"]:
+            statements += body["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_job_role_reads_the_stream_and_writes_the_table_and_nothing_more(synthesized: Synthesized):
+    stack = synthesized.stack
+    statements = _statements(synthesized, stack.realtime.role)
+    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    # No wildcard action, no write to the stream, no table management
+    assert not [a for a in actions if a.endswith(":*") or a == "*"]
+    assert "kinesis:GetRecords" in actions and "kinesis:PutRecord" not in actions
+    assert {"dynamodb:BatchWriteItem", "dynamodb:PutItem"} <= actions
+    assert not [a for a in actions if a in ("dynamodb:DeleteTable", "dynamodb:UpdateTable", "dynamodb:CreateTable")]
+    stream_arn = {"Fn::GetAtt": [synthesized.resource(stack.event_stream.stream)[0], "Arn"]}
+    kinesis = [s for s in statements if any(str(a).startswith("kinesis:GetRecords") for a in s["Action"])]
+    assert kinesis and all(s["Resource"] == stream_arn for s in kinesis)
+    synthesized.template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": Match.object_like(
+                {"Statement": [Match.object_like({"Principal": {"Service": "kinesisanalytics.amazonaws.com"}})]}
+            )
+        },
+    )
+
+
+def test_aggregates_table_keys_ttl_pitr_and_kms(synthesized: Synthesized):
+    props = synthesized.resource(synthesized.stack.realtime.table)[1]["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": items.PK, "KeyType": "HASH"},
+        {"AttributeName": items.SK, "KeyType": "RANGE"},
+    ]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": items.TTL_ATTRIBUTE, "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    key_id = synthesized.resource(synthesized.stack.key)[0]
+    assert props["SSESpecification"]["SSEType"] == "KMS"
+    assert props["SSESpecification"]["KMSMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    outputs = synthesized.template_json["Outputs"]
+    assert outputs[OUTPUT_AGGREGATES_TABLE]["Value"] == {
+        "Ref": synthesized.resource(synthesized.stack.realtime.table)[0]
+    }
+    assert OUTPUT_FLINK_APPLICATION in outputs
+
+
+def test_flink_downtime_checkpoint_and_late_event_alarms_watch_the_application(synthesized: Synthesized):
+    app_ref = {"Ref": synthesized.resource(synthesized.stack.realtime.application)[0]}
+    alarms = synthesized.resources("AWS::CloudWatch::Alarm").values()
+
+    def watched(metric_name: str) -> bool:
+        for alarm in alarms:
+            text = json.dumps(alarm["Properties"])
+            if f'"MetricName": "{metric_name}"' in text and json.dumps(app_ref) in text:
+                return True
+        return False
+
+    for metric in ("downtime", "numberOfFailedCheckpoints", "lastCheckpointDuration", "lateEvents", "unreadableEvents"):
+        assert watched(metric), metric
+
+
+def test_the_application_package_holds_the_job_and_only_standard_library_imports(synthesized: Synthesized):
+    # Given the code asset as synth staged it
+    staged = synthesized.outdir / synthesized.stack.realtime.code.asset_path
+    root = staged / APP_DIR
+    assert (root / "main.py").is_file()
+    modules = sorted(p.relative_to(root / "python").as_posix() for p in (root / "python").rglob("*.py"))
+    assert "featurepulse/realtime/metrics.py" in modules and "featurepulse_flink/job.py" in modules
+    # Then nothing in it imports what Managed Flink does not have (it installs no package)
+    allowed_roots = set(sys.stdlib_module_names) | {"pyflink", "featurepulse", "featurepulse_flink", "__future__"}
+    for path in [root / "main.py", *(root / "python").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert name.split(".")[0] in allowed_roots, f"{path.name} imports {name}"
+            for name in names:
+                if name.startswith("featurepulse."):
+                    assert (root / "python" / (name.replace(".", "/") + ".py")).is_file() or (
+                        root / "python" / name.replace(".", "/") / "__init__.py"
+                    ).is_file(), f"{path.name} imports {name}, which is not in the package"
+
+
+def test_quicksight_is_skipped_with_a_message_without_a_principal(synthesized: Synthesized):
+    assert synthesized.stack.live_panels is None
+    for resource_type in ("AWS::QuickSight::Dashboard", "AWS::QuickSight::DataSet", "AWS::Serverless::Application"):
+        assert synthesized.resources(resource_type) == {}
+    infos = synthesized.annotations.find_info("*", Match.string_like_regexp("QuickSight live panels skipped.*"))
+    assert len(infos) == 1
+    assert "quicksightPrincipalArn" in str(infos[0].entry.data)
+
+
+def test_quicksight_live_panels_with_a_principal(tuned: Synthesized):
+    panels = tuned.stack.live_panels
+    assert panels is not None
+    # Athena data source over the DynamoDB connector (SAR), in the lake's workgroup
+    tuned.template.has_resource_properties(
+        "AWS::Serverless::Application",
+        {"Location": Match.object_like({"ApplicationId": Match.string_like_regexp(".*AthenaDynamoDBConnector")})},
+    )
+    tuned.template.has_resource_properties("AWS::Athena::DataCatalog", {"Type": "LAMBDA"})
+    source = tuned.resource(panels.data_source)[1]["Properties"]
+    assert source["Type"] == "ATHENA"
+    assert source["Permissions"][0]["Principal"] == PRINCIPAL
+    # Five live datasets, one per panel, reading the aggregates table through the connector's catalog
+    data_sets = tuned.resources("AWS::QuickSight::DataSet")
+    assert len(data_sets) == len(PANEL_QUERIES) == 5
+    table_id = tuned.resource(tuned.stack.realtime.table)[0]
+    for body in data_sets.values():
+        props = body["Properties"]
+        assert props["ImportMode"] == "DIRECT_QUERY"
+        assert {"Ref": table_id} in json.loads(json.dumps(props))["PhysicalTableMap"].popitem()[1]["CustomSql"][
+            "SqlQuery"
+        ]["Fn::Join"][1]
+    # The dashboard: the five panels (the DAU panel is a KPI beside the adoption bars)
+    dashboard = tuned.resource(panels.dashboard)[1]["Properties"]
+    visuals = dashboard["Definition"]["Sheets"][0]["Visuals"]
+    kinds = [next(iter(v)) for v in visuals]
+    assert kinds == [
+        "LineChartVisual",
+        "FunnelChartVisual",
+        "KPIVisual",
+        "BarChartVisual",
+        "TableVisual",
+        "BarChartVisual",
+    ]
+    assert dashboard["Permissions"][0]["Principal"] == PRINCIPAL
+    assert OUTPUT_QUICKSIGHT_DASHBOARD in tuned.template_json["Outputs"]
+
+
+def test_quicksight_template_passes_cfn_lint_and_cdk_nag(tuned: Synthesized):
+    errors = tuned.annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    warnings = tuned.annotations.find_warning("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert [str(m.entry.data) for m in errors + warnings] == []
+    result = subprocess.run(
+        [str(CFN_LINT), "--format", "json", str(tuned.template_path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    findings = [f"{f['Level']} {f['Rule']['Id']} {f['Message']}" for f in json.loads(result.stdout or "[]")]
+    assert findings == []
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"quicksightPrincipalArn": "pm@example.com"}, "quicksightPrincipalArn"),
+        ({"realtimeParallelism": 0}, "realtimeParallelism"),
+        ({"realtimeInitialPosition": "AT_TIMESTAMP"}, "realtimeInitialPosition"),
+    ],
+)
+def test_invalid_realtime_context_stops_the_synth_naming_the_key(context, message):
+    with pytest.raises(SettingsError, match=message):
+        StackSettings.from_mapping(context)
