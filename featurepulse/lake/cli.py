@@ -18,7 +18,8 @@ import os
 import re
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -153,9 +154,17 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _local_client(info: LocalStackInfo, service: str) -> Any:
+    """A client of the local stack's moto server, with the stack's fake credentials (the caller has none)."""
     import boto3
 
-    return boto3.session.Session(region_name=info.region).client(service, endpoint_url=info.aws_endpoint_url)  # type: ignore[call-overload]
+    from featurepulse.local.runtime import FAKE_CREDENTIALS
+
+    session = boto3.session.Session(
+        region_name=info.region,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    return session.client(service, endpoint_url=info.aws_endpoint_url)  # type: ignore[call-overload]
 
 
 def _aws_client(service: str) -> Any:
@@ -166,6 +175,30 @@ def _aws_client(service: str) -> Any:
 
 # --- replay ---------------------------------------------------------------------------------------------
 def run_replay(args: argparse.Namespace) -> int:
+    with _aws_errors_as_cli_errors():
+        return _run_replay(args)
+
+
+def run_erase(args: argparse.Namespace) -> int:
+    with _aws_errors_as_cli_errors():
+        return _run_erase(args)
+
+
+@contextmanager
+def _aws_errors_as_cli_errors() -> Iterator[None]:
+    """AWS refusals (no credentials, access denied, no such bucket) are user errors: one line, no traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise CliError(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}") from None
+    except BotoCoreError as exc:
+        raise CliError(f"AWS: {exc}") from None
+
+
+def _run_replay(args: argparse.Namespace) -> int:
     from featurepulse.lake.replay import replay_quarantine
     from featurepulse.lake.replay_ingest import revalidate_with_ingest, stream_sender
     from featurepulse.lake.store import S3Store
@@ -224,7 +257,7 @@ def _no_send(events: Sequence[dict[str, Any]]) -> Sequence[str]:
 
 
 # --- erase ----------------------------------------------------------------------------------------------
-def run_erase(args: argparse.Namespace) -> int:
+def _run_erase(args: argparse.Namespace) -> int:
     from featurepulse.lake.erasure import ErasureRequest, read_user_ids
 
     user_ids = set(args.user_id)

@@ -12,6 +12,7 @@ from featurepulse.domain.quarantine import QuarantinedEvent
 from featurepulse.domain.schema import partition_key_for
 from featurepulse.domain.stages import stage_map_from_env
 from featurepulse.ingest.enrich import EnrichmentConfig, RequestInfo, enrich_event
+from featurepulse.ingest.limits import MAX_EVENT_BYTES
 from featurepulse.ingest.timestamps import to_ms
 from featurepulse.lake.replay import Send
 
@@ -26,6 +27,9 @@ def revalidate_with_ingest(quarantined: QuarantinedEvent) -> dict[str, Any]:
         raw = orjson.loads(quarantined.raw)
     except orjson.JSONDecodeError:
         raise ValueError("the quarantined event is not JSON") from None
+    # The per-event size limit is checked by the request path (prepare_events), not by enrich_event.
+    if len(orjson.dumps(raw)) > MAX_EVENT_BYTES:
+        raise ValueError(f"the event is larger than {MAX_EVENT_BYTES} bytes (32 KB)")
     request = RequestInfo(
         source_id=quarantined.source_id or UNKNOWN_SOURCE, received_at_ms=to_ms(quarantined.received_at)
     )

@@ -106,3 +106,11 @@ def test_since_accepts_dates_times_and_ages() -> None:
     assert parse_when("2026-11-25T10:00+02:00", now=now) == datetime(2026, 11, 25, 8, tzinfo=UTC)
     assert parse_when("24h", now=now) == now - timedelta(hours=24)
     assert parse_when("7d", now=now) == now - timedelta(days=7)
+
+
+def test_an_aws_refusal_is_one_line_not_a_traceback(bucket: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a bucket name that does not exist / When erasing there
+    code = main(["erase", "--user-id", "u-alice", "--bucket", "no-such-lake"])
+    # Then the command says what AWS refused, in one line, exit 2
+    err = capsys.readouterr().err
+    assert code == 2 and "NoSuchBucket" in err and "Traceback" not in err

@@ -169,3 +169,15 @@ def test_the_cli_replays_against_a_deployed_bucket_and_stream(
     out = capsys.readouterr().out
     assert code == 0 and "replayed 1" in out and "audit entry" in out
     assert [e["event_id"] for e in stream_events(kinesis)] == ["m-1"]
+
+
+def test_an_event_over_32_kb_stays_refused(aws: tuple[Any, Any]) -> None:
+    s3, kinesis = aws
+    store = S3Store(s3, BUCKET)
+    # Given an event refused for its size (ingest checks the size on the request path, not in enrichment)
+    oversize = raw_event(messageId="m-big", properties={"feature": "smart-search", "blob": "x" * 40_000})
+    quarantine(store, [refused("the event is larger than 32768 bytes (32 KB)", oversize)])
+    # When replayed / Then it is still refused for the same reason and nothing is sent
+    audit = replay(store, kinesis)
+    assert audit.replayed == [] and "32 KB" in audit.still_invalid[0].reason
+    assert stream_events(kinesis) == []
