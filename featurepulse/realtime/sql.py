@@ -125,8 +125,10 @@ def view_statements(settings: RealtimeSettings) -> list[str]:
         + item_fields
         + " FROM ("
         + f"SELECT {UDF_BUILD_ITEM}({item_args}) AS item FROM window_aggregates"
-        + f" UNION ALL SELECT {UDF_BUILD_DIRECTORY_ITEM}({item_args}) AS item FROM window_aggregates "
-        f"WHERE granularity = '{metrics.GRANULARITY_DAY}' AND dimension = '{metrics.DIM_FEATURE}'"
+        # The directory copy of each feature's day row. Its function returns NULL for every other row: a filter
+        # on the window's own columns would be pushed below the window and run a second day window for it.
+        + f" UNION ALL SELECT item FROM (SELECT {UDF_BUILD_DIRECTORY_ITEM}({item_args}) AS item "
+        "FROM window_aggregates) WHERE item IS NOT NULL"
         + f" UNION ALL SELECT {UDF_BUILD_LATE_ITEM}(day_start_ms, late_events) AS item FROM late_counts"
         + ") AS t",
     ]

@@ -87,6 +87,9 @@ class CountLateEvent(ScalarFunction):  # type: ignore[misc]
         self.counter.inc()
         return 1
 
+    def is_deterministic(self) -> bool:
+        return False  # a side effect (the metric): never constant-fold or reorder it
+
 
 def _row(item: dict[str, Any]) -> Row:
     return Row(*(item[name] for name in items.ITEM_COLUMN_NAMES))
@@ -115,7 +118,10 @@ def register_functions(t_env: StreamTableEnvironment, settings: RealtimeSettings
     def build_item(*args: Any) -> Row:
         return _row(_window_item(settings, args))
 
-    def build_directory_item(*args: Any) -> Row:
+    def build_directory_item(*args: Any) -> Row | None:
+        granularity, dimension = args[0], args[1]
+        if granularity != metrics.GRANULARITY_DAY or dimension != metrics.DIM_FEATURE:
+            return None
         return _row(items.directory_item(_window_item(settings, args)))
 
     def build_late_item(day_start: int, late_events: int) -> Row:
@@ -124,9 +130,7 @@ def register_functions(t_env: StreamTableEnvironment, settings: RealtimeSettings
     t_env.create_temporary_function(sql.UDF_BUILD_ITEM, udf(build_item, result_type=ITEM_ROW_TYPE))
     t_env.create_temporary_function(sql.UDF_BUILD_DIRECTORY_ITEM, udf(build_directory_item, result_type=ITEM_ROW_TYPE))
     t_env.create_temporary_function(sql.UDF_BUILD_LATE_ITEM, udf(build_late_item, result_type=ITEM_ROW_TYPE))
-    t_env.create_temporary_function(
-        sql.UDF_COUNT_LATE_EVENT, udf(CountLateEvent(), result_type=DataTypes.BIGINT(), deterministic=False)
-    )
+    t_env.create_temporary_function(sql.UDF_COUNT_LATE_EVENT, udf(CountLateEvent(), result_type=DataTypes.BIGINT()))
 
 
 def configure(t_env: StreamTableEnvironment, settings: RealtimeSettings) -> None:

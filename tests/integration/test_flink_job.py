@@ -175,3 +175,30 @@ def test_new_job_replaying_the_input_from_scratch_writes_identical_items(
         assert _stable(lambda: _table(dynamodb), seconds=3.0) == before
     finally:
         second.stop()
+
+
+def test_the_managed_flink_entry_point_plans_the_same_aggregation_into_an_upsert_sink():
+    # Given the AWS entry point with stand-in connectors (the Kinesis and DynamoDB jars are fetched at deploy only)
+    env = dict(os.environ, PYTHONPATH=f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'flink'}")
+    result = subprocess.run(
+        [str(flink_python()), str(REPO_ROOT / "flink" / "main.py"), "--plan-only"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=300,
+        check=False,
+    )
+    # When it plans the job
+    assert result.returncode == 0, result.stderr[-3000:]
+    plan = result.stdout[result.stdout.index("== Optimized Execution Plan ==") :]
+    # Then it is the aggregation the local job runs: minute and day windows fired early and late, and the item
+    # building, written as upserts on (pk, sk)
+    assert plan.count("GroupWindowAggregate(") == 2
+    assert plan.count("emit=[early delay 1000 millisecond, late no delay]") == 2
+    assert "TumblingGroupWindow('w$, rowtime, 60000)" in plan
+    assert "TumblingGroupWindow('w$, rowtime, 86400000)" in plan
+    assert "fp_build_item(" in plan and "fp_build_late_item(" in plan
+    assert "Sink(table=[default_catalog.default_database.aggregates]" in plan
+    # and the de-duplication is not copied into each branch (it runs once, before the table is made again)
+    assert "Deduplicate" not in plan
