@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run serve test test-fast lint format synth deploy bench clean
+.PHONY: help setup run serve test test-fast lint format synth deploy bench clean flink-connectors
 
 help:
 	@echo "make run     the whole pipeline on this machine (no AWS account needed)"
@@ -69,7 +69,12 @@ synth: $(VENV)/.installed node_modules/.installed
 	npx --no-install cdk synth --quiet
 	$(BIN)/cfn-lint cdk.out/*.template.json
 
-deploy: $(VENV)/.installed node_modules/.installed
+# The Flink connector jars (Kinesis source, DynamoDB sink) from Maven Central, merged into flink/lib/: a deploy
+# needs them, synth and the tests never do (docs/realtime.md).
+flink-connectors: flink/connectors.json
+	$(PYTHON) flink/fetch_connectors.py
+
+deploy: $(VENV)/.installed node_modules/.installed flink-connectors
 	npx --no-install cdk deploy --all
 
 bench: $(SETUP)

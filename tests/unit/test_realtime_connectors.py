@@ -1,0 +1,71 @@
+"""The deploy-time connector fetch (flink/fetch_connectors.py): Maven URLs and the merge into one jar.
+
+Nothing is downloaded here: the merge runs on two small jars made in the test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import zipfile
+from pathlib import Path
+
+from cdk.realtime import merged_jar_name
+
+SCRIPT = Path(__file__).resolve().parents[2] / "flink" / "fetch_connectors.py"
+SERVICES = "META-INF/services/org.apache.flink.table.factories.Factory"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("fetch_connectors", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _jar(path: Path, entries: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as jar:
+        for name, text in entries.items():
+            jar.writestr(name, text)
+    return path
+
+
+def test_jar_urls_follow_the_maven_layout_and_versions_name_the_merged_jar():
+    fetch = _module()
+    config = json.loads(fetch.CONFIG.read_text())
+    urls = [fetch.jar_url(config["repository"], jar) for jar in config["jars"]]
+    assert urls == [
+        "https://repo1.maven.org/maven2/org/apache/flink/flink-sql-connector-kinesis/5.0.0-1.20/"
+        "flink-sql-connector-kinesis-5.0.0-1.20.jar",
+        "https://repo1.maven.org/maven2/org/apache/flink/flink-sql-connector-dynamodb/5.0.0-1.20/"
+        "flink-sql-connector-dynamodb-5.0.0-1.20.jar",
+    ]
+    assert merged_jar_name() == config["merged_jar"]
+
+
+def test_merge_keeps_every_connector_factory_and_drops_signatures(tmp_path: Path):
+    # Given two connector jars that share a shaded class and each register a table factory
+    kinesis = _jar(
+        tmp_path / "k.jar",
+        {
+            SERVICES: "org.apache.flink.connector.kinesis.table.KinesisDynamicTableFactory\n",
+            "shaded/A.class": "k",
+            "META-INF/K.SF": "sig",
+        },
+    )
+    dynamodb = _jar(
+        tmp_path / "d.jar",
+        {SERVICES: "org.apache.flink.connector.dynamodb.table.DynamoDbDynamicSinkFactory\n", "shaded/A.class": "d"},
+    )
+    # When they are merged
+    out = tmp_path / "merged.jar"
+    _module().merge([kinesis, dynamodb], out)
+    # Then both factories are registered, the shared class is there once, and no signature survives
+    with zipfile.ZipFile(out) as merged:
+        assert merged.read(SERVICES).decode().splitlines() == [
+            "org.apache.flink.connector.kinesis.table.KinesisDynamicTableFactory",
+            "org.apache.flink.connector.dynamodb.table.DynamoDbDynamicSinkFactory",
+        ]
+        assert merged.read("shaded/A.class") == b"k"
+        assert "META-INF/K.SF" not in merged.namelist()
