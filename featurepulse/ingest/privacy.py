@@ -19,16 +19,27 @@ def truncate_ip(value: object) -> str | None:
     """The stored network prefix of an IP address, or None when `value` is not one."""
     if type(value) is not str or not value:
         return None
-    parts = value.split(".")
-    if len(parts) == 4:
-        a, b, c, d = parts
-        # Exact dotted-quad check by set membership ("0".."255", no leading zeros, as `ipaddress` accepts).
-        if a in _OCTETS and b in _OCTETS and c in _OCTETS and d in _OCTETS:
-            return f"{a}.{b}.{c}.0/{IPV4_PREFIX_BITS}"
+    # IPv4, the common case: the network ("a.b.c") is looked up in a cache of networks already checked, and the
+    # last octet by set membership ("0".."255", no leading zeros, as `ipaddress` accepts).
+    network, _, last = value.rpartition(".")
+    if last in _OCTETS:
+        prefix = _ipv4_prefixes.get(network)
+        if prefix is not None:
+            return prefix
+        octets = network.split(".")
+        if len(octets) == 3 and all(octet in _OCTETS for octet in octets):
+            prefix = f"{network}.0/{IPV4_PREFIX_BITS}"
+            if len(_ipv4_prefixes) >= _CACHE_LIMIT:
+                _ipv4_prefixes.clear()
+            _ipv4_prefixes[network] = prefix
+            return prefix
     return _truncate_other(value)
 
 
 _OCTETS = frozenset(str(i) for i in range(256))
+_CACHE_LIMIT = 4096
+# "a.b.c" (checked) -> "a.b.c.0/24"
+_ipv4_prefixes: dict[str, str] = {}
 
 
 @lru_cache(maxsize=4096)
