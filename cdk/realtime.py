@@ -148,8 +148,9 @@ class RealtimeAggregation(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            # Derived data: the job rebuilds it from the stream (within its retention); the lake keeps the rest.
-            removal_policy=RemovalPolicy.DESTROY,
+            # Retained like every stateful resource (decisions.md 8): the job could rebuild only what the stream
+            # still holds (24 h by default), so past days' rows would be lost with the table.
+            removal_policy=RemovalPolicy.RETAIN,
         )
 
         jar_name = merged_jar_name(root / "flink" / "connectors.json")

@@ -19,7 +19,7 @@ import orjson
 
 from featurepulse.domain.packing import MAX_PACKED_RECORD_BYTES, StreamRecord
 from featurepulse.domain.quarantine import QuarantinedEvent
-from featurepulse.domain.schema import EVENT_TYPES, partition_key_for
+from featurepulse.domain.schema import EVENT_TYPES
 from featurepulse.ingest.enrich import (
     EnrichmentConfig,
     InvalidEventError,
@@ -190,7 +190,7 @@ def prepare_events(
             continue
         accepted += 1
         event_id = enriched["event_id"]
-        key = partition_key_for(enriched["user_id"], enriched["anonymous_id"], event_id)
+        key = enriched["user_id"] or enriched["anonymous_id"] or event_id  # partition_key_for, inline
         line = _dumps(enriched, option=_OPT_LINE)
         size = len(line)
         current = open_records.get(key)

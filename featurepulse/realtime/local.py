@@ -81,10 +81,12 @@ class LocalFlink:
         settings: RealtimeSettings | None = None,
         table_name: str = LOCAL_AGGREGATES_TABLE,
         poll_interval_s: float = 0.2,
+        file_interval_s: float = 1.0,
     ) -> None:
         self.settings = settings or RealtimeSettings()
         self.table_name = table_name
         self.poll_interval_s = poll_interval_s
+        self.file_interval_s = file_interval_s
         self._stop = threading.Event()
         self._caught_up = threading.Event()
         self._thread: threading.Thread | None = None
@@ -150,7 +152,17 @@ class LocalFlink:
         self._thread.start()
 
     def _feed(self, reader: StreamReader) -> None:
-        assert self._spool is not None
+        """Stream -> spool files, in stream order.
+
+        The job's file source takes the files it finds in one directory listing in no particular order, so the
+        feeder keeps them apart: nothing is written before the job runs (what arrives meanwhile becomes one
+        file), then at most one file per `file_interval_s`, twice the source's monitor interval. Out-of-order
+        files would make Kinesis's per-shard order look shuffled: many events behind the watermark.
+        """
+        assert self._spool is not None and self._workdir is not None
+        ready = self._workdir / "job.ready"
+        pending: list[bytes] = []
+        last_write = 0.0
         while not self._stop.is_set():
             try:
                 batch = reader.poll()
@@ -158,12 +170,15 @@ class LocalFlink:
                 logger.exception("reading the stream for the Flink job failed")
                 self._stop.wait(1.0)
                 continue
-            if batch:
+            pending += [r.data for r in batch]
+            if pending and time.monotonic() - last_write >= self.file_interval_s and ready.exists():
+                self._spool.write(pending)
+                pending, last_write = [], time.monotonic()
+            if pending or batch:
                 self._caught_up.clear()
-                self._spool.write([r.data for r in batch])
             else:
                 self._caught_up.set()
-                self._stop.wait(self.poll_interval_s)
+            self._stop.wait(self.poll_interval_s)
 
     def wait_until_running(self, timeout_s: float = JOB_START_TIMEOUT_S) -> None:
         """Block until the job is submitted (the mini-cluster takes ~10-30 s to start)."""

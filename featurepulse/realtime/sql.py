@@ -188,7 +188,13 @@ def dynamodb_sink_ddl(*, table_name: str, region: str) -> str:
     PARTITIONED BY makes the connector keep only the last write per key within a batch (BatchWriteItem
     refuses two writes of one key), which is also the right semantics for early-fired updates.
     """
-    options = {"connector": "dynamodb", "table-name": table_name, "aws.region": region}
+    options = {
+        "connector": "dynamodb",
+        "table-name": table_name,
+        "aws.region": region,
+        # The connector buffers up to 5 s by default: half a second keeps the panels within seconds.
+        "sink.flush-buffer.timeout": "500",
+    }
     return (
         f"CREATE TABLE {AGGREGATES_SINK} ({item_columns_sql()}, PRIMARY KEY (`{items.PK}`, `{items.SK}`) NOT ENFORCED) "
         f"PARTITIONED BY (`{items.PK}`, `{items.SK}`) {_with(options)}"

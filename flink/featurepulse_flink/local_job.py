@@ -30,15 +30,22 @@ _SKIPPED_KINDS = {"UPDATE_BEFORE"}
 
 
 class DynamoDbItemWriter(MapFunction):  # type: ignore[misc]
-    """Upserts each item (PutItem); skips a write when the item is unchanged since the last one."""
+    """Upserts the items like the DynamoDB connector does in AWS: buffered, the last version of each key only,
+    written with BatchWriteItem (25 per request) by a flusher every `flush_interval_s`."""
 
-    def __init__(self, table_name: str, endpoint_url: str | None, region: str) -> None:
+    def __init__(self, table_name: str, endpoint_url: str | None, region: str, flush_interval_s: float = 0.2) -> None:
         self.table_name = table_name
         self.endpoint_url = endpoint_url
         self.region = region
+        self.flush_interval_s = flush_interval_s
         self._client: Any = None
         self._serializer: Any = None
-        self._last: dict[tuple[str, str], dict[str, Any]] = {}
+        # Threads and locks are made in open(): the function is pickled to the Python worker before that.
+        self._lock: Any = None
+        self._stop: Any = None
+        self._flusher: threading.Thread | None = None
+        self._pending: dict[tuple[str, str], dict[str, Any] | None] = {}  # None: delete
+        self._written: dict[tuple[str, str], dict[str, Any]] = {}
 
     def open(self, runtime_context: RuntimeContext) -> None:
         import boto3
@@ -46,24 +53,61 @@ class DynamoDbItemWriter(MapFunction):  # type: ignore[misc]
 
         self._client = boto3.session.Session(region_name=self.region).client("dynamodb", endpoint_url=self.endpoint_url)
         self._serializer = TypeSerializer()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_periodically, name="dynamodb-flusher", daemon=True)
+        self._flusher.start()
+
+    def close(self) -> None:
+        if self._stop is None:
+            return
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join(timeout=10)
+        self.flush()
 
     def map(self, value: Row) -> int:
         kind = value.get_row_kind().name
         if kind in _SKIPPED_KINDS:
             return 0
         item = dict(zip(items.ITEM_COLUMN_NAMES, value, strict=True))
-        key = (item[items.PK], item[items.SK])
-        if kind == "DELETE":
-            self._client.delete_item(TableName=self.table_name, Key={items.PK: {"S": key[0]}, items.SK: {"S": key[1]}})
-            self._last.pop(key, None)
-            return 1
-        if self._last.get(key) == item:
-            return 0
-        self._client.put_item(
-            TableName=self.table_name, Item={k: self._serializer.serialize(v) for k, v in item.items()}
-        )
-        self._last[key] = item
+        with self._lock:
+            self._pending[(item[items.PK], item[items.SK])] = None if kind == "DELETE" else item
         return 1
+
+    def _flush_periodically(self) -> None:
+        while not self._stop.wait(self.flush_interval_s):
+            try:
+                self.flush()
+            except Exception as exc:  # moto stopping: keep the items and retry on the next tick
+                print(f"featurepulse-realtime: write failed, will retry: {exc}", file=sys.stderr, flush=True)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        requests = []
+        for key, item in pending.items():
+            if item is None:
+                requests.append({"DeleteRequest": {"Key": {items.PK: {"S": key[0]}, items.SK: {"S": key[1]}}}})
+            elif self._written.get(key) != item:
+                serialized = {k: self._serializer.serialize(v) for k, v in item.items()}
+                requests.append({"PutRequest": {"Item": serialized}})
+        try:
+            for start in range(0, len(requests), 25):
+                batch = requests[start : start + 25]
+                while batch:
+                    answer = self._client.batch_write_item(RequestItems={self.table_name: batch})
+                    batch = answer.get("UnprocessedItems", {}).get(self.table_name, [])
+        except Exception:
+            with self._lock:  # put back what was not written, unless a newer version arrived meanwhile
+                for key, item in pending.items():
+                    self._pending.setdefault(key, item)
+            raise
+        for key, item in pending.items():
+            if item is None:
+                self._written.pop(key, None)
+            else:
+                self._written[key] = item
 
 
 def build_local_job(
