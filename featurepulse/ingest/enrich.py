@@ -55,6 +55,8 @@ _MAX_DURATION_MS = 2**53
 _WEB_LIBRARIES = frozenset(
     ("analytics.js", "analytics-next", "@segment/analytics-next", "RudderLabs JavaScript SDK", "rudder-sdk-js")
 )
+# The enriched event's columns, in order (the keys of every enriched event).
+_COLUMNS: tuple[str, ...] = tuple(EnrichedEvent.model_fields)
 _CACHE_LIMIT = 4096
 _UNKNOWN: Any = object()
 # locale -> country code (or None): `country_from_locale` results, without the lru_cache call per event.
@@ -98,7 +100,7 @@ class RequestInfo:
         received_at_text = format_ms(self.received_at_ms)
         sent_at_text = None if self.sent_at_ms is None else format_ms(self.sent_at_ms)
         source_ip_prefix = truncate_ip(self.source_ip)
-        template: dict[str, Any] = dict.fromkeys(EnrichedEvent.model_fields)
+        template: dict[str, Any] = dict.fromkeys(_COLUMNS)
         template.update(
             source_id=self.source_id,
             sent_at=sent_at_text,
