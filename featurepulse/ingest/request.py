@@ -173,7 +173,6 @@ def prepare_events(
     records = prepared.records
     # partition key -> [bytes so far, line, event id, line, event id, ...] of its open record
     open_records: dict[str, list[Any]] = {}
-    accepted = 0
     for index, raw in enumerate(parsed.events):
         try:
             if measure and len(_dumps(raw)) > MAX_EVENT_BYTES:
@@ -188,7 +187,6 @@ def prepare_events(
                 )
             )
             continue
-        accepted += 1
         event_id = enriched["event_id"]
         key = enriched["user_id"] or enriched["anonymous_id"] or event_id  # partition_key_for, inline
         line = _dumps(enriched, option=_OPT_LINE)
@@ -205,8 +203,11 @@ def prepare_events(
             current.append(line)
             current.append(event_id)
     for key, current in open_records.items():
-        records.append(_stream_record(key, current))
-    prepared.accepted = accepted
+        if len(current) == 3:  # one event, the common case when a batch has many users
+            records.append(StreamRecord(key, current[1], (current[2],)))
+        else:
+            records.append(_stream_record(key, current))
+    prepared.accepted = len(parsed.events) - len(prepared.rejections)
     return prepared
 
 
