@@ -20,6 +20,7 @@ import orjson
 from featurepulse.domain.packing import MAX_PACKED_RECORD_BYTES, StreamRecord
 from featurepulse.domain.quarantine import QuarantinedEvent
 from featurepulse.domain.schema import EVENT_TYPES
+from featurepulse.ingest.deepjson import MAX_SERIALIZABLE_DEPTH, dumps_any
 from featurepulse.ingest.enrich import (
     EnrichmentConfig,
     InvalidEventError,
@@ -178,8 +179,13 @@ def prepare_events(
             if measure and len(_dumps(raw)) > MAX_EVENT_BYTES:
                 raise InvalidEventError(f"the event is larger than {MAX_EVENT_BYTES} bytes (32 KB)")
             enriched = enrich_event(raw, event_type, request, config)
-        except ValueError as exc:  # InvalidEventError, or the ValueError of a field rule
-            reason = str(exc)
+        except (ValueError, orjson.JSONEncodeError) as exc:
+            # InvalidEventError, the ValueError of a field rule, or orjson refusing a too-deep event
+            reason = (
+                f"the event is nested deeper than {MAX_SERIALIZABLE_DEPTH} levels"
+                if isinstance(exc, orjson.JSONEncodeError)
+                else str(exc)
+            )
             prepared.rejections.append(Rejection(index=index, reason=reason))
             prepared.quarantined.append(
                 quarantined_event(
@@ -228,9 +234,9 @@ def quarantined_event(
     `quarantine_id` is a digest of the source and the event, the same when a client resends the event.
     """
     redacted = _as_read(raw, event_type, request)
-    raw_text = _dumps(redacted).decode()
+    raw_text = dumps_any(redacted).decode()
     identity = redacted if type(redacted) is dict else {}
-    canonical = _dumps(redacted, option=orjson.OPT_SORT_KEYS)
+    canonical = dumps_any(redacted, sort_keys=True)
     digest = hashlib.sha256(request.source_id.encode() + b"\n" + canonical).hexdigest()
     return QuarantinedEvent(
         quarantine_id="q-" + digest[:32],
