@@ -518,7 +518,7 @@ class LivePanels(Construct):
                 RegexAppliesTo(regex=r"/^Action::s3:(GetObject|GetBucket|List|DeleteObject|Abort)\*$/"),
                 RegexAppliesTo(regex=r"/^Action::kms:(ReEncrypt|GenerateDataKey)\*$/"),
                 RegexAppliesTo(regex=r"/^Resource::.*athena-spill\/realtime\/\*$/"),
-                RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:logs:.*:\*$/"),
+                RegexAppliesTo(regex=r"/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):logs:.*:\*$/"),
             ],
             apply_to_children=True,
         )

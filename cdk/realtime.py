@@ -293,11 +293,13 @@ class RealtimeAggregation(Construct):
             "on log-group:* of this account and region before starting the job (it has no narrower resource).",
             applies_to=[
                 RegexAppliesTo(regex=r"/^Resource::<.*AggregatesTable[A-Za-z0-9]+\.Arn>\/index\/\*$/"),
-                RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:s3:::.*\/\*$/"),
+                RegexAppliesTo(
+                    regex=r"/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):s3:::cdk-[a-z0-9]+-assets-.*\/\*$/"
+                ),
                 RegexAppliesTo(regex=r"/^Action::s3:(GetObject|GetBucket|List)\*$/"),
                 RegexAppliesTo(regex=r"/^Action::kms:(ReEncrypt|GenerateDataKey)\*$/"),
                 RegexAppliesTo(
-                    regex=r"/^Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:\*$/"
+                    regex=r"/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d+):log-group:\*$/"
                 ),
                 RegexAppliesTo(regex=r"/^Resource::<.*Logs[A-Za-z0-9]+\.Arn>:\*$/"),
             ],
