@@ -58,6 +58,11 @@ class AggregatesReader:
         self._client = client
         self.table_name = table_name
 
+    @property
+    def client(self) -> Any:
+        """The low-level DynamoDB client the reads use."""
+        return self._client
+
     def get(self, pk: str, sk: str) -> dict[str, Any] | None:
         answer = self._client.get_item(
             TableName=self.table_name, Key={items.PK: {"S": pk}, items.SK: {"S": sk}}, ConsistentRead=True

@@ -228,7 +228,7 @@ class LocalFlink:
     def _digest(self) -> str:
         """A fingerprint of the whole table (small locally): tells when the job has stopped writing."""
         assert self._reader is not None
-        client = self._reader._client
+        client = self._reader.client
         h = hashlib.sha256()
         kwargs: dict[str, Any] = {"TableName": self.table_name, "ConsistentRead": True}
         while True:
@@ -243,7 +243,7 @@ class LocalFlink:
         spool = self._spool
         if spool is None or self._reader is None:
             return ["real time:  not started"]
-        rows = int(self._reader._client.scan(TableName=self.table_name, Select="COUNT").get("Count", 0))
+        rows = int(self._reader.client.scan(TableName=self.table_name, Select="COUNT").get("Count", 0))
         state = "running" if self._process is not None and self._process.poll() is None else "stopped"
         return [
             f"real time:  Flink job (local mini-cluster, {state}) read {spool.events} events in {spool.records} "
