@@ -331,8 +331,8 @@ class Reporting(Construct):
             applies_to=[
                 RegexAppliesTo(regex=r"/^Resource::<.+\.Arn>\/events\/\*$/"),
                 RegexAppliesTo(regex=r"/^Resource::<.+\.Arn>\/results\/\*$/"),
-                RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:logs:.*\/aws-glue\/\*$/"),
-                RegexAppliesTo(regex=r"/^Resource::arn:<AWS::Partition>:s3:::.+\/\*$/"),
+                RegexAppliesTo(regex=r"/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):logs:.*\/aws-glue\/\*$/"),
+                RegexAppliesTo(regex=r"/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):s3:::.+\/\*$/"),
                 RegexAppliesTo(regex=r"/^Action::s3:(GetBucket|GetObject|List)\*$/"),
                 RegexAppliesTo(regex=r"/^Action::kms:.*\*$/"),
             ],
