@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import re
 import socket
 import sys
@@ -122,6 +121,8 @@ class LocalStackInfo:
 
 
 def read_local_stack(root: Path) -> LocalStackInfo:
+    from featurepulse.local.runtime import pid_alive
+
     book_path = root / "local.json"
     book: dict[str, Any] = {}
     if book_path.is_file():
@@ -130,7 +131,7 @@ def read_local_stack(root: Path) -> LocalStackInfo:
         except ValueError:
             raise CliError(f"{book_path} is not valid JSON; run `featurepulse local` again") from None
     pid = book.get("pid")
-    running = book.get("status") == "running" and isinstance(pid, int) and _pid_alive(pid)
+    running = book.get("status") == "running" and isinstance(pid, int) and pid_alive(pid)
     return LocalStackInfo(
         root=root,
         lake_dir=Path(book.get("lake_dir") or root / "lake"),
@@ -141,16 +142,6 @@ def read_local_stack(root: Path) -> LocalStackInfo:
         lake_bucket=book.get("lake_bucket"),
         stream_name=book.get("stream_name"),
     )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _local_client(info: LocalStackInfo, service: str) -> Any:

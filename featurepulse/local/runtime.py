@@ -184,7 +184,8 @@ def _reset_moto(url: str) -> None:
         response.read()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (a stack recorded in local.json may have died)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -348,7 +349,7 @@ class LocalStack:
             previous.get("status") in ("starting", "running")
             and isinstance(pid, int)
             and pid != os.getpid()
-            and _pid_alive(pid)
+            and pid_alive(pid)
         ):
             raise LocalStackError(
                 f"a local stack is already running from {self.root} (pid {pid}); stop it first "

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from featurepulse.local.components import LocalContext
+from featurepulse.local.runtime import FAKE_CREDENTIALS
 from featurepulse.local.stream_reader import StreamReader
 from featurepulse.realtime import items
 from featurepulse.realtime.dal import AggregatesReader, create_aggregates_table
@@ -137,8 +138,8 @@ class LocalFlink:
             command += ["--property", f"{key}={value}"]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "flink")])
-        env.setdefault("AWS_ACCESS_KEY_ID", "featurepulse-local")
-        env.setdefault("AWS_SECRET_ACCESS_KEY", "featurepulse-local")
+        for name, value in FAKE_CREDENTIALS.items():
+            env.setdefault(name, value)
         # Its own process group: stop() ends the job's JVM with it.
         self._process = subprocess.Popen(
             command, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, start_new_session=True
