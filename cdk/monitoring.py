@@ -41,6 +41,31 @@ INGEST_EVENT_METRICS: tuple[str, ...] = ("AcceptedEvents", "QuarantinedEvents")
 INGEST_PUT_METRICS: tuple[str, ...] = ("PutRetriedRecords", "ThrottledRecords", "FailedRecords")
 
 
+def aws_metric(
+    *, namespace: str, dimensions: dict[str, str], name: str, statistic: str, label: str
+) -> cloudwatch.Metric:
+    """A five-minute metric of an AWS service namespace (the one period every section graphs and alarms on)."""
+    return cloudwatch.Metric(
+        namespace=namespace,
+        metric_name=name,
+        dimensions_map=dimensions,
+        statistic=statistic,
+        period=FIVE_MINUTES,
+        label=label,
+    )
+
+
+def flink_metric(application_name: str, name: str, statistic: str, label: str) -> cloudwatch.Metric:
+    """A metric of a Managed Flink application (AWS/KinesisAnalytics, dimension Application)."""
+    return aws_metric(
+        namespace="AWS/KinesisAnalytics",
+        dimensions={"Application": application_name},
+        name=name,
+        statistic=statistic,
+        label=label,
+    )
+
+
 class Monitoring(Construct):
     """`topic` (alarm notifications), `dashboard`, `alarms` (every alarm added, in order)."""
 
@@ -244,13 +269,9 @@ class Monitoring(Construct):
         """A Firehose delivery stream to S3: freshness, delivery success, Parquet conversion failures."""
 
         def metric(name: str, statistic: str, label: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/Firehose",
-                metric_name=name,
-                dimensions_map={"DeliveryStreamName": delivery_stream_name},
-                statistic=statistic,
-                period=FIVE_MINUTES,
-                label=label,
+            dimensions = {"DeliveryStreamName": delivery_stream_name}
+            return aws_metric(
+                namespace="AWS/Firehose", dimensions=dimensions, name=name, statistic=statistic, label=label
             )
 
         freshness = metric("DeliveryToS3.DataFreshness", "Maximum", "data freshness (s)")
@@ -300,14 +321,7 @@ class Monitoring(Construct):
         """A Managed Flink application: downtime, failed checkpoints, checkpoint duration, restarts."""
 
         def metric(name: str, statistic: str, label: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/KinesisAnalytics",
-                metric_name=name,
-                dimensions_map={"Application": application_name},
-                statistic=statistic,
-                period=FIVE_MINUTES,
-                label=label,
-            )
+            return flink_metric(application_name, name, statistic, label)
 
         downtime = metric("downtime", "Average", "downtime (ms)")
         failed_checkpoints_total = metric("numberOfFailedCheckpoints", "Maximum", "failed checkpoints (total)")

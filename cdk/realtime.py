@@ -43,7 +43,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
-from cdk.monitoring import Monitoring
+from cdk.monitoring import Monitoring, flink_metric
 from cdk.nag import suppress
 from featurepulse.realtime import items
 from featurepulse.realtime.settings import PROPERTY_GROUP, RealtimeSettings
@@ -312,14 +312,7 @@ class RealtimeAggregation(Construct):
 
         def custom(name: str, label: str) -> cloudwatch.Metric:
             # Counters of the `kinesisanalytics` metric group (featurepulse_flink/job.py), totals since start.
-            return cloudwatch.Metric(
-                namespace="AWS/KinesisAnalytics",
-                metric_name=name,
-                dimensions_map={"Application": self.application_name},
-                statistic="Maximum",
-                period=Duration.minutes(5),
-                label=label,
-            )
+            return flink_metric(self.application_name, name, "Maximum", label)
 
         late_total = custom("lateEvents", "late events (total)")
         unreadable_total = custom("unreadableEvents", "unreadable events (total)")
