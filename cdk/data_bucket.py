@@ -18,6 +18,34 @@ from cdk.nag import suppress
 from featurepulse.constants import LAKE_EVENTS_PREFIX, QUARANTINE_PREFIX
 
 
+def encrypted_bucket(
+    scope: Construct,
+    construct_id: str,
+    *,
+    encryption_key: kms.IKey,
+    access_logs_bucket: s3.IBucket,
+    access_logs_prefix: str,
+    lifecycle_rules: list[s3.LifecycleRule],
+    versioned: bool = False,
+) -> s3.Bucket:
+    """A data bucket of the stack: KMS with Bucket Keys, TLS only, private, access-logged, retained."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=encryption_key,
+        bucket_key_enabled=True,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        versioned=versioned,
+        server_access_logs_bucket=access_logs_bucket,
+        server_access_logs_prefix=access_logs_prefix,
+        removal_policy=RemovalPolicy.RETAIN,
+        lifecycle_rules=lifecycle_rules,
+    )
+
+
 class DataBucket(Construct):
     """`bucket`: the lake; `access_logs_bucket`: its server access logs (SSE-S3: log delivery cannot use KMS)."""
 
@@ -51,19 +79,13 @@ class DataBucket(Construct):
             reason="This bucket receives the lake bucket's server access logs; logging it to itself would log "
             "every log delivery (an endless loop of objects).",
         )
-        self.bucket = s3.Bucket(
+        self.bucket = encrypted_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.KMS,
             encryption_key=encryption_key,
-            bucket_key_enabled=True,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            access_logs_bucket=self.access_logs_bucket,
+            access_logs_prefix="lake/",
             versioned=True,
-            server_access_logs_bucket=self.access_logs_bucket,
-            server_access_logs_prefix="lake/",
-            removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="quarantine-to-infrequent-access",

@@ -31,6 +31,7 @@ from aws_cdk import aws_s3 as s3
 from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
+from cdk.data_bucket import encrypted_bucket
 from cdk.nag import suppress
 from featurepulse.constants import QUARANTINE_PREFIX
 from featurepulse.domain.quarantine import QuarantinedEvent
@@ -126,17 +127,12 @@ class Lake(Construct):
         )
 
         self.results_prefix = ATHENA_RESULTS_PREFIX
-        self.results_bucket = s3.Bucket(
+        self.results_bucket = encrypted_bucket(
             self,
             "AthenaResults",
-            encryption=s3.BucketEncryption.KMS,
             encryption_key=encryption_key,
-            bucket_key_enabled=True,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs_bucket,
-            server_access_logs_prefix="athena-results/",
+            access_logs_bucket=access_logs_bucket,
+            access_logs_prefix="athena-results/",
             # Query results are reproducible from the lake: no versioning, and they expire.
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -145,7 +141,6 @@ class Lake(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.workgroup_name = f"{stack.stack_name}-lake"
         self.workgroup = athena.CfnWorkGroup(
