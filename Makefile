@@ -39,14 +39,16 @@ $(FLINK_VENV)/.installed: flink/requirements.txt
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	@touch $@
 
-SETUP := $(VENV)/.installed node_modules/.installed $(FLINK_VENV)/.installed .chromium
+# What the local pipeline needs (`run`, `serve`, `bench`); the tests also need the CDK CLI and chromium.
+RUNTIME := $(VENV)/.installed $(FLINK_VENV)/.installed
+SETUP := $(RUNTIME) node_modules/.installed .chromium
 setup: $(SETUP)
 
 # --- verbs -------------------------------------------------------------------------------------
-run: $(SETUP)
+run: $(RUNTIME)
 	$(BIN)/featurepulse local
 
-serve: $(SETUP)
+serve: $(RUNTIME)
 	$(BIN)/featurepulse local --serve
 
 test: $(SETUP)
@@ -77,7 +79,7 @@ flink-connectors: flink/connectors.json
 deploy: $(VENV)/.installed node_modules/.installed flink-connectors
 	npx --no-install cdk deploy --all
 
-bench: $(SETUP)
+bench: $(RUNTIME)
 	$(BIN)/python -m bench
 
 clean:
