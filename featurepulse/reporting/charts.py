@@ -6,7 +6,7 @@ Each chart is attached inline to the e-mail and referenced from the HTML by its 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,44 +91,24 @@ def campaigns_chart(rows: Sequence[dict[str, Any]]) -> bytes:
     return _png(fig)
 
 
+# (chart id, query whose rows it draws, title, renderer), in the order the e-mail shows them.
+_CHARTS: tuple[tuple[str, str, str, Callable[[Sequence[dict[str, Any]]], bytes]], ...] = (
+    ("active-users", "active_users_daily", "Daily and weekly active users", active_users_chart),
+    ("funnel", "feature_funnel", "Funnel: viewed, used, completed", funnel_chart),
+    ("campaigns", "campaign_attribution", "Conversion rate by campaign source", campaigns_chart),
+    ("time-on-feature", "time_on_feature_distribution", "Time on feature", time_on_feature_chart),
+)
+
+
 def render_charts(data: ReportData) -> list[Chart]:
-    """The charts that have data for this period."""
+    """The charts that have data for this period (a daily trend only when the period has several days)."""
     key = data.period.key
     charts: list[Chart] = []
-    if data.period.days > 1 and data.rows("active_users_daily"):
-        charts.append(
-            Chart(
-                "active-users",
-                f"{key}-active-users.png",
-                "Daily and weekly active users",
-                active_users_chart(data.rows("active_users_daily")),
-            )
-        )
-    if data.rows("feature_funnel"):
-        charts.append(
-            Chart(
-                "funnel",
-                f"{key}-funnel.png",
-                "Funnel: viewed, used, completed",
-                funnel_chart(data.rows("feature_funnel")),
-            )
-        )
-    if data.rows("campaign_attribution"):
-        charts.append(
-            Chart(
-                "campaigns",
-                f"{key}-campaigns.png",
-                "Conversion rate by campaign source",
-                campaigns_chart(data.rows("campaign_attribution")),
-            )
-        )
-    if data.rows("time_on_feature_distribution"):
-        charts.append(
-            Chart(
-                "time-on-feature",
-                f"{key}-time-on-feature.png",
-                "Time on feature",
-                time_on_feature_chart(data.rows("time_on_feature_distribution")),
-            )
-        )
+    for chart_id, query, title, render in _CHARTS:
+        if chart_id == "active-users" and data.period.days <= 1:
+            continue
+        rows = data.rows(query)
+        if not rows:
+            continue
+        charts.append(Chart(chart_id, f"{key}-{chart_id}.png", title, render(rows)))
     return charts
