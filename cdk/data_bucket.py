@@ -1,4 +1,4 @@
-"""The lake bucket (DESIGN.md section 4): events/ (Parquet, written by Firehose), quarantine/ (invalid events).
+"""The lake bucket (docs/design.md section 4): events/ (Parquet, written by Firehose), quarantine/ (invalid events).
 
 KMS-encrypted with the stack's key (S3 Bucket Keys cut the KMS calls), TLS only, no public access, versioned
 (an overwrite or a delete can be undone), server access logs in a second bucket. Lifecycle: quarantine and

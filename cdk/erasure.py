@@ -1,4 +1,4 @@
-"""GDPR erasure, deployed (DESIGN.md section 4; the why is in docs/decisions.md, "## Lake").
+"""GDPR erasure, deployed (docs/design.md section 4; the why is in docs/decisions.md, "## Lake").
 
 An SQS FIFO queue of erasure requests (`featurepulse erase --queue-url ...`, or any client allowed to send)
 feeds the erasure Lambda (`lambdas/erasure/handler.py`), which runs `featurepulse.lake.erasure` on the lake

@@ -1,4 +1,4 @@
-"""The event stream (DESIGN.md section 2): Kinesis Data Stream of packed enriched events.
+"""The event stream (docs/design.md section 2): Kinesis Data Stream of packed enriched events.
 
 On-demand by default (no capacity planning, pay per GB); provisioned with a fixed shard count when the
 `streamMode=provisioned` and `shardCount` context values say so (cheaper at steady high volume).

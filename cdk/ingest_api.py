@@ -1,9 +1,10 @@
-"""The Segment-compatible ingestion API (DESIGN.md section 1): REST API Gateway + WAF in front of one Lambda.
+"""The Segment-compatible ingestion API (docs/design.md section 1): REST API Gateway + WAF in front of one Lambda.
 
 Why REST and not HTTP API: docs/decisions.md. The gateway proxies `/v1/{proxy+}` and `/openapi.json` to the
 ingest Lambda, which owns routing, auth (write keys) and validation; the gateway adds what the Lambda cannot:
 per-IP rate limiting and managed rules (WAF), stage throttling, CORS preflight, JSON access logs, X-Ray.
-Grants are made by the stack (least privilege, STYLE.md); this construct exposes `function`, `api`, `stage`.
+Grants are made by the stack (least privilege, docs/decisions.md decision 4); this construct exposes `function`,
+`api`, `stage`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ INGEST_HANDLER = "lambdas.ingest.handler.lambda_handler"
 INGEST_RUNTIME = lambda_.Runtime.PYTHON_3_12
 CORS_ALLOW_HEADERS: tuple[str, ...] = ("Authorization", "Content-Type", "X-Amz-Date", "X-Api-Key")
 RATE_LIMIT_RETRY_AFTER_SECONDS = 60
-# The access log: who called what and how it went, without the caller's IP (DESIGN.md section 1, privacy).
+# The access log: who called what and how it went, without the caller's IP (docs/design.md section 1, privacy).
 ACCESS_LOG_FIELDS: dict[str, str] = {
     "requestId": apigw.AccessLogField.context_request_id(),
     "requestTime": apigw.AccessLogField.context_request_time(),

@@ -1,4 +1,4 @@
-"""The sources table (DESIGN.md section 1): one item per write key, keyed by the key's hash.
+"""The sources table (docs/design.md section 1): one item per write key, keyed by the key's hash.
 
 The partition key (`SOURCES_TABLE_PARTITION_KEY`, the sha256 of the write key) is shared with
 `featurepulse/dal/sources.py`, which reads and writes the items (the ingest Lambda

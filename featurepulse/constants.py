@@ -1,4 +1,4 @@
-"""Names shared by `cdk/`, the runtimes and `tests/`: env vars and stack outputs (STYLE.md lesson 4)."""
+"""Names shared by `cdk/`, the runtimes and `tests/`: env vars and stack outputs."""
 
 SERVICE_NAME = "featurepulse"
 METRICS_NAMESPACE = "FeaturePulse"
@@ -43,6 +43,6 @@ OUTPUT_ATHENA_RESULTS_BUCKET = "AthenaResultsBucketName"
 OUTPUT_DELIVERY_STREAM = "LakeDeliveryStreamName"
 OUTPUT_ERASURE_QUEUE_URL = "ErasureQueueUrl"
 
-# Storage layout (DESIGN.md section 4).
+# Storage layout (docs/design.md section 4).
 LAKE_EVENTS_PREFIX = "events/"
 QUARANTINE_PREFIX = "quarantine/"

@@ -1,4 +1,4 @@
-"""Powertools Logger, Tracer and Metrics for every featurepulse runtime (STYLE.md lesson 2).
+"""Powertools Logger, Tracer and Metrics for every featurepulse runtime.
 
 Service name, log level and metric namespace come from the environment (set by CDK, or by the local runtime),
 with the project's names as defaults so that a runtime started by hand still logs and counts sensibly.

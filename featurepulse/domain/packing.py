@@ -1,4 +1,4 @@
-"""Stream record packing (DESIGN.md section 2).
+"""Stream record packing (docs/design.md section 2).
 
 A Kinesis record carries one or more enriched events of the same partition key as JSON Lines
 (one JSON object per line, each line ending in a newline). Kinesis and Firehose bill per record, so

@@ -1,4 +1,4 @@
-"""Quarantined events (DESIGN.md sections 1 and 4): invalid events are stored with their reason, never dropped.
+"""Quarantined events (docs/design.md sections 1 and 4): invalid events are stored with their reason, never dropped.
 
 Layout: `s3://<lake>/quarantine/dt=YYYY-MM-DD/hr=HH/<received_at>-<request_id>.jsonl`, partitioned by the
 time the event was received (an invalid event may have no usable event time). One JSON object per line,

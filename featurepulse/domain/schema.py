@@ -1,4 +1,4 @@
-"""The enriched event: one record on the stream, one row in the lake (DESIGN.md section 2).
+"""The enriched event: one record on the stream, one row in the lake (docs/design.md section 2).
 
 `EnrichedEvent` is the single definition. The Glue table columns, the Parquet/Arrow schema and the
 Flink source schema are all derived from its fields (see `lake_columns`), so they cannot drift apart.

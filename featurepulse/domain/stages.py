@@ -1,4 +1,4 @@
-"""Feature funnel stages (DESIGN.md section 1): event names map to stages by configuration, not code."""
+"""Feature funnel stages (docs/design.md section 1): event names map to stages by configuration, not code."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ingestion API's domain logic (DESIGN.md section 1): pure Python, no AWS calls.
+"""The ingestion API's domain logic (docs/design.md section 1): pure Python, no AWS calls.
 
 - `segment`: the Segment payload models (the contract, and the OpenAPI request bodies).
 - `fields`, `timestamps`, `privacy`: the atomic rules (identifiers, event time and clock skew, IP truncation).

@@ -1,4 +1,4 @@
-"""The bodies the ingestion API answers with (DESIGN.md section 1, Answers).
+"""The bodies the ingestion API answers with (docs/design.md section 1, Answers).
 
 - 200 `Accepted`: every valid event is durably stored (on the stream); `rejected` lists the invalid ones (their
   index in the request and the reason), which are stored in the quarantine. Segment SDKs read `success`.

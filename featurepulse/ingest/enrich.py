@@ -1,4 +1,4 @@
-"""One raw Segment event -> one enriched event (DESIGN.md sections 1 and 2), on the request's hot path.
+"""One raw Segment event -> one enriched event (docs/design.md sections 1 and 2), on the request's hot path.
 
 `enrich_event` validates an event with the rules of `featurepulse.ingest.fields` (the same rules the pydantic
 models of `featurepulse.ingest.segment` run) and builds the enriched event directly as a JSON-ready dict whose

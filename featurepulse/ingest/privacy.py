@@ -1,4 +1,4 @@
-"""Client IP truncation (DESIGN.md section 1, Privacy).
+"""Client IP truncation (docs/design.md section 1, Privacy).
 
 A whole client IP is never stored: the enriched event keeps only its network prefix, IPv4 /24
 (`203.0.113.0/24`) and IPv6 /48 (`2001:db8:85a3::/48`); an IPv4-mapped IPv6 address counts as IPv4. `context.ip`

@@ -1,4 +1,4 @@
-"""The local stack's plug-in points (DESIGN.md section 6).
+"""The local stack's plug-in points (docs/design.md section 6).
 
 `featurepulse local` starts moto, creates the AWS resources, serves the real ingest handler over HTTP,
 then starts every registered `LocalComponent` (the lake writer standing in for Firehose, the Flink job,

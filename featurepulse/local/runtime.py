@@ -1,4 +1,4 @@
-"""`featurepulse local`: the whole pipeline on one machine, with no AWS account (DESIGN.md section 6).
+"""`featurepulse local`: the whole pipeline on one machine, with no AWS account (docs/design.md section 6).
 
 Start-up, in order:
 1. moto in server mode on a free loopback port; this process and its children get `AWS_ENDPOINT_URL`, fake

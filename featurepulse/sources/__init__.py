@@ -1,4 +1,4 @@
-"""Sources: one per client app, each with a write key (DESIGN.md section 1, Auth).
+"""Sources: one per client app, each with a write key (docs/design.md section 1, Auth).
 
 A write key is shown once, when its source is created; the table stores only its sha256. Revoking a source
 makes the API answer 401 to its key within the ingest runtime's cache TTL (`SOURCES_CACHE_TTL_SECONDS`).

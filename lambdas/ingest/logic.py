@@ -1,4 +1,4 @@
-"""What one Segment API call does, from the HTTP request to the answer (DESIGN.md section 1).
+"""What one Segment API call does, from the HTTP request to the answer (docs/design.md section 1).
 
 Order matters for "a 2xx means durably stored":
 1. read the body (400 malformed, 413 too large) and authenticate the write key (401);

@@ -1,4 +1,4 @@
-"""Enrichment of one Segment event into the enriched event (DESIGN.md sections 1 and 2)."""
+"""Enrichment of one Segment event into the enriched event (docs/design.md sections 1 and 2)."""
 
 from __future__ import annotations
 
