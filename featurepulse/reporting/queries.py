@@ -36,8 +36,29 @@ QUERY_NAMES: tuple[str, ...] = (
 LAKE_TABLE_PLACEHOLDER = "events"
 QUERIES_DIR_ENV = "FEATUREPULSE_QUERIES_DIR"
 
+
+@dataclass(frozen=True)
+class InlineTable:
+    """Rows bound in place of the table of the same name (e.g. `experiment_goals`, docs/experiments.md): a
+    `VALUES` list of varchar literals with named columns. Empty: one all-NULL row, which joins nothing."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str | None, ...], ...]
+
+    def values(self, alias: str) -> exp.Expr:
+        def cell(value: str | None) -> exp.Expr:
+            return exp.cast(exp.null() if value is None else exp.Literal.string(value), "VARCHAR")
+
+        rows = self.rows or (tuple(None for _ in self.columns),)
+        if any(len(row) != len(self.columns) for row in rows):
+            raise QueryBindingError(f"inline table {alias}: every row needs {len(self.columns)} values")
+        return exp.values(
+            [exp.tuple_(*(cell(v) for v in row)) for row in rows], alias=alias, columns=list(self.columns)
+        )
+
+
 # Union, not `|`: this alias is evaluated at import time, and the Glue job runs Python 3.9.
-ParameterValue = Union[date, int]  # noqa: UP007
+ParameterValue = Union[date, int, InlineTable]  # noqa: UP007
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$")
 
 
@@ -103,7 +124,11 @@ def bind(sql: str, params: Mapping[str, ParameterValue], table: TableRef) -> exp
     if missing:
         raise QueryBindingError(f"missing query parameters: {', '.join(missing)}")
 
+    inline_tables = {name: value for name, value in params.items() if isinstance(value, InlineTable)}
+
     def replace(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Table) and node.name in inline_tables and not node.args.get("db"):
+            return inline_tables[node.name].values(node.alias or node.name)
         if isinstance(node, exp.Placeholder):
             return _literal(str(node.this), params[str(node.this)])
         if isinstance(node, exp.Table) and node.name == LAKE_TABLE_PLACEHOLDER and not node.args.get("db"):
