@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from cdk.quicksight import PANEL_QUERIES
 from cdk.realtime import APP_DIR, RUN_OPTIONS_GROUP, RUNTIME, merged_jar_name
 from cdk.settings import SettingsError, StackSettings
 from featurepulse.constants import OUTPUT_AGGREGATES_TABLE, OUTPUT_FLINK_APPLICATION, OUTPUT_QUICKSIGHT_DASHBOARD
 from featurepulse.realtime import items
+from featurepulse.realtime.quicksight_panels import PANEL_QUERIES
 from featurepulse.realtime.settings import PROPERTY_GROUP
 from tests.infrastructure.conftest import REPO_ROOT, Synthesized
 
