@@ -1,159 +1,159 @@
--- A/B test results per experiment and variant: exposure, conversion, uplift against control with a 95%
--- confidence interval, and the two-sided p-value of a two-proportion z-test.
+-- A/B test exposure and conversion in PERSONS, per experiment, variant and day (cumulative). The statistics
+-- (sample-ratio check, always-valid sequential test, verdict) are computed from these rows in
+-- featurepulse/reporting/experiments.py; docs/experiments.md explains them.
 --
--- Exposure: a user's first 'Experiment Viewed' event of the experiment in the period assigns the user to
--- its variation_id (later exposures to another variant are ignored). Conversion: the user completed a
--- feature (stage 'complete') at or after that exposure, in the period.
--- Control: the variant named 'control' (any case), else the smallest variation_id.
--- Returns one row per experiment and variant:
---   experiment_id, variation_id (varchar), is_control (boolean)
---   exposed, converted (bigint), conversion_rate (double)
---   uplift_abs (double)      conversion_rate - control conversion_rate (NULL on the control row)
---   uplift_rel (double)      uplift_abs / control conversion_rate (NULL when control converted nobody)
---   uplift_ci_low, uplift_ci_high (double)  95% CI of uplift_abs (unpooled standard error)
---   z_score, p_value (double)  two-proportion z-test with the pooled standard error, two-sided
---   verdict (varchar)        'control', 'not enough data', 'better than control', 'worse than control',
---                            'no significant difference' (at the 5% level)
--- "Not enough data": fewer than :min_exposed_per_variant exposed users in the variant or in control, or
--- fewer than 5 conversions or 5 non-conversions in the two arms together (the normal approximation of the
--- z-test needs both).
+-- Persons come from the base view person_events (de-duplicated, identity-resolved): an anonymous visitor who
+-- was exposed and later signed in is one person.
+-- Window of an experiment: from its configured start (experiment_goals.window_start), else :start_date, to
+-- :end_date.
+-- Exposure: a person's first 'Experiment Viewed' event of the experiment in the window assigns the person to
+-- its variation_id (later exposures, to any variant, are ignored).
+-- Goal, per experiment: a named event (goal_event), or a stage of a feature (goal_feature, goal_stage) from
+-- the `experiments` setting (bound as the inline table experiment_goals). By default: completing the
+-- experiment's own feature, the feature named most often by the window's events that carry the experiment_id
+-- (the feature events of a feature under test carry experiment_id and variation_id; ties: smallest name).
+-- The default stage is 'complete'. An experiment whose events name no feature has no default goal (NULL).
+-- Conversion: the person reached the goal at or after the first exposure, in the window.
+--
+-- Returns one row per experiment, variant and look_date (each day of the window on which a person of the
+-- experiment was exposed or converted), with the counts as of the end of that day:
+--   experiment_id, variation_id, look_date ('YYYY-MM-DD')
+--   exposed, converted (bigint)              persons exposed / converted by the end of look_date
+--   goal_feature, goal_stage, goal_event (varchar)  the goal applied
+--   goal_configured (boolean)                the goal's feature or event came from the setting
+--   window_start (varchar)                   first day of the experiment's window
+-- The last look_date of an experiment holds its totals for the period.
 --
 -- Parameters:
 --   :start_date, :end_date     the period, 'YYYY-MM-DD', inclusive
---   :min_exposed_per_variant   integer, e.g. 100
--- Reads the partitions dt BETWEEN :start_date AND :end_date. Events deduplicated on event_id.
--- normal_cdf is Trino's; the local DuckDB adapter provides a function of the same name and meaning.
-WITH deduplicated AS (
-    SELECT event_id, user_key, event, stage, experiment_id, variation_id, event_time
+--   :experiments_start_date    the earliest window start of any experiment (<= :start_date)
+--   experiment_goals           inline table (experiment_id, goal_feature, goal_stage, goal_event, window_start),
+--                              varchar, one row per experiment listed in the setting
+-- Reads the partitions dt BETWEEN :experiments_start_date AND :end_date.
+WITH scoped AS (
+    SELECT person_id, event_id, event, feature, stage, experiment_id, variation_id, event_time, dt
     FROM (
         SELECT
+            coalesce(user_id, anonymous_id) AS person_id,
             event_id,
-            coalesce(user_id, anonymous_id) AS user_key,
             event,
+            feature,
             stage,
             experiment_id,
             variation_id,
             "timestamp" AS event_time,
+            dt,
             row_number() OVER (PARTITION BY event_id ORDER BY received_at) AS copy_number
         FROM events
-        WHERE dt BETWEEN :start_date AND :end_date
+        WHERE dt BETWEEN :experiments_start_date AND :end_date
     ) AS numbered
-    WHERE copy_number = 1 AND user_key IS NOT NULL
+    WHERE copy_number = 1 AND person_id IS NOT NULL
+),
+
+experiment_windows AS (
+    SELECT seen.experiment_id, coalesce(g.window_start, :start_date) AS window_start
+    FROM (
+        SELECT DISTINCT experiment_id
+        FROM scoped
+        WHERE event = 'Experiment Viewed' AND experiment_id IS NOT NULL AND variation_id IS NOT NULL
+    ) AS seen
+    LEFT JOIN experiment_goals AS g ON g.experiment_id = seen.experiment_id
+),
+
+own_features AS (
+    SELECT experiment_id, feature
+    FROM (
+        SELECT
+            s.experiment_id,
+            s.feature,
+            row_number() OVER (PARTITION BY s.experiment_id ORDER BY count(*) DESC, s.feature) AS feature_rank
+        FROM scoped AS s
+        INNER JOIN experiment_windows AS w ON w.experiment_id = s.experiment_id AND s.dt >= w.window_start
+        WHERE s.feature IS NOT NULL
+        GROUP BY s.experiment_id, s.feature
+    ) AS ranked
+    WHERE feature_rank = 1
+),
+
+goals AS (
+    SELECT
+        w.experiment_id,
+        w.window_start,
+        g.goal_event,
+        CASE WHEN g.goal_event IS NULL THEN coalesce(g.goal_feature, f.feature) END AS goal_feature,
+        CASE WHEN g.goal_event IS NULL THEN coalesce(g.goal_stage, 'complete') END AS goal_stage,
+        coalesce(g.goal_event IS NOT NULL OR g.goal_feature IS NOT NULL, false) AS goal_configured
+    FROM experiment_windows AS w
+    LEFT JOIN experiment_goals AS g ON g.experiment_id = w.experiment_id
+    LEFT JOIN own_features AS f ON f.experiment_id = w.experiment_id
 ),
 
 exposures AS (
-    SELECT
-        experiment_id,
-        variation_id,
-        user_key,
-        event_time AS exposed_at,
-        row_number() OVER (PARTITION BY experiment_id, user_key ORDER BY event_time, event_id) AS exposure_number
-    FROM deduplicated
-    WHERE event = 'Experiment Viewed' AND experiment_id IS NOT NULL AND variation_id IS NOT NULL
+    SELECT experiment_id, person_id, variation_id, exposed_at, exposed_dt
+    FROM (
+        SELECT
+            s.experiment_id,
+            s.person_id,
+            s.variation_id,
+            s.event_time AS exposed_at,
+            s.dt AS exposed_dt,
+            row_number() OVER (
+                PARTITION BY s.experiment_id, s.person_id ORDER BY s.event_time, s.event_id
+            ) AS exposure_number
+        FROM scoped AS s
+        INNER JOIN goals AS g ON g.experiment_id = s.experiment_id AND s.dt >= g.window_start
+        WHERE s.event = 'Experiment Viewed' AND s.variation_id IS NOT NULL
+    ) AS numbered
+    WHERE exposure_number = 1
 ),
 
 conversions AS (
-    SELECT
-        x.experiment_id,
-        x.variation_id,
-        x.user_key,
-        max(CASE WHEN e.user_key IS NOT NULL THEN 1 ELSE 0 END) AS converted
+    SELECT x.experiment_id, x.person_id, min(s.dt) AS converted_dt
     FROM exposures AS x
-    LEFT JOIN deduplicated AS e
-        ON e.user_key = x.user_key AND e.stage = 'complete' AND e.event_time >= x.exposed_at
-    WHERE x.exposure_number = 1
-    GROUP BY x.experiment_id, x.variation_id, x.user_key
+    INNER JOIN goals AS g ON g.experiment_id = x.experiment_id
+    INNER JOIN scoped AS s
+        ON
+            s.person_id = x.person_id
+            AND s.event_time >= x.exposed_at
+            AND (s.event = g.goal_event OR (s.feature = g.goal_feature AND s.stage = g.goal_stage))
+    GROUP BY x.experiment_id, x.person_id
+),
+
+persons AS (
+    SELECT x.experiment_id, x.variation_id, x.exposed_dt, c.converted_dt
+    FROM exposures AS x
+    LEFT JOIN conversions AS c ON c.experiment_id = x.experiment_id AND c.person_id = x.person_id
+),
+
+looks AS (
+    SELECT DISTINCT experiment_id, look_date
+    FROM (
+        SELECT experiment_id, exposed_dt AS look_date FROM persons
+        UNION ALL
+        SELECT experiment_id, converted_dt AS look_date FROM persons WHERE converted_dt IS NOT NULL
+    ) AS days
 ),
 
 variants AS (
-    SELECT experiment_id, variation_id, count(*) AS exposed, sum(converted) AS converted
-    FROM conversions
-    GROUP BY experiment_id, variation_id
-),
-
-controls AS (
-    SELECT experiment_id, variation_id, exposed, converted
-    FROM (
-        SELECT
-            experiment_id,
-            variation_id,
-            exposed,
-            converted,
-            row_number() OVER (
-                PARTITION BY experiment_id
-                ORDER BY CASE WHEN lower(variation_id) = 'control' THEN 0 ELSE 1 END, variation_id
-            ) AS control_rank
-        FROM variants
-    ) AS ranked
-    WHERE control_rank = 1
-),
-
-compared AS (
-    SELECT
-        v.experiment_id,
-        v.variation_id,
-        v.variation_id = c.variation_id AS is_control,
-        v.exposed,
-        v.converted,
-        c.exposed AS control_exposed,
-        c.converted AS control_converted,
-        CAST(v.converted AS DOUBLE) / v.exposed AS conversion_rate,
-        CAST(c.converted AS DOUBLE) / c.exposed AS control_rate,
-        CAST(v.converted + c.converted AS DOUBLE) / (v.exposed + c.exposed) AS pooled_rate
-    FROM variants AS v
-    INNER JOIN controls AS c ON c.experiment_id = v.experiment_id
-),
-
-tested AS (
-    SELECT
-        *,
-        conversion_rate - control_rate AS uplift,
-        sqrt(
-            conversion_rate * (1 - conversion_rate) / exposed + control_rate * (1 - control_rate) / control_exposed
-        ) AS unpooled_se,
-        sqrt(pooled_rate * (1 - pooled_rate) * (1e0 / exposed + 1e0 / control_exposed)) AS pooled_se,
-        (
-            exposed < :min_exposed_per_variant
-            OR control_exposed < :min_exposed_per_variant
-            OR converted + control_converted < 5
-            OR (exposed + control_exposed) - (converted + control_converted) < 5
-        ) AS too_small
-    FROM compared
-),
-
-scored AS (
-    SELECT
-        *,
-        CASE WHEN NOT is_control AND pooled_se > 0 THEN uplift / pooled_se END AS z_score
-    FROM tested
-),
-
-with_p AS (
-    SELECT
-        *,
-        2 * (1 - normal_cdf(0, 1, abs(z_score))) AS p_value
-    FROM scored
+    SELECT DISTINCT experiment_id, variation_id FROM persons
 )
 
 SELECT
-    experiment_id,
-    variation_id,
-    is_control,
-    exposed,
-    converted,
-    conversion_rate,
-    CASE WHEN NOT is_control THEN uplift END AS uplift_abs,
-    CASE WHEN NOT is_control AND control_rate > 0 THEN uplift / control_rate END AS uplift_rel,
-    CASE WHEN NOT is_control THEN uplift - 1.959963984540054e0 * unpooled_se END AS uplift_ci_low,
-    CASE WHEN NOT is_control THEN uplift + 1.959963984540054e0 * unpooled_se END AS uplift_ci_high,
-    z_score,
-    p_value,
-    CASE
-        WHEN is_control THEN 'control'
-        WHEN too_small OR p_value IS NULL THEN 'not enough data'
-        WHEN p_value < 0.05 AND uplift > 0 THEN 'better than control'
-        WHEN p_value < 0.05 AND uplift < 0 THEN 'worse than control'
-        ELSE 'no significant difference'
-    END AS verdict
-FROM with_p
-ORDER BY experiment_id, is_control DESC, variation_id
+    v.experiment_id,
+    v.variation_id,
+    l.look_date,
+    count(CASE WHEN p.exposed_dt <= l.look_date THEN 1 END) AS exposed,
+    count(CASE WHEN p.converted_dt <= l.look_date THEN 1 END) AS converted,
+    g.goal_feature,
+    g.goal_stage,
+    g.goal_event,
+    g.goal_configured,
+    g.window_start
+FROM variants AS v
+INNER JOIN looks AS l ON l.experiment_id = v.experiment_id
+INNER JOIN persons AS p ON p.experiment_id = v.experiment_id AND p.variation_id = v.variation_id
+INNER JOIN goals AS g ON g.experiment_id = v.experiment_id
+GROUP BY
+    v.experiment_id, v.variation_id, l.look_date, g.goal_feature, g.goal_stage, g.goal_event, g.goal_configured,
+    g.window_start
+ORDER BY v.experiment_id, v.variation_id, l.look_date

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from featurepulse.domain.stages import DEFAULT_STAGE_MAP, parse_stage_map
 from featurepulse.realtime.settings import RealtimeSettings, RealtimeSettingsError
+from featurepulse.reporting.experiments_config import ExperimentsConfig
 
 # CloudWatch Logs accepts only these retention periods (days), named by CDK's RetentionDays enum.
 LOG_RETENTION: dict[int, logs.RetentionDays] = {
@@ -112,6 +113,7 @@ class StackSettings(BaseModel):
     )
     report_time_zone: str = Field(default="UTC", alias="reportTimeZone", min_length=1)
     report_min_exposed_per_variant: int = Field(default=100, alias="reportMinExposedPerVariant", ge=1)
+    report_experiments: ExperimentsConfig = Field(default_factory=lambda: ExperimentsConfig({}), alias="experiments")
     # Real time (cdk/realtime.py, cdk/quicksight.py; docs/realtime.md).
     realtime_parallelism: int = Field(default=1, alias="realtimeParallelism", ge=1, le=1000)
     realtime_parallelism_per_kpu: int = Field(default=1, alias="realtimeParallelismPerKpu", ge=1, le=8)

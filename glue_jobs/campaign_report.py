@@ -13,7 +13,8 @@ Arguments (Glue passes `--name value`; unknown ones such as `--JOB_ID` are ignor
   --database --events_table --workgroup                 where the lake table is, which workgroup runs
   --sender --recipients (comma-separated) --configuration_set   the e-mail
   --send_log_table            the DynamoDB table of the send record
-  --min_exposed_per_variant   experiments: users per variant below which the verdict is "not enough data"
+  --min_exposed_per_variant   experiments: persons per variant below which the verdict is "collecting data"
+  --experiments JSON          experiments: goal, split, control, start per experiment (docs/experiments.md)
   --code_bundle s3://...zip   the featurepulse.reporting package and the SQL (set by the CDK construct):
                               extracted to /tmp and put first on sys.path before anything is imported
 Any failure raises: the run fails, the Glue "job failed" event raises the alarm, and no e-mail is half sent.
@@ -40,7 +41,15 @@ if TYPE_CHECKING:  # imported in the functions: on Glue, featurepulse is importa
 logger = logging.getLogger("featurepulse.glue.campaign_report")
 
 REQUIRED = ("period", "database", "events_table", "workgroup", "sender", "recipients", "send_log_table")
-OPTIONAL = ("date", "force", "configuration_set", "min_exposed_per_variant", "report_name", "code_bundle")
+OPTIONAL = (
+    "date",
+    "force",
+    "configuration_set",
+    "min_exposed_per_variant",
+    "experiments",
+    "report_name",
+    "code_bundle",
+)
 
 
 class JobArguments(BaseModel):
@@ -57,6 +66,7 @@ class JobArguments(BaseModel):
     force: bool = False
     configuration_set: str | None = None
     min_exposed_per_variant: int = 100
+    experiments: str = ""  # JSON of the `experiments` setting (docs/experiments.md); empty: every default
     report_name: str = "feature-report"
     code_bundle: str | None = None
 
@@ -69,6 +79,7 @@ class JobArguments(BaseModel):
             send_log_table=self.send_log_table,
             configuration_set=self.configuration_set or None,
             min_exposed_per_variant=self.min_exposed_per_variant,
+            experiments=self.experiments,
             report_name=self.report_name,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -43,15 +44,30 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--min-exposed", type=int, default=100, metavar="N", help="experiments: minimum users per variant (100)"
     )
+    parser.add_argument(
+        "--experiments",
+        default=None,
+        metavar="JSON|@FILE",
+        help="experiments: goal, split, control, start per experiment (default: from local.json; docs/experiments.md)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from featurepulse.reporting.experiments_config import parse_experiments
     from featurepulse.reporting.local import LocalReportTarget, latest_lake_day, run_local_report
 
     if args.min_exposed < 1:
         raise CliError("--min-exposed must be at least 1")
     target = LocalReportTarget.from_address_book(args.root, lake_dir=args.lake_dir, outbox_dir=args.outbox)
+    if args.experiments is not None:
+        text = args.experiments
+        if text.startswith("@"):
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        try:
+            target = dataclasses.replace(target, experiments=parse_experiments(text))
+        except ValueError as exc:
+            raise CliError(f"--experiments: {exc}") from exc
     if not (target.lake_dir / "events").is_dir():
         raise CliError(f"no lake at {target.lake_dir} (run `make run` first, or pass --lake-dir)")
     day = args.date or latest_lake_day(target.lake_dir) or datetime.now(UTC).date()

@@ -34,10 +34,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from featurepulse.reporting.experiments_config import ExperimentsConfig, ExperimentSettings
+from featurepulse.reporting.runners import QueryResult
 
 ALPHA = 0.05
 SRM_ALPHA = 0.001
@@ -212,7 +213,8 @@ def sequential_look(control: Arm, treatment: Arm, *, alpha: float = ALPHA, rho2:
     r = rho2 * (control.exposed + treatment.exposed)
     p_value = min(1.0, 1.0 / mixture_likelihood_ratio(difference / se, r))
     half_width = se * math.sqrt((1.0 + r) / r * (2.0 * math.log(1.0 / alpha) + math.log1p(r)))
-    return Look(difference, se, difference - half_width, difference + half_width, p_value)
+    # A difference of two rates lies in [-1, 1]: clipping the interval to it keeps its coverage.
+    return Look(difference, se, max(-1.0, difference - half_width), min(1.0, difference + half_width), p_value)
 
 
 @dataclass(frozen=True)
@@ -463,11 +465,29 @@ def analyse_experiments(
     return tuple(results)
 
 
-@dataclass(frozen=True)
-class ExperimentsSection:
-    """What the report shows about experiments (kept apart from the query rows it is computed from)."""
+VERDICT_COLUMNS: tuple[str, ...] = (
+    "experiment_id",
+    "variation_id",
+    "is_control",
+    "exposed",
+    "converted",
+    "conversion_rate",
+    "expected_share",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "significant_since",
+    "srm_p_value",
+    "verdict",
+    "goal",
+    "method",
+    "window_start",
+    "window_end",
+)
 
-    experiments: tuple[ExperimentResult, ...] = field(default_factory=tuple)
 
-    def rows(self) -> list[dict[str, Any]]:
-        return [row for e in self.experiments for row in e.rows()]
+def verdict_table(experiments: Iterable[ExperimentResult]) -> QueryResult:
+    """The verdicts as a table (the e-mail's `experiment_results` CSV attachment)."""
+    rows = tuple(row for e in experiments for row in e.rows())
+    return QueryResult(name="experiment_results", columns=VERDICT_COLUMNS, rows=rows)

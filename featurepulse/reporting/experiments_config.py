@@ -24,9 +24,10 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
 from featurepulse.domain.stages import STAGE_COMPLETE, STAGES
+from featurepulse.reporting.queries import InlineTable, ParameterValue
 
 StageName = Literal["view", "use", "complete", "dismiss"]
 DEFAULT_GOAL_STAGE: StageName = "complete"
@@ -76,6 +77,14 @@ class ExperimentsConfig(RootModel[dict[str, ExperimentSettings]]):
 
     model_config = ConfigDict(frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_json_text(cls, value: Any) -> Any:
+        # `-c experiments='{...}'` and the job argument arrive as text; empty text means nothing configured.
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
     def get(self, experiment_id: str) -> ExperimentSettings:
         return self.root.get(experiment_id) or ExperimentSettings()
 
@@ -86,12 +95,10 @@ class ExperimentsConfig(RootModel[dict[str, ExperimentSettings]]):
 
 def parse_experiments(raw: str | Mapping[str, Any] | ExperimentsConfig | None) -> ExperimentsConfig:
     """The setting from JSON text, a mapping, or nothing (every experiment with the defaults)."""
-    if raw is None or raw == "":
+    if raw is None:
         return ExperimentsConfig({})
     if isinstance(raw, ExperimentsConfig):
         return raw
-    if isinstance(raw, str):
-        raw = json.loads(raw)
     return ExperimentsConfig.model_validate(raw)
 
 
@@ -117,3 +124,11 @@ def earliest_start(config: ExperimentsConfig, period_start: date) -> date:
     """The first day any experiment reads: the period's start or an earlier configured start."""
     starts = [s.start for s in config.root.values() if s.start is not None]
     return min([period_start, *starts])
+
+
+def experiment_query_parameters(config: ExperimentsConfig, period_start: date) -> dict[str, ParameterValue]:
+    """What experiment_results.sql needs beyond the period: the scan's first day and the goals table."""
+    return {
+        "experiments_start_date": earliest_start(config, period_start),
+        "experiment_goals": InlineTable(GOAL_TABLE_COLUMNS, goal_rows(config)),
+    }

@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from featurepulse.reporting.charts import Chart, render_charts
 from featurepulse.reporting.csv_export import csv_filename, result_to_csv
 from featurepulse.reporting.dal.send_log import SendRecord
+from featurepulse.reporting.experiments import verdict_table
+from featurepulse.reporting.experiments_config import ExperimentsConfig
 from featurepulse.reporting.mime import Attachment, build_message
 from featurepulse.reporting.periods import Period
 from featurepulse.reporting.render import render_html, render_text, subject
@@ -45,6 +47,8 @@ class ReportSettings(BaseModel):
     configuration_set: str | None = None
     min_exposed_per_variant: int = Field(default=100, ge=1)
     report_name: str = Field(default="feature-report", pattern=r"^[a-z0-9-]{1,64}$")
+    # Goals, splits, controls and starts per experiment: JSON text or a mapping (docs/experiments.md).
+    experiments: ExperimentsConfig = Field(default_factory=lambda: ExperimentsConfig({}))
 
     @field_validator("sender")
     @classmethod
@@ -119,13 +123,20 @@ class RunOutcome:
 
 
 def build_report(runner: QueryRunner, period: Period, settings: ReportSettings, *, now: datetime) -> BuiltReport:
-    data = collect(runner, period, min_exposed_per_variant=settings.min_exposed_per_variant, now=now)
+    data = collect(
+        runner,
+        period,
+        min_exposed_per_variant=settings.min_exposed_per_variant,
+        now=now,
+        experiments=settings.experiments,
+    )
     charts = tuple(render_charts(data))
     html = render_html(data, charts)
     text = render_text(data)
-    attachments = [
-        Attachment(csv_filename(period, name), result_to_csv(result)) for name, result in data.results.items()
-    ]
+    # One CSV per query; for experiments, the table the e-mail shows (per variant, with the statistics) rather
+    # than the cumulative daily counts they were computed from.
+    tables = {**data.results, "experiment_results": verdict_table(data.experiments)}
+    attachments = [Attachment(csv_filename(period, name), result_to_csv(result)) for name, result in tables.items()]
     message = build_message(
         subject=subject(data),
         sender=settings.sender,

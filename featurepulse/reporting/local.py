@@ -23,6 +23,7 @@ from typing import Any
 from featurepulse.reporting.dal.send_log import STATUS_FAILED, STATUS_SENDING, STATUS_SENT, SendRecord
 from featurepulse.reporting.dal.ses_mailer import SesMailer
 from featurepulse.reporting.duckdb_runner import DuckDbQueryRunner
+from featurepulse.reporting.experiments_config import parse_experiments
 from featurepulse.reporting.job import ReportSettings, RunOutcome, run_report
 from featurepulse.reporting.periods import Period, PeriodKind
 
@@ -96,6 +97,7 @@ class LocalReportTarget:
     outbox_dir: Path
     aws_endpoint_url: str | None = None
     region: str = "us-east-1"
+    experiments: Any = None  # the `experiments` setting: JSON text or object (docs/experiments.md)
 
     @classmethod
     def from_address_book(
@@ -112,6 +114,7 @@ class LocalReportTarget:
             outbox_dir=Path(outbox_dir or book.get("outbox_dir") or root / "outbox").resolve(),
             aws_endpoint_url=book.get("aws_endpoint_url"),
             region=str(book.get("region") or "us-east-1"),
+            experiments=book.get("experiments"),
         )
 
 
@@ -165,6 +168,7 @@ def run_local_report(
         recipients=LOCAL_RECIPIENTS,
         send_log_table="local-outbox",
         min_exposed_per_variant=min_exposed_per_variant,
+        experiments=parse_experiments(target.experiments),
     )
     runner = DuckDbQueryRunner(target.lake_dir)
     try:
@@ -201,7 +205,8 @@ class LocalReport:
         if day is None:
             self._lines = ["no event reached the lake: no report"]
             return
-        target = LocalReportTarget(ctx.lake_dir, ctx.outbox_dir, ctx.aws_endpoint_url, ctx.region)
+        experiments = ctx.address_book.snapshot().get("experiments")
+        target = LocalReportTarget(ctx.lake_dir, ctx.outbox_dir, ctx.aws_endpoint_url, ctx.region, experiments)
         outcome, where = run_local_report("day", day, target)
         ctx.address_book.update(report_html=outcome.html_path, report_eml=outcome.eml_path)
         h = outcome.headline

@@ -70,5 +70,8 @@ class Period:
             "start_date": self.start,
             "end_date": self.end,
             "lookback_start_date": self.start - timedelta(days=LOOKBACK_DAYS),
+            # Experiments read from the period's start unless one has an earlier configured start
+            # (report.collect lowers it; docs/experiments.md).
+            "experiments_start_date": self.start,
             "min_exposed_per_variant": min_exposed_per_variant,
         }

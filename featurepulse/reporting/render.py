@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from featurepulse.reporting.charts import Chart
+from featurepulse.reporting.experiments import SRM_ALPHA, ExperimentResult, VariantResult
 from featurepulse.reporting.report import Kpi, ReportData, retention_by_horizon
 
 _FONT = "font-family:Arial,Helvetica,sans-serif;"
@@ -18,7 +19,7 @@ _H2 = f"{_FONT}font-size:16px;color:#111827;margin:28px 0 8px 0;"
 _H1 = f"{_FONT}font-size:20px;color:#111827;margin:0 0 4px 0;"
 _NOTE = f"{_FONT}font-size:12px;color:#6b7280;margin:4px 0 0 0;"
 _GOOD, _BAD, _FLAT = "#15803d", "#b91c1c", "#6b7280"
-_VERDICT_COLOURS = {"better than control": _GOOD, "worse than control": _BAD}
+_VERDICT_COLOURS = {"better than control": _GOOD, "worse than control": _BAD, "do not trust": _BAD}
 
 
 def subject(data: ReportData) -> str:
@@ -164,7 +165,7 @@ def render_html(data: ReportData, charts: Sequence[Chart]) -> str:
             "No activity in this period.",
         ),
         f'<h2 style="{_H2}">Experiments</h2>',
-        _experiments(data.rows("experiment_results")),
+        _experiments(data.experiments),
         f'<h2 style="{_H2}">Retention of adopters</h2>',
         _table(
             retention_by_horizon(data.rows("adopter_retention")),
@@ -198,41 +199,58 @@ def render_html(data: ReportData, charts: Sequence[Chart]) -> str:
     )
 
 
-def _experiments(rows: Sequence[dict[str, Any]]) -> str:
-    if not rows:
+def _verdict_colour(verdict: str) -> str:
+    return next((c for suffix, c in _VERDICT_COLOURS.items() if verdict.endswith(suffix)), _FLAT)
+
+
+def _interval(v: VariantResult) -> str:
+    return "-" if v.ci_low is None else f"{fmt_points(v.ci_low)} to {fmt_points(v.ci_high)}"
+
+
+def srm_note(e: ExperimentResult) -> str:
+    """The sample-ratio check in words: p-value, expected split, and whether it is flagged."""
+    if e.srm is None:
+        return "sample ratio: not checked (one variant)"
+    split = " / ".join(f"{variant} {share * 100:.0f}%" for variant, share in e.srm.expected_shares.items())
+    state = "MISMATCH, do not trust" if e.srm.flagged else "ok"
+    return f"sample ratio vs {split}: chi-square p = {fmt_p(e.srm.p_value)} ({state}; flagged below {SRM_ALPHA:g})"
+
+
+def _experiments(experiments: Sequence[ExperimentResult]) -> str:
+    if not experiments:
         return f'<p style="{_NOTE}">No experiment exposure in this period.</p>'
-    head = "".join(
-        f'<th style="{_TH}">{h}</th>'
-        for h in ("Experiment", "Variant", "Exposed", "Converted", "Rate", "Uplift", "95% CI", "p-value", "Verdict")
-    )
-    body = []
-    for r in rows:
-        ci = (
-            "-"
-            if r.get("uplift_ci_low") is None
-            else f"{fmt_points(r['uplift_ci_low'])} to {fmt_points(r['uplift_ci_high'])}"
+    headers = ("Variant", "Exposed", "Converted", "Rate", "Difference", "Always-valid 95% interval", "p", "Verdict")
+    head = "".join(f'<th style="{_TH}">{h}</th>' for h in headers)
+    blocks = []
+    for e in experiments:
+        body = []
+        for v in e.variants:
+            cells = [
+                v.variation_id + (" (control)" if v.is_control and v.variation_id.lower() != "control" else ""),
+                fmt_count(v.exposed),
+                fmt_count(v.converted),
+                fmt_rate(v.rate),
+                fmt_points(v.difference),
+                _interval(v),
+                fmt_p(v.p_value),
+            ]
+            verdict = v.verdict + (f" since {v.significant_since}" if v.significant_since else "")
+            body.append(
+                "<tr>"
+                + "".join(f'<td style="{_TD}">{html.escape(c)}</td>' for c in cells)
+                + f'<td style="{_TD}color:{_verdict_colour(v.verdict)};font-weight:bold;">'
+                f"{html.escape(verdict)}</td></tr>"
+            )
+        blocks.append(
+            f'<p style="{_FONT}font-size:14px;font-weight:bold;color:#111827;margin:16px 0 4px 0;">'
+            f"{html.escape(e.experiment_id)}</p>"
+            f'<p style="{_NOTE}">Goal: {html.escape(e.goal.label)}. Persons from {html.escape(e.window_start)} '
+            f"to {html.escape(e.window_end)}.</p>"
+            '<table role="presentation" cellpadding="0" cellspacing="0" width="100%" '
+            f'style="border-collapse:collapse;"><tr>{head}</tr>{"".join(body)}</table>'
+            f'<p style="{_NOTE}">{html.escape(srm_note(e))}. Method: {html.escape(e.method)}.</p>'
         )
-        verdict = str(r.get("verdict") or "")
-        colour = _VERDICT_COLOURS.get(verdict, _FLAT)
-        cells = [
-            _text(r.get("experiment_id")),
-            _text(r.get("variation_id")),
-            fmt_count(r.get("exposed")),
-            fmt_count(r.get("converted")),
-            fmt_rate(r.get("conversion_rate")),
-            fmt_points(r.get("uplift_abs")),
-            ci,
-            fmt_p(r.get("p_value")),
-        ]
-        body.append(
-            "<tr>"
-            + "".join(f'<td style="{_TD}">{html.escape(c)}</td>' for c in cells)
-            + f'<td style="{_TD}color:{colour};font-weight:bold;">{html.escape(verdict)}</td></tr>'
-        )
-    return (
-        '<table role="presentation" cellpadding="0" cellspacing="0" width="100%" style="border-collapse:collapse;">'
-        f"<tr>{head}</tr>{''.join(body)}</table>"
-    )
+    return "".join(blocks)
 
 
 def render_text(data: ReportData) -> str:
@@ -243,8 +261,14 @@ def render_text(data: ReportData) -> str:
         change = change.replace("&#9650;", "up").replace("&#9660;", "down").replace("&#8226;", "=")
         lines.append(f"- {kpi.label}: {kpi_value(kpi)} ({change})")
     lines.append("")
-    for r in data.rows("experiment_results"):
-        if not r.get("is_control"):
-            lines.append(f"- Experiment {r['experiment_id']} / {r['variation_id']}: {r['verdict']}")
+    for e in data.experiments:
+        for v in e.variants:
+            if not v.is_control:
+                lines.append(
+                    f"- Experiment {e.experiment_id} / {v.variation_id}: {v.verdict} (goal: {e.goal.label}; "
+                    f"always-valid p = {fmt_p(v.p_value)}; {srm_note(e)})"
+                )
+    if data.experiments:
+        lines.append(f"  Method: {data.experiments[0].method}.")
     lines += ["", "The HTML version has the funnel, campaigns, experiments and charts; every table is attached as CSV."]
     return "\n".join(lines) + "\n"

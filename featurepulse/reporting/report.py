@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from featurepulse.reporting.experiments import ExperimentResult, analyse_experiments
+from featurepulse.reporting.experiments_config import ExperimentsConfig, experiment_query_parameters
 from featurepulse.reporting.periods import Period
 from featurepulse.reporting.queries import QUERY_NAMES, ParameterValue
 from featurepulse.reporting.runners import QueryResult, QueryRunner
@@ -47,6 +49,8 @@ class ReportData:
     kpis: tuple[Kpi, ...]
     results: Mapping[str, QueryResult]  # current period, by query name
     previous_results: Mapping[str, QueryResult] = field(default_factory=dict)
+    # Verdicts computed from results["experiment_results"] (docs/experiments.md).
+    experiments: tuple[ExperimentResult, ...] = ()
 
     def rows(self, name: str) -> tuple[dict[str, Any], ...]:
         return self.results[name].rows
@@ -88,9 +92,18 @@ def headline_kpis(
     )
 
 
-def collect(runner: QueryRunner, period: Period, *, min_exposed_per_variant: int, now: datetime) -> ReportData:
+def collect(
+    runner: QueryRunner,
+    period: Period,
+    *,
+    min_exposed_per_variant: int,
+    now: datetime,
+    experiments: ExperimentsConfig | None = None,
+) -> ReportData:
     """Run every report query for the period (and the headline ones for the previous period)."""
+    experiments = experiments or ExperimentsConfig({})
     params: dict[str, ParameterValue] = dict(period.query_parameters(min_exposed_per_variant))
+    params.update(experiment_query_parameters(experiments, period.start))
     previous_params: dict[str, ParameterValue] = dict(period.previous().query_parameters(min_exposed_per_variant))
     results = {name: runner.run(name, params) for name in QUERY_NAMES}
     previous = {name: runner.run(name, previous_params) for name in PREVIOUS_PERIOD_QUERIES}
@@ -100,8 +113,15 @@ def collect(runner: QueryRunner, period: Period, *, min_exposed_per_variant: int
         results["active_users_daily"].rows,
         previous["active_users_daily"].rows,
     )
+    verdicts = analyse_experiments(results["experiment_results"].rows, experiments, min_exposed=min_exposed_per_variant)
     return ReportData(
-        period=period, generated_at=now, engine=runner.engine, kpis=kpis, results=results, previous_results=previous
+        period=period,
+        generated_at=now,
+        engine=runner.engine,
+        kpis=kpis,
+        results=results,
+        previous_results=previous,
+        experiments=verdicts,
     )
 
 

@@ -392,45 +392,4 @@ def test_campaign_attribution_credits_each_user_to_the_first_touch(
     assert sum(r["reached"] for r in actual) == len(users)
 
 
-# --- experiment_results (counts; the statistics are checked against scipy in test_report_statistics) ----
-
-
-def expected_experiment_counts(unique_rows: list[Row], period: Period) -> dict[tuple[str, str], tuple[int, int]]:
-    rows = between(unique_rows, period.start, period.end)
-    first_exposure: dict[tuple[str, str], Row] = {}
-    for r in sorted(rows, key=lambda e: (e["timestamp"], e["event_id"])):
-        if r["event"] == "Experiment Viewed" and r["experiment_id"] and r["variation_id"]:
-            first_exposure.setdefault((r["experiment_id"], user_key(r)), r)
-    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for (experiment, user), exposure in first_exposure.items():
-        converted = any(
-            user_key(r) == user and r["stage"] == "complete" and r["timestamp"] >= exposure["timestamp"] for r in rows
-        )
-        c = counts[(experiment, exposure["variation_id"])]
-        c[0] += 1
-        c[1] += converted
-    return {k: (v[0], v[1]) for k, v in counts.items()}
-
-
-@pytest.mark.parametrize("period_name", PERIODS)
-def test_experiment_counts_exposed_and_converted_users_per_variant(
-    runner: DuckDbQueryRunner, unique_rows: list[Row], period_name: str
-) -> None:
-    actual = run(runner, "experiment_results", PERIODS[period_name])
-    expected = expected_experiment_counts(unique_rows, PERIODS[period_name])
-    assert {(r["experiment_id"], r["variation_id"]): (r["exposed"], r["converted"]) for r in actual} == expected
-
-
-def test_a_variant_without_conversions_is_not_enough_data(runner: DuckDbQueryRunner) -> None:
-    # Given the 'onboarding' experiment, whose variant-b converts nobody
-    actual = {
-        r["variation_id"]: r
-        for r in run(runner, "experiment_results", PERIODS["day"])
-        if r["experiment_id"] == "onboarding"
-    }
-    # Then the variant has a zero rate and the "not enough data" verdict, and control is marked as such
-    assert actual["variant-b"]["converted"] == 0
-    assert actual["variant-b"]["conversion_rate"] == 0.0
-    assert actual["variant-b"]["verdict"] == "not enough data"
-    assert actual["control"]["verdict"] == "control"
-    assert actual["control"]["is_control"] is True
+# --- experiment_results: tests/integration/test_experiment_results*.py and test_report_queries_statistics.py

@@ -1,4 +1,6 @@
-"""experiment_results.sql: the statistics checked against scipy, on experiments built from chosen counts."""
+"""experiment_results.sql on DuckDB, then the statistics of featurepulse/reporting/experiments.py: experiments
+built from chosen counts come out with those counts, the always-valid test of those counts, and the verdict.
+"""
 
 from __future__ import annotations
 
@@ -11,45 +13,82 @@ import pytest
 from scipy import stats
 
 from featurepulse.reporting.duckdb_runner import DuckDbQueryRunner, normal_cdf
+from featurepulse.reporting.experiments import (
+    VERDICT_COLLECTING,
+    VERDICT_CONTROL,
+    VERDICT_NO_DIFFERENCE,
+    VERDICT_SRM,
+    Arm,
+    ExperimentResult,
+    analyse_experiments,
+    sequential_look,
+)
+from featurepulse.reporting.experiments_config import experiment_query_parameters, parse_experiments
 from featurepulse.reporting.periods import Period
 from tests.reporting_dataset import REPORT_DAY, make_event, write_lake
 
 MIN_EXPOSED = 100
+PERIOD = Period.containing("day", REPORT_DAY)
 # experiment id -> (control exposed, control converted, treatment exposed, treatment converted)
 CASES: dict[str, tuple[int, int, int, int]] = {
-    "clear-win": (400, 40, 400, 80),
-    "clear-loss": (500, 100, 480, 60),
-    "no-difference": (300, 45, 310, 48),
+    "clear-win": (1000, 100, 1000, 200),
+    "clear-loss": (1000, 200, 1000, 100),
+    "no-difference": (600, 90, 600, 96),
     "small-sample": (60, 10, 55, 20),
-    "zero-conversions": (200, 12, 210, 0),
+    "zero-conversions": (500, 40, 500, 0),
     "nobody-converts": (150, 0, 150, 0),
     "everybody-converts": (120, 120, 130, 130),
+    "ratio-mismatch": (1000, 100, 1300, 260),
+}
+VERDICTS = {
+    "clear-win": "treatment better than control",
+    "clear-loss": "treatment worse than control",
+    "no-difference": VERDICT_NO_DIFFERENCE,
+    "small-sample": VERDICT_COLLECTING,
+    "zero-conversions": "treatment worse than control",  # zero conversions, yet enough data to tell
+    "nobody-converts": VERDICT_COLLECTING,
+    "everybody-converts": VERDICT_COLLECTING,
+    "ratio-mismatch": VERDICT_SRM,  # a clear win on its face, from a broken 50/50 assignment
 }
 
 
 def experiment_rows(experiment: str, variant: str, exposed: int, converted: int) -> list[dict[str, Any]]:
+    """Persons exposed to the variant; the first `converted` complete the experiment's feature afterwards."""
     rows = []
     start = datetime(REPORT_DAY.year, REPORT_DAY.month, REPORT_DAY.day, 8)
     for i in range(exposed):
-        user = f"{experiment}-{variant}-{i}"
+        person = f"{experiment}-{variant}-{i}"
         at = start + timedelta(seconds=i)
-        rows.append(make_event(f"{user}-x", user, at, event="Experiment Viewed", experiment=(experiment, variant)))
+        rows.append(make_event(f"{person}-x", person, at, event="Experiment Viewed", experiment=(experiment, variant)))
+        # Every exposed person views the feature under test: its events carry the experiment (the default goal).
+        rows.append(
+            make_event(
+                f"{person}-v",
+                person,
+                at + timedelta(seconds=1),
+                event="Feature Viewed",
+                feature="f",
+                stage="view",
+                experiment=(experiment, variant),
+            )
+        )
         if i < converted:
             rows.append(
                 make_event(
-                    f"{user}-c",
-                    user,
+                    f"{person}-c",
+                    person,
                     at + timedelta(minutes=1),
                     event="Feature Completed",
                     feature="f",
                     stage="complete",
+                    experiment=(experiment, variant),
                 )
             )
         elif i == converted:  # a completion before the exposure does not count
             rows.append(
                 make_event(
-                    f"{user}-early",
-                    user,
+                    f"{person}-early",
+                    person,
                     at - timedelta(minutes=1),
                     event="Feature Completed",
                     feature="f",
@@ -60,7 +99,7 @@ def experiment_rows(experiment: str, variant: str, exposed: int, converted: int)
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict[str, Any]]]:
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ExperimentResult]:
     rows: list[dict[str, Any]] = []
     for experiment, (nc, xc, nt, xt) in CASES.items():
         rows += experiment_rows(experiment, "control", nc, xc)
@@ -68,79 +107,58 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dic
     lake: Path = tmp_path_factory.mktemp("lake")
     write_lake(lake, rows)
     runner = DuckDbQueryRunner(lake)
-    out: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in runner.run(
-        "experiment_results", Period.containing("day", REPORT_DAY).query_parameters(MIN_EXPOSED)
-    ).rows:
-        out.setdefault(row["experiment_id"], {})[row["variation_id"]] = row
+    config = parse_experiments(None)
+    params = {**PERIOD.query_parameters(MIN_EXPOSED), **experiment_query_parameters(config, PERIOD.start)}
+    query_rows = runner.run("experiment_results", params).rows
     runner.close()
-    return out
-
-
-def scipy_reference(nc: int, xc: int, nt: int, xt: int) -> dict[str, float | None]:
-    pc, pt = xc / nc, xt / nt
-    pooled = (xc + xt) / (nc + nt)
-    pooled_se = math.sqrt(pooled * (1 - pooled) * (1 / nc + 1 / nt))
-    unpooled_se = math.sqrt(pc * (1 - pc) / nc + pt * (1 - pt) / nt)
-    z95 = stats.norm.ppf(0.975)
-    z = (pt - pc) / pooled_se if pooled_se > 0 else None
-    return {
-        "uplift_abs": pt - pc,
-        "uplift_ci_low": pt - pc - z95 * unpooled_se,
-        "uplift_ci_high": pt - pc + z95 * unpooled_se,
-        "z_score": z,
-        "p_value": 2 * stats.norm.sf(abs(z)) if z is not None else None,
-    }
+    return {e.experiment_id: e for e in analyse_experiments(query_rows, config, min_exposed=MIN_EXPOSED)}
 
 
 @pytest.mark.parametrize("experiment", CASES)
-def test_uplift_ci_and_p_value_match_scipy(results: dict[str, dict[str, dict[str, Any]]], experiment: str) -> None:
-    # Given an experiment with known counts, When experiment_results runs
-    nc, xc, nt, xt = CASES[experiment]
-    treatment = results[experiment]["treatment"]
-    # Then the counts are the chosen ones and every statistic equals scipy's
-    assert (treatment["exposed"], treatment["converted"]) == (nt, xt)
-    assert (results[experiment]["control"]["exposed"], results[experiment]["control"]["converted"]) == (nc, xc)
-    for column, value in scipy_reference(nc, xc, nt, xt).items():
-        if value is None:
-            assert treatment[column] is None, column
-        else:
-            assert treatment[column] == pytest.approx(value, rel=1e-9, abs=1e-12), column
-
-
-@pytest.mark.parametrize("experiment", ["clear-win", "clear-loss", "no-difference"])
-def test_p_value_equals_the_chi_square_test_of_the_2x2_table(
-    results: dict[str, dict[str, dict[str, Any]]], experiment: str
+def test_counts_and_always_valid_statistics_from_the_query(
+    results: dict[str, ExperimentResult], experiment: str
 ) -> None:
-    # The two-sided two-proportion z-test is the chi-square test without continuity correction.
+    # Given an experiment with known counts, When experiment_results runs and the statistics are computed
     nc, xc, nt, xt = CASES[experiment]
-    _, p_value, _, _ = stats.chi2_contingency([[xc, nc - xc], [xt, nt - xt]], correction=False)
-    assert results[experiment]["treatment"]["p_value"] == pytest.approx(p_value, rel=1e-9)
+    result = results[experiment]
+    control, treatment = result.variants
+    # Then the counts are the chosen ones (persons; the early completion does not count)
+    assert (control.variation_id, control.exposed, control.converted) == ("control", nc, xc)
+    assert (treatment.variation_id, treatment.exposed, treatment.converted) == ("treatment", nt, xt)
+    assert result.goal.label == "completing f (the experiment's own feature)"
+    # And the interval and p-value are the mSPRT of those counts (one look: one day)
+    look = sequential_look(Arm(nc, xc), Arm(nt, xt))
+    if VERDICTS[experiment] == VERDICT_COLLECTING:
+        assert treatment.p_value is None and treatment.ci_low is None
+    else:
+        assert look is not None
+        assert treatment.p_value == pytest.approx(look.p_value, rel=1e-12)
+        assert (treatment.ci_low, treatment.ci_high) == pytest.approx((look.ci_low, look.ci_high), rel=1e-12)
+        # which is never more confident than scipy's fixed-horizon test of the same table (peeking costs)
+        _, fixed_p, _, _ = stats.chi2_contingency([[xc, nc - xc], [xt, nt - xt]], correction=False)
+        assert treatment.p_value >= fixed_p
 
 
-@pytest.mark.parametrize(
-    ("experiment", "verdict"),
-    [
-        ("clear-win", "better than control"),
-        ("clear-loss", "worse than control"),
-        ("no-difference", "no significant difference"),
-        ("small-sample", "not enough data"),
-        ("zero-conversions", "worse than control"),  # zero conversions, yet enough data to tell
-        ("nobody-converts", "not enough data"),
-        ("everybody-converts", "not enough data"),
-    ],
-)
-def test_verdict(results: dict[str, dict[str, dict[str, Any]]], experiment: str, verdict: str) -> None:
-    assert results[experiment]["treatment"]["verdict"] == verdict
-    assert results[experiment]["control"]["verdict"] == "control"
+@pytest.mark.parametrize("experiment", CASES)
+def test_verdict(results: dict[str, ExperimentResult], experiment: str) -> None:
+    control, treatment = results[experiment].variants
+    assert treatment.verdict == VERDICTS[experiment]
+    assert control.verdict == VERDICT_CONTROL and control.is_control
 
 
-def test_relative_uplift_is_null_when_control_converts_nobody(results: dict[str, dict[str, dict[str, Any]]]) -> None:
-    assert results["nobody-converts"]["treatment"]["uplift_rel"] is None
-    assert results["clear-win"]["treatment"]["uplift_rel"] == pytest.approx(1.0)
+def test_sample_ratio_check_against_scipy(results: dict[str, ExperimentResult]) -> None:
+    # Given 1000 vs 1300 exposed under the default equal split
+    srm = results["ratio-mismatch"].srm
+    assert srm is not None
+    # Then the check is scipy's chi-square goodness of fit, flagged below p = 0.001
+    reference = stats.chisquare([1000, 1300])
+    assert srm.p_value == pytest.approx(reference.pvalue, rel=1e-9) and srm.flagged
+    healthy = results["clear-win"].srm
+    assert healthy is not None and healthy.p_value == 1.0 and not healthy.flagged
 
 
 @pytest.mark.parametrize("z", [-4.0, -1.96, -0.5, 0.0, 0.3, 1.0, 2.5, 6.0])
 def test_duckdb_normal_cdf_is_trinos(z: float) -> None:
     assert normal_cdf(0.0, 1.0, z) == pytest.approx(stats.norm.cdf(z), rel=1e-12, abs=1e-15)
     assert normal_cdf(10.0, 2.0, z) == pytest.approx(stats.norm.cdf(z, loc=10.0, scale=2.0), rel=1e-9, abs=1e-15)
+    assert math.isfinite(normal_cdf(0.0, 1.0, z))

@@ -202,3 +202,11 @@ def test_running_minimum_p_and_running_intersection_over_looks() -> None:
     # And the first significant look is remembered (index among the looks given, None counted)
     assert result.looks == 3 and result.first_significant_look == 2 and result.last == looks[-1]
     assert always_valid([None, None]) is None
+
+
+def test_the_interval_of_a_small_sample_stays_within_the_possible_differences() -> None:
+    # Given 30 persons per arm (the interval is many standard errors wide this early)
+    look = sequential_look(Arm(30, 24), Arm(29, 21))
+    assert look is not None
+    # Then it is clipped to [-1, 1], the range of a difference of two rates, and still contains 0
+    assert look.ci_low == -1.0 and look.ci_high == 1.0 and look.p_value > ALPHA
