@@ -305,6 +305,21 @@ class ExperimentResult:
     window_end: str
     method: str = METHOD
 
+    def summary(self, variant: VariantResult) -> str:
+        """One sentence: the verdict with its counts, goal and method (the demo and logs print it)."""
+        control = next(v for v in self.variants if v.is_control)
+        p = "-" if variant.p_value is None else f"{variant.p_value:.3g}"
+        srm = (
+            "not checked"
+            if self.srm is None
+            else f"p = {self.srm.p_value:.3g}" + (" FLAGGED" if self.srm.flagged else "")
+        )
+        return (
+            f"{self.experiment_id}: {variant.verdict} ({variant.variation_id} {variant.converted}/{variant.exposed} vs "
+            f"{control.variation_id} {control.converted}/{control.exposed} persons; goal: {self.goal.label}; "
+            f"always-valid p = {p}; sample ratio {srm}; method: {self.method})"
+        )
+
     def rows(self) -> list[dict[str, Any]]:
         """One flat row per variant (the table the e-mail shows and the CSV attachment holds)."""
         return [

@@ -120,6 +120,7 @@ class RunOutcome:
     eml_path: Path | None = None
     html_path: Path | None = None
     headline: dict[str, Any] = field(default_factory=dict)  # the period_summary row of a sent report
+    experiment_verdicts: tuple[str, ...] = ()  # one sentence per variant compared with control
 
 
 def build_report(runner: QueryRunner, period: Period, settings: ReportSettings, *, now: datetime) -> BuiltReport:
@@ -206,4 +207,7 @@ def run_report(
         eml_path=eml_path,
         html_path=html_path,
         headline=dict(summary[0]) if summary else {},
+        experiment_verdicts=tuple(
+            e.summary(v) for e in report.data.experiments for v in e.variants if not v.is_control
+        ),
     )

@@ -216,6 +216,7 @@ class LocalReport:
             f"{h.get('completers')} completed"
             if h
             else "",
+            *(f"experiment {verdict}" for verdict in outcome.experiment_verdicts),
             f"open {outcome.html_path}" if outcome.html_path else "",
             f"mail {outcome.eml_path}" if outcome.eml_path else "",
         ]

@@ -12,6 +12,7 @@ from featurepulse.reporting.experiments import (
     VERDICT_NO_GOAL,
     VERDICT_SRM,
     analyse_experiments,
+    verdict_table,
 )
 from featurepulse.reporting.experiments_config import parse_experiments
 
@@ -127,3 +128,17 @@ def test_three_variants_are_each_compared_with_control() -> None:
     result = only(rows("exp", {"d1": {"A": (1000, 100), "B": (1000, 200), "C": (1000, 40)}}))
     assert [v.verdict for v in result.variants] == [VERDICT_CONTROL, "B better than control", "C worse than control"]
     assert result.srm is not None and result.srm.degrees_of_freedom == 2
+
+
+def test_the_one_line_summary_names_counts_goal_and_method() -> None:
+    result = only(rows("exp", {"d1": {"A": (1000, 100), "B": (1000, 200)}}, feature="ai-summary"))
+    line = result.summary(result.variants[1])
+    assert line.startswith("exp: B better than control (B 200/1000 vs A 100/1000 persons;")
+    assert "goal: completing ai-summary (the experiment's own feature)" in line and "mSPRT" in line
+
+
+def test_the_verdict_table_has_one_row_per_variant_with_its_declared_columns() -> None:
+    result = only(rows("exp", {"d1": {"A": (1000, 100), "B": (1000, 200)}}))
+    table = verdict_table([result])
+    assert table.name == "experiment_results" and len(table.rows) == 2
+    assert all(tuple(row) == table.columns for row in table.rows)

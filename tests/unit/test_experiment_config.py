@@ -77,3 +77,23 @@ def test_goal_rows_are_what_the_sql_binds_and_earliest_start_bounds_the_scan() -
     assert earliest_start(config, date(2026, 3, 10)) == date(2026, 3, 1)
     assert earliest_start(config, date(2026, 2, 1)) == date(2026, 2, 1)
     assert earliest_start(parse_experiments(None), date(2026, 3, 10)) == date(2026, 3, 10)
+
+
+def test_the_deploy_setting_and_the_job_argument_carry_the_same_setting() -> None:
+    from cdk.settings import StackSettings
+    from glue_jobs.campaign_report import parse_job_arguments
+
+    # Given the CDK context value `experiments` as `-c` text
+    settings = StackSettings.model_validate({"experiments": SETTING})
+    assert settings.report_experiments == parse_experiments(SETTING)
+    assert StackSettings().report_experiments == parse_experiments(None)
+    # When the stack passes it as the job argument --experiments, Then the job's report settings hold it
+    argv = [
+        *("--period", "day", "--database", "db", "--events_table", "events", "--workgroup", "wg"),
+        *("--sender", "r@x.example", "--recipients", "m@x.example", "--send_log_table", "log"),
+        *("--experiments", settings.report_experiments.to_json()),
+    ]
+    assert parse_job_arguments(argv).settings().experiments == parse_experiments(SETTING)
+    # And a wrong setting fails the synth, not the report
+    with pytest.raises(ValidationError):
+        StackSettings.model_validate({"experiments": '{"x": {"goal": {"stage": "done"}}}'})
