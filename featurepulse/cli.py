@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "featurepulse.lake.cli",
     "featurepulse.realtime.cli",
     "featurepulse.reporting.cli",
+    "featurepulse.identity.cli",
 )
 
 

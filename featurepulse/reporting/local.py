@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from featurepulse.identity.build import local_refresher
 from featurepulse.reporting.dal.send_log import STATUS_FAILED, STATUS_SENDING, STATUS_SENT, SendRecord
 from featurepulse.reporting.dal.ses_mailer import SesMailer
 from featurepulse.reporting.duckdb_runner import DuckDbQueryRunner
@@ -183,6 +184,7 @@ def run_local_report(
                 now=now or datetime.now(UTC),
                 force=force,
                 outbox_dir=target.outbox_dir,
+                before_queries=local_refresher(target.lake_dir),  # the identity table (docs/identity.md)
             )
     finally:
         runner.close()
