@@ -46,6 +46,10 @@ from featurepulse.lake.layout import (
 )
 from featurepulse.lake.parquet import PARQUET_COMPRESSION
 
+# The prefixes Firehose writes (FIREHOSE_EVENTS_PREFIX and FIREHOSE_ERRORS_PREFIX start with them).
+FIREHOSE_PREFIXES = (EVENTS_PREFIX, ERRORS_PREFIX)
+assert FIREHOSE_EVENTS_PREFIX.startswith(EVENTS_PREFIX) and FIREHOSE_ERRORS_PREFIX.startswith(ERRORS_PREFIX)
+
 EVENTS_TABLE_NAME = "events"
 QUARANTINE_TABLE_NAME = "quarantine"
 ATHENA_ENGINE_VERSION = "Athena engine version 3"
@@ -245,9 +249,17 @@ class Lake(Construct):
             assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"),
             description="featurepulse lake Firehose: read the stream, read the Glue schema, write events/ and errors/",
         )
+        self.firehose_role = role
+        self._grant_firehose_destination(
+            role, bucket=bucket, encryption_key=encryption_key, events_table=events_cfn, stack=Stack.of(self)
+        )
+        self.firehose_log_group.grant_write(role)
         destination = firehose.S3Bucket(
             bucket,
-            role=role,
+            # An immutable view of the role: the L2 would grant read/write/DELETE on the whole lake bucket (the
+            # erasure audit trail and the quarantine included) and glue:GetSchemaVersion on "*". The destination's
+            # permissions are the explicit statements of _grant_firehose_destination instead.
+            role=role.without_policy_updates(),
             data_output_prefix=FIREHOSE_EVENTS_PREFIX,
             error_output_prefix=FIREHOSE_ERRORS_PREFIX,
             file_extension=PARQUET_SUFFIX,
@@ -279,6 +291,8 @@ class Lake(Construct):
             destination=destination,
             role=role,
         )
+        # The L2 makes the stream wait for the grants it added; ours are on the role's default policy.
+        delivery_stream.node.add_dependency(role)
         suppress(
             delivery_stream,
             rule="AwsSolutions-KDF1",
@@ -288,15 +302,11 @@ class Lake(Construct):
         suppress(
             role,
             rule="AwsSolutions-IAM5",
-            reason="Firehose writes objects it names itself (events/, errors/) in the lake bucket: the L2 grant is "
-            "on the bucket's objects with s3 and kms action families (Abort*, GetObject*, GenerateDataKey*...). "
-            "The only Resource '*' is glue:GetSchemaVersion, which the L2 adds for schema-registry conversion; it "
-            "reads no data, and the table itself is granted by ARN.",
+            reason="Firehose writes objects it names itself under its two prefixes of the lake bucket (events/, "
+            "errors/): put, abort and read back only there, never delete. The stream read grant (stream.grant_read) "
+            "needs no wildcard.",
             applies_to=[
-                RegexAppliesTo(regex=r"/^Resource::<DataBucket[A-Za-z0-9]+\.Arn>\/\*$/"),
-                RegexAppliesTo(regex=r"/^Action::kms:(GenerateDataKey|ReEncrypt)\*$/"),
-                RegexAppliesTo(regex=r"/^Action::s3:(Abort|DeleteObject|GetBucket|GetObject|List)\*$/"),
-                "Resource::*",
+                RegexAppliesTo(regex=r"/^Resource::<DataBucket[A-Za-z0-9]+\.Arn>\/(events|errors)\/\*$/"),
             ],
             apply_to_children=True,
         )
@@ -304,6 +314,45 @@ class Lake(Construct):
         # an unreferenced mapping is a template warning (cfn-lint W7001).
         Stack.of(self).node.try_remove_child("@aws-cdk--aws-kinesisfirehose.CidrBlocks")
         return delivery_stream
+
+    @staticmethod
+    def _grant_firehose_destination(
+        role: iam.Role, *, bucket: s3.IBucket, encryption_key: kms.IKey, events_table: glue.CfnTable, stack: Stack
+    ) -> None:
+        """What the S3 destination needs (AWS's "Grant Firehose access to an Amazon S3 destination" policy, minus
+        what we do not use), scoped to Firehose's own prefixes: no delete, nothing outside events/ and errors/."""
+        prefixes = [bucket.arn_for_objects(f"{prefix}*") for prefix in FIREHOSE_PREFIXES]
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+                resources=prefixes,
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                resources=[bucket.bucket_arn],
+            )
+        )
+        # SSE-KMS objects: a data key per object (GenerateDataKey) and Decrypt for multipart uploads.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[encryption_key.key_arn],
+            )
+        )
+        # The Parquet conversion reads the schema of the `events` table (latest version).
+        glue_arn = f"arn:{stack.partition}:glue:{stack.region}:{stack.account}"
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+                resources=[
+                    f"{glue_arn}:catalog",
+                    f"{glue_arn}:database/{events_table.database_name}",
+                    f"{glue_arn}:table/{events_table.database_name}/{events_table.ref}",
+                ],
+            )
+        )
 
 
 def _hourly_projection(start_date: str) -> dict[str, glue.PartitionProjectionConfiguration]:

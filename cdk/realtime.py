@@ -1,19 +1,26 @@
 """`RealtimeAggregation`: the Managed Service for Apache Flink application and the aggregates table.
 
 - The application (AWS::KinesisAnalyticsV2::Application, runtime FLINK-1_20, PyFlink): the code is an S3 asset
-  zip built here from `flink/main.py`, `flink/featurepulse_flink/job.py` and the pure `featurepulse.realtime`
-  modules, plus the connector jar `make flink-connectors` fetches into `flink/lib/` before a deploy. Synth never
-  downloads anything: without the jar it warns (the application would not start) and still synthesizes.
-- Checkpointing (exactly-once state, restart from the last checkpoint), snapshots on update/stop, parallelism
-  and autoscaling from context, CloudWatch logging to an encrypted log group.
-- A least-privilege service role: read the stream, read/write the table's items, read the code object, write
-  its log stream.
+  zip, built here without Docker or network. Packaged by runtime: `flink/app/` is what Managed Flink runs and
+  ships whole (`main.py`, the `featurepulse_flink` package under `python/`, the connector jar `make
+  flink-connectors` fetches into `lib/`), plus exactly the `featurepulse` modules it imports (found by reading
+  its imports, never listed by hand; an import contract in pyproject.toml keeps them to the standard library).
+  Synth never downloads anything: without the jar it warns (the application would not start) and still
+  synthesizes.
+- Checkpointing (exactly-once state, restart from the last checkpoint), snapshots on update/stop, restore from
+  the latest snapshot with stable operator uids (featurepulse_flink/job.py) and without dropping state it
+  cannot map, system rollback of a failed update, parallelism and autoscaling from context, CloudWatch logging
+  to an encrypted log group. docs/realtime.md, "Upgrading the Flink application safely", says which changes
+  keep the state.
+- A least-privilege service role: read the stream, read/write the table's items, read the one code object,
+  write its log stream.
 - The aggregates table: pk/sk strings (featurepulse/realtime/items.py holds the key design), on demand, TTL on
   `expires_at`, point-in-time recovery, the stack's KMS key.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import shutil
@@ -50,23 +57,17 @@ from featurepulse.realtime.settings import PROPERTY_GROUP, RealtimeSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FLINK_DIR = REPO_ROOT / "flink"
+APP_SOURCE = Path("flink") / "app"  # the folder that ships whole, relative to the repository root
 CONNECTORS = FLINK_DIR / "connectors.json"
 APP_DIR = "featurepulse-flink"  # top folder inside the zip
+PYTHON_DIR = "python"  # inside APP_DIR: the packages (the `pyFiles` run option puts them on the Python path)
 RUNTIME = "FLINK-1_20"
 RUN_OPTIONS_GROUP = "kinesis.analytics.flink.run.options"
-# What the job imports, and only that: pure standard-library modules (Managed Flink installs nothing).
-JOB_MODULES: tuple[str, ...] = (
-    "featurepulse/__init__.py",
-    "featurepulse/realtime/__init__.py",
-    "featurepulse/realtime/settings.py",
-    "featurepulse/realtime/windows.py",
-    "featurepulse/realtime/histogram.py",
-    "featurepulse/realtime/events.py",
-    "featurepulse/realtime/metrics.py",
-    "featurepulse/realtime/items.py",
-    "featurepulse/realtime/sql.py",
-)
-FLINK_MODULES: tuple[str, ...] = ("featurepulse_flink/__init__.py", "featurepulse_flink/job.py")
+# Custom metrics (featurepulse_flink/job.py) are published with the dimension `Application` alone at this level;
+# TASK, OPERATOR or PARALLELISM would add dimensions and the alarms below would watch a metric nobody publishes.
+METRICS_LEVEL = "APPLICATION"
+PROJECT_PACKAGE = "featurepulse"
+_SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
 # Late events (beyond the allowed lateness) per second, 5-minute average, that page someone: a client fleet
 # with broken clocks or a consumer lagging more than the lateness.
 LATE_EVENTS_ALARM_PER_SECOND = 1.0
@@ -78,20 +79,56 @@ def merged_jar_name(config: Path = CONNECTORS) -> str:
     return name
 
 
-def _application_files(root: Path, jar: Path) -> Iterator[tuple[Path, str]]:
-    """(source, path in the zip) of every file of the application package."""
-    yield root / "flink" / "main.py", f"{APP_DIR}/main.py"
-    for module in JOB_MODULES:
-        yield root / module, f"{APP_DIR}/python/{module}"
-    for module in FLINK_MODULES:
-        yield root / "flink" / module, f"{APP_DIR}/python/{module}"
-    if jar.is_file():
-        yield jar, f"{APP_DIR}/lib/{jar.name}"
+def _imported_modules(path: Path) -> Iterator[str]:
+    """Absolute module names a file imports (`from x import y` also yields `x.y`: it may be a module)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
 
 
-def application_hash(root: Path, jar: Path) -> str:
+def _module_file(root: Path, module: str) -> Path | None:
+    base = root.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def shipped_project_modules(root: Path = REPO_ROOT) -> list[Path]:
+    """The `featurepulse` files the application imports, directly or through each other (with their packages'
+    `__init__.py`), relative to `root`: what Managed Flink needs of the project besides flink/app/."""
+    pending = [p for p in sorted((root / APP_SOURCE).rglob("*.py")) if not _SKIPPED_PARTS & set(p.parts)]
+    found: set[Path] = set()
+    while pending:
+        for module in _imported_modules(pending.pop()):
+            if module.split(".")[0] != PROJECT_PACKAGE:
+                continue
+            parts = module.split(".")
+            for depth in range(1, len(parts) + 1):
+                path = _module_file(root, ".".join(parts[:depth]))
+                if path is not None and path not in found:
+                    found.add(path)
+                    pending.append(path)
+    return sorted(p.relative_to(root) for p in found)
+
+
+def application_files(root: Path = REPO_ROOT) -> Iterator[tuple[Path, str]]:
+    """(source, path in the zip) of every file of the application package: flink/app/ copied whole under
+    APP_DIR, the project modules it imports under APP_DIR/python/."""
+    app = root / APP_SOURCE
+    for path in sorted(app.rglob("*")):
+        if path.is_file() and not _SKIPPED_PARTS & set(path.relative_to(app).parts) and path.suffix != ".pyc":
+            yield path, f"{APP_DIR}/{path.relative_to(app).as_posix()}"
+    for module in shipped_project_modules(root):
+        yield root / module, f"{APP_DIR}/{PYTHON_DIR}/{module.as_posix()}"
+
+
+def application_hash(root: Path = REPO_ROOT) -> str:
     digest = hashlib.sha256()
-    for source, target in _application_files(root, jar):
+    for source, target in application_files(root):
         digest.update(target.encode() + b"\0")
         digest.update(source.read_bytes() if source.suffix != ".jar" else hashlib.sha256(source.read_bytes()).digest())
     return digest.hexdigest()
@@ -101,12 +138,11 @@ def application_hash(root: Path, jar: Path) -> str:
 class _LocalApplicationBundling:
     """Copies the application package into CDK's bundling directory (no Docker, no network)."""
 
-    def __init__(self, root: Path, jar: Path) -> None:
+    def __init__(self, root: Path) -> None:
         self._root = root
-        self._jar = jar
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_options: object) -> bool:
-        for source, target in _application_files(self._root, self._jar):
+        for source, target in application_files(self._root):
             destination = Path(output_dir) / target
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, destination)
@@ -154,22 +190,22 @@ class RealtimeAggregation(Construct):
         )
 
         jar_name = merged_jar_name(root / "flink" / "connectors.json")
-        jar = root / "flink" / "lib" / jar_name
+        jar = root / APP_SOURCE / "lib" / jar_name
         if not jar.is_file():
             Annotations.of(self).add_warning_v2(
                 "featurepulse:flink-connectors-missing",
-                f"flink/lib/{jar_name} is not there: the Flink application would not start. Run "
+                f"{APP_SOURCE.as_posix()}/lib/{jar_name} is not there: the Flink application would not start. Run "
                 "`make flink-connectors` (it fetches the Kinesis and DynamoDB connector jars) before deploying.",
             )
         self.code = s3_assets.Asset(
             self,
             "Code",
-            path=str(root / "flink"),
+            path=str(root / APP_SOURCE),
             asset_hash_type=AssetHashType.CUSTOM,
-            asset_hash=application_hash(root, jar),
+            asset_hash=application_hash(root),
             bundling=BundlingOptions(
                 image=DockerImage.from_registry("public.ecr.aws/docker/library/python:3.11"),  # never pulled
-                local=_LocalApplicationBundling(root, jar),
+                local=_LocalApplicationBundling(root),
             ),
         )
 
@@ -188,7 +224,13 @@ class RealtimeAggregation(Construct):
         )
         stream.grant_read(self.role)
         self.table.grant_read_write_data(self.role)
-        self.code.grant_read(self.role)
+        # The one code object, nothing else of the CDK assets bucket (which holds every asset of the account).
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[self.code.bucket.arn_for_objects(self.code.s3_object_key)],
+            )
+        )
         self.log_group.grant_write(self.role)
         self.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["logs:DescribeLogStreams"], resources=[self.log_group.log_group_arn])
@@ -231,7 +273,7 @@ class RealtimeAggregation(Construct):
                             property_map={
                                 "python": f"{APP_DIR}/main.py",
                                 "jarfile": f"{APP_DIR}/lib/{jar_name}",
-                                "pyFiles": f"{APP_DIR}/python",
+                                "pyFiles": f"{APP_DIR}/{PYTHON_DIR}",
                             },
                         ),
                         kda.CfnApplication.PropertyGroupProperty(
@@ -247,7 +289,7 @@ class RealtimeAggregation(Construct):
                         min_pause_between_checkpoints=min_pause_between_checkpoints_ms,
                     ),
                     monitoring_configuration=kda.CfnApplication.MonitoringConfigurationProperty(
-                        configuration_type="CUSTOM", log_level=log_level, metrics_level="APPLICATION"
+                        configuration_type="CUSTOM", log_level=log_level, metrics_level=METRICS_LEVEL
                     ),
                     parallelism_configuration=kda.CfnApplication.ParallelismConfigurationProperty(
                         configuration_type="CUSTOM",
@@ -260,11 +302,19 @@ class RealtimeAggregation(Construct):
                 application_snapshot_configuration=kda.CfnApplication.ApplicationSnapshotConfigurationProperty(
                     snapshots_enabled=True
                 ),
+                # An update whose job fails to start (e.g. a snapshot it cannot restore) returns to the running
+                # version instead of leaving the application down.
+                application_system_rollback_configuration=kda.CfnApplication.ApplicationSystemRollbackConfigurationProperty(
+                    rollback_enabled=True
+                ),
             ),
             run_configuration=kda.CfnApplication.RunConfigurationProperty(
                 application_restore_configuration=kda.CfnApplication.ApplicationRestoreConfigurationProperty(
                     application_restore_type="RESTORE_FROM_LATEST_SNAPSHOT"
                 ),
+                # Never drop state silently: a snapshot the new job cannot map fails the update (and rolls it back)
+                # rather than restarting windows empty and overwriting complete rows with partial ones. A change
+                # that must drop state is deployed stopped and started without the snapshot (docs/realtime.md).
                 flink_run_configuration=kda.CfnApplication.FlinkRunConfigurationProperty(
                     allow_non_restored_state=False
                 ),
@@ -288,15 +338,11 @@ class RealtimeAggregation(Construct):
         suppress(
             self.role,
             rule="AwsSolutions-IAM5",
-            reason="Grants generated by grant_read/grant_read_write_data/grant_write (index ARNs of the table, the "
-            "code asset's objects, the log group's streams) and logs:DescribeLogGroups, which the service calls "
-            "on log-group:* of this account and region before starting the job (it has no narrower resource).",
+            reason="Grants generated by grant_read_write_data/grant_write (index ARNs of the table, the log group's "
+            "streams, the key's kms action families) and logs:DescribeLogGroups, which the service calls on "
+            "log-group:* of this account and region before starting the job (it has no narrower resource).",
             applies_to=[
                 RegexAppliesTo(regex=r"/^Resource::<.*AggregatesTable[A-Za-z0-9]+\.Arn>\/index\/\*$/"),
-                RegexAppliesTo(
-                    regex=r"/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):s3:::cdk-[a-z0-9]+-assets-.*\/\*$/"
-                ),
-                RegexAppliesTo(regex=r"/^Action::s3:(GetObject|GetBucket|List)\*$/"),
                 RegexAppliesTo(regex=r"/^Action::kms:(ReEncrypt|GenerateDataKey)\*$/"),
                 RegexAppliesTo(
                     regex=r"/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):logs:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d+):log-group:\*$/"

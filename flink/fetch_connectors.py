@@ -1,4 +1,4 @@
-"""Fetch the Flink connector jars named in flink/connectors.json and merge them into flink/lib/<merged_jar>.
+"""Fetch the Flink connector jars named in flink/connectors.json and merge them into flink/app/lib/<merged_jar>.
 
     python flink/fetch_connectors.py            (make flink-connectors; `make deploy` runs it first)
 
@@ -6,7 +6,8 @@ Run by a platform engineer before `cdk deploy`, never by synth or the tests (the
 warns that the application would not start without it). Each jar is checked against the SHA-1 Maven Central
 publishes beside it and, when pinned in connectors.json, against its SHA-256. Managed Service for Apache Flink
 takes a single `jarfile`, so the jars are merged: entries are copied once, `META-INF/services/*` files (the
-connector factories) are concatenated, signatures are dropped.
+connector factories) are concatenated, signatures are dropped. The downloaded jars stay in flink/.connectors/
+(a cache); only the merged jar goes into flink/app/, the folder the application zip copies whole.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "connectors.json"
-LIB = HERE / "lib"
+DOWNLOADS = HERE / ".connectors"
+LIB = HERE / "app" / "lib"
 SIGNATURE_SUFFIXES = (".SF", ".DSA", ".RSA", ".EC")
 
 
@@ -38,7 +40,7 @@ def _download(url: str) -> bytes:
 
 def fetch(jar: dict[str, str], repository: str) -> Path:
     url = jar_url(repository, jar)
-    target = LIB / url.rsplit("/", 1)[1]
+    target = DOWNLOADS / url.rsplit("/", 1)[1]
     if not target.exists():
         print(f"fetching {url}")
         data = _download(url)
@@ -82,6 +84,7 @@ def merge(jars: list[Path], output: Path) -> None:
 
 def main() -> int:
     config = json.loads(CONFIG.read_text())
+    DOWNLOADS.mkdir(exist_ok=True)
     LIB.mkdir(exist_ok=True)
     jars = [fetch(jar, config["repository"]) for jar in config["jars"]]
     output = LIB / config["merged_jar"]

@@ -1,7 +1,7 @@
 """`LocalFlink`: the real-time job in PyFlink's local mini-cluster, fed from the moto stream (`make run`).
 
 PyFlink 1.20 pins old pyarrow/numpy, so the job runs in its own virtual environment (`.venv-flink`, built by
-the Makefile) as a subprocess: `python -m featurepulse_flink.local_job`. This component
+the Makefile) as a subprocess: `python -m featurepulse_flink_local.job`. This component
 1. creates the aggregates table in moto (the keys `cdk/realtime.py` gives the real one),
 2. reads the moto Kinesis stream like the Flink Kinesis source (every shard from the start) and drops each
    batch of records into the job's spool directory (the local stand-in for the Kinesis connector),
@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 LOCAL_AGGREGATES_TABLE = "featurepulse-aggregates"
 SHARED_AGGREGATES_TABLE = "aggregates_table"  # key in LocalContext.shared
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The job's packages: the application Managed Flink runs (flink/app/python) and the local runner (flink/local).
+FLINK_PYTHONPATH = (REPO_ROOT, REPO_ROOT / "flink" / "app" / "python", REPO_ROOT / "flink" / "local")
 FLINK_PYTHON_ENV = "FEATUREPULSE_FLINK_PYTHON"  # overrides the interpreter of the job
 JOB_START_TIMEOUT_S = 180.0
 
@@ -122,7 +124,7 @@ class LocalFlink:
         command = [
             str(python),
             "-m",
-            "featurepulse_flink.local_job",
+            "featurepulse_flink_local.job",
             "--spool",
             str(spool),
             "--table",
@@ -137,7 +139,7 @@ class LocalFlink:
         for key, value in self.settings.to_properties().items():
             command += ["--property", f"{key}={value}"]
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "flink")])
+        env["PYTHONPATH"] = os.pathsep.join(str(path) for path in FLINK_PYTHONPATH)
         for name, value in FAKE_CREDENTIALS.items():
             env.setdefault(name, value)
         # Its own process group: stop() ends the job's JVM with it.

@@ -26,6 +26,7 @@ from featurepulse.domain.quarantine import QuarantinedEvent
 from featurepulse.domain.schema import PARTITION_COLUMNS, glue_columns
 from featurepulse.lake.layout import (
     ERRORS_PREFIX,
+    EVENTS_PREFIX,
     FIREHOSE_ERRORS_PREFIX,
     FIREHOSE_EVENTS_PREFIX,
     FIREHOSE_PARTITION_QUERY,
@@ -126,6 +127,65 @@ def test_firehose_writes_to_the_lake_bucket_with_the_data_key_and_logs_its_error
         "Fn::GetAtt": [_data_key(synthesized), "Arn"]
     }
     assert destination["CloudWatchLoggingOptions"]["Enabled"] is True
+
+
+def _role_statements(synthesized: Synthesized, role: Any) -> list[dict[str, Any]]:
+    role_id = synthesized.resource(role)[0]
+    statements: list[dict[str, Any]] = []
+    for body in synthesized.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in body["Properties"]["Roles"]:
+            statements += body["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_firehose_role_puts_only_under_its_own_prefixes_and_never_deletes(synthesized: Synthesized) -> None:
+    # Given every statement of the Firehose role (the delivery stream runs as it)
+    role = synthesized.stack.lake.firehose_role
+    delivery = _delivery(synthesized)["ExtendedS3DestinationConfiguration"]
+    assert delivery["RoleARN"] == {"Fn::GetAtt": [synthesized.resource(role)[0], "Arn"]}
+    statements = _role_statements(synthesized, role)
+    actions = {a for s in statements for a in _listed(s["Action"])}
+    # Then it can delete nothing (the erasure audit trail, the quarantine, the events), and has no wildcard action
+    assert not [a for a in actions if "Delete" in a or a.endswith("*")]
+    # And object-level S3 access is limited to events/ and errors/ (the prefixes its two outputs start with)
+    bucket_arn = {"Fn::GetAtt": [_lake_bucket(synthesized), "Arn"]}
+    object_statements = [s for s in statements if any(a.startswith("s3:") for a in _listed(s["Action"]))]
+    object_resources = []
+    for statement in object_statements:
+        for resource in _listed(statement["Resource"]):
+            if resource == bucket_arn:
+                # bucket-level only: location and listings, no data
+                assert set(_listed(statement["Action"])) <= {
+                    "s3:GetBucketLocation",
+                    "s3:ListBucket",
+                    "s3:ListBucketMultipartUploads",
+                }
+            else:
+                assert resource["Fn::Join"][1][0] == bucket_arn
+                object_resources.append(resource["Fn::Join"][1][1])
+                assert set(_listed(statement["Action"])) == {
+                    "s3:AbortMultipartUpload",
+                    "s3:GetObject",
+                    "s3:PutObject",
+                }
+    assert sorted(object_resources) == [f"/{ERRORS_PREFIX}*", f"/{EVENTS_PREFIX}*"]
+    assert FIREHOSE_EVENTS_PREFIX.startswith(EVENTS_PREFIX) and FIREHOSE_ERRORS_PREFIX.startswith(ERRORS_PREFIX)
+    # And no statement reaches every resource
+    assert not [s for s in statements if s["Resource"] == "*"]
+
+
+def test_firehose_role_still_has_what_delivery_needs(synthesized: Synthesized) -> None:
+    statements = _role_statements(synthesized, synthesized.stack.lake.firehose_role)
+    actions = {a for s in statements for a in _listed(s["Action"])}
+    # the source stream, the SSE-KMS data key, the Glue schema of the Parquet conversion, its error logs
+    assert {"kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream"} <= actions
+    assert {"kms:GenerateDataKey", "kms:Decrypt"} <= actions
+    assert {"glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"} <= actions
+    assert {"logs:PutLogEvents", "logs:CreateLogStream"} <= actions
 
 
 def test_buffering_defaults_to_the_documented_context_values(synthesized: Synthesized) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from cdk.realtime import APP_DIR, RUN_OPTIONS_GROUP, RUNTIME, merged_jar_name
+from cdk.realtime import APP_DIR, METRICS_LEVEL, PYTHON_DIR, RUN_OPTIONS_GROUP, RUNTIME, merged_jar_name
 from cdk.settings import SettingsError, StackSettings
 from featurepulse.constants import OUTPUT_AGGREGATES_TABLE, OUTPUT_FLINK_APPLICATION, OUTPUT_QUICKSIGHT_DASHBOARD
 from featurepulse.realtime import items
@@ -62,9 +62,9 @@ def test_flink_application_runs_the_pyflink_package_on_flink_1_20(synthesized: S
     assert _groups(props)[RUN_OPTIONS_GROUP] == {
         "python": f"{APP_DIR}/main.py",
         "jarfile": f"{APP_DIR}/lib/{merged_jar_name()}",
-        "pyFiles": f"{APP_DIR}/python",
+        "pyFiles": f"{APP_DIR}/{PYTHON_DIR}",
     }
-    assert "5.0.0-1.20" in merged_jar_name()
+    assert "5.1.0-1.20" in merged_jar_name()
 
 
 def test_job_properties_name_the_stream_and_table_and_carry_the_settings(synthesized: Synthesized):
@@ -147,6 +147,77 @@ def test_job_role_reads_the_stream_and_writes_the_table_and_nothing_more(synthes
     )
 
 
+def test_job_role_reads_only_the_application_code_object_of_the_assets_bucket(synthesized: Synthesized):
+    # Given the job role's statements and the code asset's object key
+    statements = _statements(synthesized, synthesized.stack.realtime.role)
+    code_key = synthesized.stack.realtime.code.s3_object_key
+    s3 = [s for s in statements if any(str(a).startswith("s3:") for a in _actions(s))]
+    # Then the only S3 access is reading that one object (and its versions): no list, no bucket-wide wildcard
+    assert len(s3) == 1
+    assert sorted(_actions(s3[0])) == ["s3:GetObject", "s3:GetObjectVersion"]
+    resource = json.dumps(s3[0]["Resource"])
+    assert resource.endswith(f'"/{code_key}"]]}}'), resource
+    assert "*" not in resource
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def test_updates_restore_state_by_stable_uids_never_drop_it_silently_and_roll_back_on_failure(
+    synthesized: Synthesized,
+):
+    props = _application(synthesized)
+    # A restore that cannot map the snapshot fails the update instead of restarting windows empty
+    assert props["RunConfiguration"]["FlinkRunConfiguration"] == {"AllowNonRestoredState": False}
+    # and a failed update returns to the running version
+    assert props["ApplicationConfiguration"]["ApplicationSystemRollbackConfiguration"] == {"RollbackEnabled": True}
+
+
+def test_custom_metric_alarms_select_the_dimensions_managed_flink_publishes(synthesized: Synthesized):
+    # Given the metrics level (custom metrics get Task/Operator/Parallelism dimensions above APPLICATION)
+    flink = _application(synthesized)["ApplicationConfiguration"]["FlinkApplicationConfiguration"]
+    assert flink["MonitoringConfiguration"]["MetricsLevel"] == METRICS_LEVEL == "APPLICATION"
+    app_ref = {"Ref": synthesized.resource(synthesized.stack.realtime.application)[0]}
+    found = {}
+    for alarm in synthesized.resources("AWS::CloudWatch::Alarm").values():
+        for query in alarm["Properties"].get("Metrics", []):
+            metric = query.get("MetricStat", {}).get("Metric", {})
+            if metric.get("MetricName") in ("lateEvents", "unreadableEvents"):
+                found[metric["MetricName"]] = metric
+    # Then each custom counter is read where Managed Flink puts it: AWS/KinesisAnalytics, dimension Application only
+    assert sorted(found) == ["lateEvents", "unreadableEvents"]
+    for metric in found.values():
+        assert metric["Namespace"] == "AWS/KinesisAnalytics"
+        assert metric["Dimensions"] == [{"Name": "Application", "Value": app_ref}]
+
+
+def test_the_job_registers_its_counters_directly_in_the_kinesisanalytics_group():
+    # Given the job's source (any other user-scope group would become an extra CloudWatch dimension)
+    job = REPO_ROOT / "flink" / "app" / "python" / "featurepulse_flink" / "job.py"
+    tree = ast.parse(job.read_text())
+    groups = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_group"
+    ]
+    counters = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "counter"
+    ]
+    # Then every group is the one METRIC_GROUP, by name alone (no key/value group), and every counter hangs on it
+    assert len(groups) == 2
+    assert all([ast.unparse(a) for a in g.args] == ["METRIC_GROUP"] and not g.keywords for g in groups)
+    assert sorted(ast.literal_eval(c.args[0]) for c in counters) == ["eventsUnpacked", "lateEvents", "unreadableEvents"]
+    assert all(
+        ast.unparse(c.func.value).endswith("add_group(METRIC_GROUP)") or isinstance(c.func.value, ast.Name)
+        for c in counters
+    )
+    assert 'METRIC_GROUP = "kinesisanalytics"' in job.read_text()
+
+
 def test_aggregates_table_keys_ttl_pitr_and_kms(synthesized: Synthesized):
     props = synthesized.resource(synthesized.stack.realtime.table)[1]["Properties"]
     assert props["KeySchema"] == [
@@ -181,26 +252,44 @@ def test_flink_downtime_checkpoint_and_late_event_alarms_watch_the_application(s
         assert watched(metric), metric
 
 
-def test_the_application_package_holds_the_job_and_only_standard_library_imports(synthesized: Synthesized):
+def test_the_application_package_is_flink_app_whole_plus_the_project_modules_it_imports(synthesized: Synthesized):
     # Given the code asset as synth staged it
     staged = synthesized.outdir / synthesized.stack.realtime.code.asset_path
     root = staged / APP_DIR
-    assert (root / "main.py").is_file()
-    modules = sorted(p.relative_to(root / "python").as_posix() for p in (root / "python").rglob("*.py"))
-    assert "featurepulse/realtime/metrics.py" in modules and "featurepulse_flink/job.py" in modules
-    # Then nothing in it imports what Managed Flink does not have (it installs no package)
+    python = root / PYTHON_DIR
+    shipped = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    # Then every file of flink/app/ is there, at the same place (the folder ships whole)
+    app = REPO_ROOT / "flink" / "app"
+    for path in app.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            assert path.relative_to(app).as_posix() in shipped
+    # And besides it only `featurepulse` modules, each one imported by something shipped (none listed by hand)
+    extra = [p for p in shipped if not (app / p).is_file()]
+    assert extra and all(p.startswith(f"{PYTHON_DIR}/featurepulse/") for p in extra)
+    imported = set()
+    for path in [root / "main.py", *python.rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+            elif isinstance(node, ast.Import):
+                imported |= {a.name for a in node.names}
+    for module in extra:
+        dotted = module.removeprefix(f"{PYTHON_DIR}/").removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        assert dotted in imported or any(name.startswith(dotted + ".") for name in imported), module
+    # And the local runner (boto3) and the build tooling stay out
+    assert not [p for p in shipped if "featurepulse_flink_local" in p or p.endswith("fetch_connectors.py")]
+    # And nothing in it imports what Managed Flink does not have (it installs no package)
     allowed_roots = set(sys.stdlib_module_names) | {"pyflink", "featurepulse", "featurepulse_flink", "__future__"}
-    for path in [root / "main.py", *(root / "python").rglob("*.py")]:
+    for path in [root / "main.py", *python.rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             if isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] in allowed_roots, f"{path.name} imports {name}"
-            for name in names:
                 if name.startswith("featurepulse."):
-                    assert (root / "python" / (name.replace(".", "/") + ".py")).is_file() or (
-                        root / "python" / name.replace(".", "/") / "__init__.py"
+                    assert (python / (name.replace(".", "/") + ".py")).is_file() or (
+                        python / name.replace(".", "/") / "__init__.py"
                     ).is_file(), f"{path.name} imports {name}, which is not in the package"
 
 

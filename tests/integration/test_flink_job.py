@@ -22,7 +22,7 @@ from moto.server import ThreadedMotoServer
 
 from featurepulse.domain.packing import pack_events
 from featurepulse.realtime.dal import create_aggregates_table, from_dynamodb
-from featurepulse.realtime.local import REPO_ROOT, SpoolWriter, flink_python
+from featurepulse.realtime.local import FLINK_PYTHONPATH, REPO_ROOT, SpoolWriter, flink_python
 from featurepulse.realtime.model import reference_items
 from tests import realtime_scenario
 
@@ -56,17 +56,17 @@ def dynamodb(moto_endpoint: str) -> Any:
 
 
 class Job:
-    """One run of `featurepulse_flink.local_job` (its own mini-cluster) reading a spool directory."""
+    """One run of `featurepulse_flink_local.job` (its own mini-cluster) reading a spool directory."""
 
     def __init__(self, workdir: Path, endpoint: str) -> None:
         self.spool = SpoolWriter(workdir / "spool")
         self.spool.directory.mkdir(parents=True)
         ready = workdir / "ready"
         properties = realtime_scenario.load()["properties"]
-        command = [str(flink_python()), "-m", "featurepulse_flink.local_job", "--spool", str(self.spool.directory)]
+        command = [str(flink_python()), "-m", "featurepulse_flink_local.job", "--spool", str(self.spool.directory)]
         command += ["--table", TABLE, "--endpoint-url", endpoint, "--ready-file", str(ready)]
         command += [arg for k, v in properties.items() for arg in ("--property", f"{k}={v}")]
-        env = dict(os.environ, PYTHONPATH=f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'flink'}")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(path) for path in FLINK_PYTHONPATH))
         self.log = workdir / "job.log"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
@@ -179,9 +179,9 @@ def test_new_job_replaying_the_input_from_scratch_writes_identical_items(
 
 def test_the_managed_flink_entry_point_plans_the_same_aggregation_into_an_upsert_sink():
     # Given the AWS entry point with stand-in connectors (the Kinesis and DynamoDB jars are fetched at deploy only)
-    env = dict(os.environ, PYTHONPATH=f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'flink'}")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(path) for path in FLINK_PYTHONPATH))
     result = subprocess.run(
-        [str(flink_python()), str(REPO_ROOT / "flink" / "main.py"), "--plan-only"],
+        [str(flink_python()), str(REPO_ROOT / "flink" / "app" / "main.py"), "--plan-only"],
         capture_output=True,
         text=True,
         env=env,

@@ -36,12 +36,34 @@ def test_jar_urls_follow_the_maven_layout_and_versions_name_the_merged_jar():
     config = json.loads(fetch.CONFIG.read_text())
     urls = [fetch.jar_url(config["repository"], jar) for jar in config["jars"]]
     assert urls == [
-        "https://repo1.maven.org/maven2/org/apache/flink/flink-sql-connector-kinesis/5.0.0-1.20/"
-        "flink-sql-connector-kinesis-5.0.0-1.20.jar",
-        "https://repo1.maven.org/maven2/org/apache/flink/flink-sql-connector-dynamodb/5.0.0-1.20/"
-        "flink-sql-connector-dynamodb-5.0.0-1.20.jar",
+        "https://repo1.maven.org/maven2/org/apache/flink/flink-sql-connector-kinesis/5.1.0-1.20/"
+        "flink-sql-connector-kinesis-5.1.0-1.20.jar",
+        "https://repo1.maven.org/maven2/org/apache/flink/flink-sql-connector-dynamodb/5.1.0-1.20/"
+        "flink-sql-connector-dynamodb-5.1.0-1.20.jar",
     ]
     assert merged_jar_name() == config["merged_jar"]
+
+
+def test_both_connectors_come_from_one_release_for_flink_1_20_that_fixes_idle_shard_polling():
+    # Given the pinned connector jars
+    config = json.loads(_module().CONFIG.read_text())
+    releases = {jar["version"].rsplit("-", 1)[0] for jar in config["jars"]}
+    flink_versions = {jar["version"].rsplit("-", 1)[1] for jar in config["jars"]}
+    # Then they are built for the runtime (FLINK-1_20) from one flink-connector-aws release (shared shaded base)
+    assert flink_versions == {"1.20"}
+    assert len(releases) == 1
+    # And that release is 5.1.0 or later: 5.0.0's Kinesis source polls idle shards without pause (FLINK-36947)
+    (release,) = releases
+    assert tuple(int(part) for part in release.split(".")) >= (5, 1, 0)
+    # And the merged jar's name carries it (the `jarfile` run option names the jar, so a bump redeploys)
+    assert f"-{release}-1.20.jar" in config["merged_jar"]
+
+
+def test_fetched_jars_are_cached_outside_the_folder_that_ships_whole():
+    fetch = _module()
+    # The application zip copies flink/app/ whole: only the merged jar may land there
+    assert fetch.LIB == fetch.HERE / "app" / "lib"
+    assert fetch.HERE / "app" not in fetch.DOWNLOADS.parents
 
 
 def test_merge_keeps_every_connector_factory_and_drops_signatures(tmp_path: Path):

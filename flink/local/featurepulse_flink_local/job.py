@@ -1,6 +1,7 @@
 """The real-time job on this machine: PyFlink's mini-cluster, a spool-directory source, a boto3 sink.
 
-    .venv-flink/bin/python -m featurepulse_flink.local_job --spool DIR --table NAME --endpoint-url URL
+    PYTHONPATH=.:flink/app/python:flink/local .venv-flink/bin/python -m featurepulse_flink_local.job \
+        --spool DIR --table NAME --endpoint-url URL
 
 The local runtime (featurepulse/local/realtime.py) reads the moto Kinesis stream and drops each batch of
 records into the spool directory as one JSON file of `{"data": "<record>"}` lines (written under a dot-name,
@@ -17,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from featurepulse_flink.job import build_aggregation
 from pyflink.common import Configuration, Row
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.datastream.functions import MapFunction, RuntimeContext, SinkFunction
@@ -24,7 +26,6 @@ from pyflink.table import StreamTableEnvironment
 
 from featurepulse.realtime import items, sql
 from featurepulse.realtime.settings import RealtimeSettings
-from featurepulse_flink.job import build_aggregation
 
 _SKIPPED_KINDS = {"UPDATE_BEFORE"}
 

@@ -20,11 +20,22 @@ from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from featurepulse.realtime import items, metrics, sql
 from featurepulse.realtime.events import UnreadableEventError, unpack_engagement
+from featurepulse.realtime.persons import LivePersons
 from featurepulse.realtime.settings import RealtimeSettings
 from featurepulse.realtime.windows import day_start_ms, late_after_ms, minute_start_ms
 
-# Custom metrics land in CloudWatch (AWS/KinesisAnalytics) when their group is named `kinesisanalytics`.
+# Custom metrics land in CloudWatch (AWS/KinesisAnalytics) when their group is named `kinesisanalytics`. Managed
+# Flink turns every other user-scope group into a CloudWatch dimension, and adds Task/Operator/Parallelism
+# dimensions above the APPLICATION metrics level: the counters below sit directly in this group, so at the
+# APPLICATION level (cdk/realtime.py) their only dimension is `Application`, which is what the alarms select.
 METRIC_GROUP = "kinesisanalytics"
+# Every planner operator gets an explicit uid `<node id>_<transformation>` (e.g. `19_group-window-aggregate`),
+# the same in every process for the same job, so a snapshot maps back onto an unchanged job whatever the
+# chaining or parallelism. Node ids count up along the plan: a change that adds or removes a node shifts the
+# uids after it, and a snapshot no longer restores (docs/realtime.md, "Upgrading the Flink application safely";
+# tests/deploy/test_flink_artifact.py pins the uids of the stateful operators).
+UID_GENERATION = {"table.exec.uid.generation": "ALWAYS"}
+UNPACK_UID = "unpack-events"
 
 _TYPE_INFO = {"STRING": Types.STRING(), "BIGINT": Types.LONG(), "INT": Types.INT()}
 _DATA_TYPES = {
@@ -36,12 +47,18 @@ ITEM_ROW_TYPE = DataTypes.ROW([DataTypes.FIELD(name, _DATA_TYPES[kind]) for name
 
 
 class UnpackRecords(FlatMapFunction):  # type: ignore[misc]
-    """One stream record -> its events, with the window arithmetic the SQL needs precomputed."""
+    """One stream record -> its events, with each event's person and the window arithmetic the SQL needs.
+
+    Persons come from the identity links this subtask has seen so far, kept in the operator (bounded, not in
+    Flink state: lost on restart); the daily batch correction makes the day rows exact (docs/realtime.md,
+    "Live persons and the daily correction").
+    """
 
     def __init__(self, settings: RealtimeSettings) -> None:
         self.settings = settings
         self.unreadable: Any = None
         self.events_in: Any = None
+        self.persons = LivePersons()
 
     def open(self, runtime_context: RuntimeContext) -> None:
         group = runtime_context.get_metrics_group().add_group(METRIC_GROUP)
@@ -56,11 +73,12 @@ class UnpackRecords(FlatMapFunction):  # type: ignore[misc]
                 self.unreadable.inc()
                 continue
             self.events_in.inc()
+            event = self.persons.resolve(event)
             t = event.event_time_ms
             yield Row(
                 event.event_id,
                 t,
-                event.user_key,
+                event.person_key,
                 event.feature,
                 event.stage,
                 event.campaign,
@@ -135,7 +153,7 @@ def register_functions(t_env: StreamTableEnvironment, settings: RealtimeSettings
 
 def configure(t_env: StreamTableEnvironment, settings: RealtimeSettings) -> None:
     config = t_env.get_config()
-    for key, value in sql.table_config(settings).items():
+    for key, value in {**sql.table_config(settings), **UID_GENERATION}.items():
         config.set(key, value)
 
 
@@ -147,7 +165,7 @@ def build_aggregation(
     names = list(sql.EVENT_COLUMN_NAMES)
     row_type = Types.ROW_NAMED(names, [_TYPE_INFO[t] for _, t in sql.EVENT_COLUMNS])
     records = t_env.to_data_stream(t_env.from_path(sql.RAW_RECORDS))
-    events = records.flat_map(UnpackRecords(settings), output_type=row_type).name("unpack events")
+    events = records.flat_map(UnpackRecords(settings), output_type=row_type).name("unpack events").uid(UNPACK_UID)
     schema = (
         Schema.new_builder()
         .column_by_expression("rowtime", sql.ROWTIME_EXPRESSION)
