@@ -503,6 +503,7 @@ VERDICT_COLUMNS: tuple[str, ...] = (
 
 
 def verdict_table(experiments: Iterable[ExperimentResult]) -> QueryResult:
-    """The verdicts as a table (the e-mail's `experiment_results` CSV attachment)."""
+    """The verdicts as a table: the report table `experiment_verdicts` of the metric catalogue
+    (featurepulse/domain/metrics.py), attached to the e-mail as the `experiment_results` CSV."""
     rows = tuple(row for e in experiments for row in e.rows())
-    return QueryResult(name="experiment_results", columns=VERDICT_COLUMNS, rows=rows)
+    return QueryResult(name="experiment_verdicts", columns=VERDICT_COLUMNS, rows=rows)

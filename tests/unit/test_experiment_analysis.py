@@ -7,6 +7,7 @@ from typing import Any
 from featurepulse.reporting.experiments import (
     METHOD,
     VERDICT_COLLECTING,
+    VERDICT_COLUMNS,
     VERDICT_CONTROL,
     VERDICT_NO_DIFFERENCE,
     VERDICT_NO_GOAL,
@@ -140,5 +141,21 @@ def test_the_one_line_summary_names_counts_goal_and_method() -> None:
 def test_the_verdict_table_has_one_row_per_variant_with_its_declared_columns() -> None:
     result = only(rows("exp", {"d1": {"A": (1000, 100), "B": (1000, 200)}}))
     table = verdict_table([result])
-    assert table.name == "experiment_results" and len(table.rows) == 2
+    assert table.name == "experiment_verdicts" and len(table.rows) == 2
     assert all(tuple(row) == table.columns for row in table.rows)
+
+
+def test_the_catalogue_declares_the_metrics_of_the_verdict_table() -> None:
+    from featurepulse.domain.metrics import metrics_at, named_like_a_metric
+
+    # Every column of the verdict table named like a metric is a declared place of the catalogue's metrics
+    declared = {place.column for _, place in metrics_at("report_table", "experiment_verdicts")}
+    assert (
+        {c for c in VERDICT_COLUMNS if named_like_a_metric(c)}
+        == declared
+        == {
+            "exposed",
+            "converted",
+            "conversion_rate",
+        }
+    )
