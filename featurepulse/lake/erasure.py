@@ -1,4 +1,4 @@
-"""GDPR erasure (DESIGN.md section 4): remove every row of a user from the lake and the quarantine, auditably.
+"""GDPR erasure (docs/design.md section 4, docs/identity.md): remove every row of a person, auditably.
 
 What is erased, for a set of user ids U and anonymous ids A:
 - lake rows (events/) where `user_id` is in U, or where `user_id` is null and `anonymous_id` is in A;
@@ -6,7 +6,15 @@ What is erased, for a set of user ids U and anonymous ids A:
   `include_linked_anonymous_ids` is off. A row of another user that shares a device (same anonymous id, other
   user id) is never touched;
 - quarantined events (quarantine/) and Firehose error records (errors/) that name U or A, judged from their
-  identity fields and from the raw event they carry.
+  identity fields and from the raw event they carry;
+- the person's rows of the identity table (identity/, docs/identity.md).
+
+Persons: a user id stands for its whole person. Before the scan, U grows by every user id of the person
+(aliases) and A by every anonymous id the identity table assigns to the person (devices it signed in on,
+anonymous visits before signing in), unless `include_linked_anonymous_ids` is off. An anonymous id that the
+identity table gives to ANOTHER person (a shared device, first used by someone else) is not taken from U's
+rows: its anonymous events are the other person's. At the end, the links that name any erased id are
+removed from the identity table and the persons are resolved again from the links left.
 
 How: one scan reads only the `user_id`/`anonymous_id` columns of each data file (Parquet footer + two column
 chunks, ranged GETs on S3), then only the affected files are rewritten in place (same key, same compression and
@@ -29,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,10 +45,14 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, field_serializer
 
 from featurepulse.constants import QUARANTINE_PREFIX
+from featurepulse.domain.identity import ID_KIND_ANONYMOUS, ID_KIND_USER, person_ids, resolve_identities
 from featurepulse.domain.schema import format_timestamp
 from featurepulse.lake.layout import AUDIT_ERASURE_PREFIX, ERRORS_PREFIX, EVENTS_PREFIX, is_data_file, partition_of
 from featurepulse.lake.parquet import file_format, parquet_to_table, table_to_parquet
 from featurepulse.lake.store import ObjectStore
+
+if TYPE_CHECKING:
+    from featurepulse.identity.store import IdentityStore
 
 IDENTITY_COLUMNS = ("user_id", "anonymous_id")
 # Keys an event may carry its identity under: the Segment wire names and our enriched names.
@@ -93,6 +105,10 @@ class ErasureAudit(BaseModel):
     quarantine_events_removed: int
     error_objects: list[ObjectChange]
     error_records_removed: int
+    # Identity table (docs/identity.md): ids of the person added from it, and its rows removed.
+    person_user_ids: int = 0
+    identity_links_removed: int = 0
+    identity_rows_removed: int = 0
     audit_key: str | None = None
 
     @field_serializer("started_at", "finished_at")
@@ -164,14 +180,19 @@ class LakeEraser:
         self._log(f"scanning {len(data_keys)} data files in {self.store.description}")
 
         given_anons = set(request.anonymous_ids)
-        scans = self._scan(data_keys, _Matcher(request.user_ids, given_anons), collect_linked=True)
+        person = _PersonIds.of(self._identity(), request) if request.include_linked_anonymous_ids else None
+        user_ids = request.user_ids | (person.user_ids if person else frozenset())
+        scans = self._scan(data_keys, _Matcher(user_ids, given_anons), collect_linked=True)
         linked = (
-            set().union(*(s.linked for s in scans)) - given_anons if request.include_linked_anonymous_ids else set()
-        )
+            (set().union(*(s.linked for s in scans)) - (person.others_devices if person else set()))
+            | (person.anonymous_ids if person else set())
+        ) - given_anons
+        if not request.include_linked_anonymous_ids:
+            linked = set()
         affected = {s.key for s in scans if s.affected}
-        matcher = _Matcher(request.user_ids, given_anons | linked)
+        matcher = _Matcher(user_ids, given_anons | linked)
         if linked:
-            # Second pass, only for the anonymous ids learnt from the user's own rows.
+            # Second pass, only for the anonymous ids learnt from the user's own rows and the identity table.
             rest = [k for k in data_keys if k not in affected]
             affected |= {
                 s.key for s in self._scan(rest, _Matcher(frozenset(), linked), collect_linked=False) if s.affected
@@ -191,6 +212,8 @@ class LakeEraser:
         last = sorted(affected & with_user_rows)
         lake_changes += self._erase_files(last, matcher, dry_run)
         lake_changes.sort(key=lambda c: c.key)
+        # The identity rows go last of all: they are how a re-run finds the person's ids again.
+        links_removed, rows_removed = self._erase_identity(user_ids, given_anons | linked, dry_run)
         audit_id = str(uuid.uuid4())
         audit = ErasureAudit(
             audit_id=audit_id,
@@ -199,7 +222,7 @@ class LakeEraser:
             finished_at=self._now(),
             store=self.store.description,
             dry_run=dry_run,
-            user_id_sha256=sorted(digest(u) for u in request.user_ids),
+            user_id_sha256=sorted(digest(u) for u in user_ids),
             anonymous_id_sha256=sorted(digest(a) for a in given_anons | linked),
             linked_anonymous_ids=len(linked),
             lake_files_scanned=len(data_keys),
@@ -210,6 +233,9 @@ class LakeEraser:
             quarantine_events_removed=sum(c.rows_removed for c in quarantine_changes),
             error_objects=error_changes,
             error_records_removed=sum(c.rows_removed for c in error_changes),
+            person_user_ids=len(user_ids - request.user_ids),
+            identity_links_removed=links_removed,
+            identity_rows_removed=rows_removed,
         )
         if dry_run:
             return audit
@@ -218,6 +244,29 @@ class LakeEraser:
         audit = audit.model_copy(update={"audit_key": key})
         self.store.put(key, audit.model_dump_json(indent=2).encode() + b"\n")
         return audit
+
+    # --- identity table ----------------------------------------------------------------------------
+    def _identity(self) -> IdentityStore:
+        from featurepulse.identity.store import IdentityStore
+
+        return IdentityStore(self.store)
+
+    def _erase_identity(self, user_ids: frozenset[str], anonymous_ids: set[str], dry_run: bool) -> tuple[int, int]:
+        """Remove every link naming an erased id; resolve the persons again from the links left."""
+        identity = self._identity()
+        links = identity.read_links()
+        rows = identity.read_identities()
+        if not links and not rows:
+            return 0, 0
+        erased = {(ID_KIND_USER, u) for u in user_ids} | {(ID_KIND_ANONYMOUS, a) for a in anonymous_ids}
+        kept = [link for link in links if link.source not in erased and (ID_KIND_USER, link.to_user_id) not in erased]
+        new_rows = resolve_identities(kept)
+        links_removed = len(links) - len(kept)
+        rows_removed = len({(r.id_kind, r.id) for r in rows} - {(r.id_kind, r.id) for r in new_rows})
+        if (links_removed or rows_removed or new_rows != rows) and not dry_run:
+            identity.write(kept, new_rows, now=self._now())
+            self._log(f"identity table: {links_removed} links and {rows_removed} rows removed")
+        return links_removed, rows_removed
 
     # --- lake data files -------------------------------------------------------------------------
     def _scan(self, keys: list[str], matcher: _Matcher, *, collect_linked: bool) -> list[_Scan]:
@@ -306,6 +355,29 @@ class LakeEraser:
                 )
             )
         return len(keys), changes
+
+
+@dataclass(frozen=True)
+class _PersonIds:
+    """What the identity table says about the persons of the requested user ids."""
+
+    user_ids: frozenset[str]  # every user id of the persons (aliases), the requested ones included
+    anonymous_ids: set[str]  # every anonymous id the table assigns to the persons
+    others_devices: set[str]  # anonymous ids the table assigns to other persons (shared devices)
+
+    @classmethod
+    def of(cls, identity: IdentityStore, request: ErasureRequest) -> _PersonIds:
+        rows = identity.read_identities()
+        persons = {(r.id_kind, r.id): r.person_id for r in rows}
+        wanted = {persons.get((ID_KIND_USER, u), u) for u in request.user_ids}
+        users: set[str] = set(request.user_ids)
+        anons: set[str] = set()
+        for person in wanted:
+            ids = person_ids(persons, person)
+            users.update(ids[ID_KIND_USER])
+            anons.update(ids[ID_KIND_ANONYMOUS])
+        others = {r.id for r in rows if r.id_kind == ID_KIND_ANONYMOUS and r.person_id not in wanted}
+        return cls(user_ids=frozenset(users), anonymous_ids=anons, others_devices=others)
 
 
 def _json_documents(data: bytes) -> Iterator[bytes]:
