@@ -9,7 +9,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from featurepulse.realtime import items
-from featurepulse.realtime.panels import Panels, assemble_panels
+from featurepulse.realtime.panels import Panels, assemble_panels, day_source_of
 from featurepulse.realtime.settings import MINUTE_MS
 from featurepulse.realtime.windows import day_start_ms
 
@@ -94,24 +94,36 @@ class AggregatesReader:
         low, high = items.minute_range(now_ms - (minutes - 1) * MINUTE_MS, now_ms)
         return self.between(items.feature_pk(feature), low, high)
 
-    def features_of_day(self, day_ms: int) -> list[dict[str, Any]]:
-        return self.with_prefix(items.APP_PK, items.directory_day_prefix(day_ms))
+    def features_of_day(self, day_ms: int, *, final: bool = False) -> list[dict[str, Any]]:
+        prefix = items.directory_day_prefix(day_ms)
+        return self.with_prefix(items.APP_PK, items.final(prefix) if final else prefix)
+
+    def is_day_final(self, day_ms: int) -> bool:
+        """Whether the batch has corrected the day (its app row is written last)."""
+        return day_source_of(self.get(items.APP_PK, items.final(items.day_sort_key(day_ms)))) == "final"
 
     def panels(self, feature: str | None, now_ms: int) -> Panels:
-        """All five panels for `feature` (default: the feature with most users today)."""
+        """All five panels for `feature` (default: the feature with most active persons today). The day figures
+        come from the final rows when the day is final, else from the live rows: never a mix."""
         day = day_start_ms(now_ms)
-        directory = self.features_of_day(day)
+        final = self.is_day_final(day)
+
+        def day_key(key: str) -> str:
+            return items.final(key) if final else key
+
+        directory = self.features_of_day(day, final=final)
         if feature is None and directory:
-            feature = max(directory, key=lambda i: (int(i.get("users") or 0), str(i["feature"])))["feature"]
+            feature = max(directory, key=lambda i: (int(i.get("persons") or 0), str(i["feature"])))["feature"]
         pk = items.feature_pk(feature) if feature else None
         return assemble_panels(
             now_ms=now_ms,
             feature=feature,
+            day_source="final" if final else "live",
             minute_items=self.last_minutes(feature, now_ms) if feature else [],
-            day_item=self.get(pk, items.day_sort_key(day)) if pk else None,
-            app_day_item=self.get(items.APP_PK, items.day_sort_key(day)),
+            day_item=self.get(pk, day_key(items.day_sort_key(day))) if pk else None,
+            app_day_item=self.get(items.APP_PK, day_key(items.day_sort_key(day))),
             directory_items=directory,
-            campaign_items=self.with_prefix(pk, items.campaign_day_prefix(day)) if pk else [],
-            variant_items=self.with_prefix(pk, items.variant_day_prefix(day)) if pk else [],
+            campaign_items=self.with_prefix(pk, day_key(items.campaign_day_prefix(day))) if pk else [],
+            variant_items=self.with_prefix(pk, day_key(items.variant_day_prefix(day))) if pk else [],
             late_item=self.get(items.APP_PK, items.late_sort_key(day)),
         )

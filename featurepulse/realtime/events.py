@@ -21,6 +21,8 @@ STAGE_USE = "use"
 STAGE_COMPLETE = "complete"
 STAGE_DISMISS = "dismiss"
 STAGES: tuple[str, ...] = (STAGE_VIEW, STAGE_USE, STAGE_COMPLETE, STAGE_DISMISS)
+# The stages that make a person an adopter of a feature (the catalogue's `adopters`, docs/metrics.md).
+ADOPTION_STAGES: tuple[str, ...] = (STAGE_USE, STAGE_COMPLETE)
 
 
 class UnreadableEventError(ValueError):
@@ -29,15 +31,21 @@ class UnreadableEventError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class EngagementEvent:
+    """The fields the live aggregation reads. `person_key` is the key the event's person is counted under: set
+    in arrival order from the identity links seen so far (featurepulse/realtime/persons.py), None until then."""
+
     event_id: str
     event_time_ms: int
-    user_key: str | None
+    user_id: str | None = None
+    anonymous_id: str | None = None
     feature: str | None = None
     stage: str | None = None
     campaign: str | None = None
     experiment_id: str | None = None
     variation_id: str | None = None
     duration_ms: int | None = None
+    alias_previous_id: str | None = None  # an `alias` event's previousId (properties), an identity link
+    person_key: str | None = None
 
     @property
     def duration_bucket(self) -> int | None:
@@ -50,6 +58,20 @@ def _text(obj: Mapping[str, Any], name: str) -> str | None:
         return None
     text = str(value)
     return text if text else None
+
+
+def _alias_previous_id(obj: Mapping[str, Any]) -> str | None:
+    if obj.get("type") != "alias":
+        return None
+    properties = obj.get("properties")
+    if isinstance(properties, str):
+        try:
+            properties = json.loads(properties) if properties else {}
+        except ValueError:
+            return None
+    if not isinstance(properties, Mapping):
+        return None
+    return _text(properties, "previousId")
 
 
 def engagement_from_enriched(obj: Mapping[str, Any]) -> EngagementEvent:
@@ -67,14 +89,15 @@ def engagement_from_enriched(obj: Mapping[str, Any]) -> EngagementEvent:
     return EngagementEvent(
         event_id=event_id,
         event_time_ms=event_time_ms,
-        # The same identity as the stream's partition key: a signed-in user, else the device.
-        user_key=_text(obj, "user_id") or _text(obj, "anonymous_id"),
+        user_id=_text(obj, "user_id"),
+        anonymous_id=_text(obj, "anonymous_id"),
         feature=_text(obj, "feature"),
         stage=_text(obj, "stage"),
         campaign=_text(obj, "campaign_name"),
         experiment_id=_text(obj, "experiment_id"),
         variation_id=_text(obj, "variation_id"),
         duration_ms=duration_ms,
+        alias_previous_id=_alias_previous_id(obj),
     )
 
 

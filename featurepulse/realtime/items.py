@@ -1,4 +1,4 @@
-"""The aggregates table: key design and the items the job writes (DESIGN.md section 3).
+"""The aggregates table: key design and the items the job writes (docs/design.md, real time).
 
 One table, partition key `pk`, sort key `sk`, TTL attribute `expires_at`. Keys follow the panels' reads:
 
@@ -8,12 +8,19 @@ One table, partition key `pk`, sort key `sk`, TTL attribute `expires_at`. Keys f
 | today's funnel of F                    | GetItem pk=`F#<F>`, sk=`D#<day>`                                |
 | today by campaign (of F)               | Query pk=`F#<F>`, begins_with(sk, `DC#<day>#`)                  |
 | today by variant (of F)                | Query pk=`F#<F>`, begins_with(sk, `DV#<day>#`)                  |
-| DAU, adoption of every feature today   | Query pk=`APP`, begins_with(sk, `D#<day>`) and `DF#<day>#`      |
-| active users / events by minute        | Query pk=`APP`, sk BETWEEN `M#...` AND `M#...`                  |
+| active persons, adoption of features   | Query pk=`APP`, begins_with(sk, `D#<day>`) and `DF#<day>#`      |
+| active persons / events by minute      | Query pk=`APP`, sk BETWEEN `M#...` AND `M#...`                  |
 | late events per day                    | GetItem pk=`APP`, sk=`L#<day>`                                  |
+| is the day final (batch-corrected)?    | GetItem pk=`APP`, sk=`FD#<day>`                                 |
 
 Sort-key prefixes differ per slice (`M#`, `MC#`, `MV#`, `D#`, `DC#`, `DV#`, `DF#`, `L#`), so a range over
-one never returns another. Keys are deterministic functions of the window and the group, so re-emitting a
+one never returns another.
+
+Final day rows (`FD#`, `FDC#`, `FDV#`, `FDF#`, `source` = `batch`) are the batch's figures of a day that is over
+(featurepulse/realtime/finalize.py): the same columns under their own sort keys, which the Flink job never
+writes, so a late firing cannot overwrite them. Readers prefer them when the app's final row of the day exists.
+
+Keys are deterministic functions of the window and the group, so re-emitting a
 window (early firing, a replay, a restart from a checkpoint) overwrites the same item: writes are upserts.
 Minute rows expire after `minute_ttl_s`, day rows after `day_ttl_s` (DynamoDB TTL on `expires_at`).
 """
@@ -36,6 +43,10 @@ KIND_MINUTE = "minute"
 KIND_DAY = "day"
 KIND_DIRECTORY = "feature_day"  # copy of a feature's day row under APP, to list every feature of a day
 KIND_LATE = "late"
+KIND_FINAL_DAY = "final_day"  # a day row corrected by the batch
+KIND_FINAL_DIRECTORY = "final_feature_day"
+SOURCE_STREAM = "stream"  # written by the Flink job
+SOURCE_BATCH = "batch"  # written by the daily correction
 
 ColumnType = Literal["string", "bigint", "map"]
 
@@ -55,6 +66,7 @@ ITEM_COLUMNS: tuple[tuple[str, ColumnType], ...] = (
     ("duration_p50_ms", "bigint"),
     ("duration_p95_ms", "bigint"),
     ("late_events", "bigint"),
+    ("source", "string"),
     (TTL_ATTRIBUTE, "bigint"),
 )
 ITEM_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in ITEM_COLUMNS)
@@ -71,6 +83,7 @@ _DAY_PREFIX = {
     metrics.DIM_CAMPAIGN: "DC#",
     metrics.DIM_VARIANT: "DV#",
 }
+FINAL_PREFIX = "F"  # final day rows: "F" + the live day prefix
 
 
 def escape_key_part(value: str) -> str:
@@ -104,6 +117,11 @@ def sort_key(granularity: str, dimension: str, window_start_ms: int, value_a: st
     return key
 
 
+def final_sort_key(dimension: str, day_ms: int, value_a: str = "", value_b: str = "") -> str:
+    """The sort key of a final (batch) day row: the live day row's key with the final prefix."""
+    return FINAL_PREFIX + sort_key(metrics.GRANULARITY_DAY, dimension, day_ms, value_a, value_b)
+
+
 def minute_range(from_ms: int, to_ms: int) -> tuple[str, str]:
     """Sort-key bounds (inclusive) of the overall minute rows between two instants."""
     return "M#" + format_minute(from_ms), "M#" + format_minute(to_ms)
@@ -123,6 +141,11 @@ def variant_day_prefix(day_ms: int) -> str:
 
 def directory_day_prefix(day_ms: int) -> str:
     return "DF#" + format_day(day_ms) + "#"
+
+
+def final(key_or_prefix: str) -> str:
+    """The final rows' counterpart of a live day key or prefix (`D#...` -> `FD#...`)."""
+    return FINAL_PREFIX + key_or_prefix
 
 
 def late_sort_key(day_ms: int) -> str:
@@ -168,7 +191,40 @@ def build_item(
     item["duration_p50_ms"] = histogram.percentile_ms(duration_histogram, 0.5)
     item["duration_p95_ms"] = histogram.percentile_ms(duration_histogram, 0.95)
     item["late_events"] = None
+    item["source"] = SOURCE_STREAM
     item[TTL_ATTRIBUTE] = window_end_ms // 1000 + ttl
+    return item
+
+
+def build_final_day_item(
+    *,
+    dimension: str,
+    feature: str,
+    value_a: str,
+    value_b: str,
+    day_start_ms: int,
+    counters: Mapping[str, int],
+    duration_p50_ms: int | None,
+    duration_p95_ms: int | None,
+    settings: RealtimeSettings,
+) -> dict[str, Any]:
+    """A final day row: the batch's figures of one group of a day (featurepulse/realtime/finalize.py)."""
+    item = build_item(
+        granularity=metrics.GRANULARITY_DAY,
+        dimension=dimension,
+        feature=feature,
+        value_a=value_a,
+        value_b=value_b,
+        window_start_ms=day_start_ms,
+        counters=counters,
+        duration_histogram=[],
+        settings=settings,
+    )
+    item[SK] = final_sort_key(dimension, day_start_ms, value_a, value_b)
+    item["kind"] = KIND_FINAL_DAY
+    item["duration_p50_ms"] = duration_p50_ms
+    item["duration_p95_ms"] = duration_p95_ms
+    item["source"] = SOURCE_BATCH
     return item
 
 
@@ -176,9 +232,11 @@ def directory_item(day_item: Mapping[str, Any]) -> dict[str, Any]:
     """The copy of a feature's day row under `APP`, so one Query lists every feature of the day (adoption)."""
     copy = dict(day_item)
     day_ms = _day_ms_of(day_item)
+    is_final = day_item["kind"] == KIND_FINAL_DAY
+    prefix = directory_day_prefix(day_ms)
     copy[PK] = APP_PK
-    copy[SK] = directory_day_prefix(day_ms) + escape_key_part(str(day_item["feature"]))
-    copy["kind"] = KIND_DIRECTORY
+    copy[SK] = (final(prefix) if is_final else prefix) + escape_key_part(str(day_item["feature"]))
+    copy["kind"] = KIND_FINAL_DIRECTORY if is_final else KIND_DIRECTORY
     return copy
 
 
@@ -196,6 +254,7 @@ def build_late_item(*, day_start_ms: int, late_events: int, settings: RealtimeSe
             "window_start": format_instant(day_start_ms),
             "window_end": format_instant(day_start_ms + DAY_MS),
             "late_events": int(late_events),
+            "source": SOURCE_STREAM,
             TTL_ATTRIBUTE: (day_start_ms + DAY_MS) // 1000 + settings.day_ttl_s,
         }
     )

@@ -12,25 +12,38 @@ from dataclasses import dataclass
 from typing import Literal
 
 from featurepulse.realtime import histogram
-from featurepulse.realtime.events import STAGE_COMPLETE, STAGE_DISMISS, STAGE_USE, STAGE_VIEW, EngagementEvent
+from featurepulse.realtime.events import (
+    ADOPTION_STAGES,
+    STAGE_COMPLETE,
+    STAGE_DISMISS,
+    STAGE_USE,
+    STAGE_VIEW,
+    EngagementEvent,
+)
 
-MetricKind = Literal["count", "distinct_users", "duration_count", "duration_sum", "duration_bucket"]
+MetricKind = Literal["count", "distinct_persons", "duration_count", "duration_sum", "duration_bucket"]
 
 
 @dataclass(frozen=True)
 class Metric:
+    """One aggregate of a window. `stages` restricts it to events of those funnel stages (empty: every event)."""
+
     name: str
     kind: MetricKind
-    stage: str | None = None
+    stages: tuple[str, ...] = ()
     bucket: int | None = None
 
     def sql(self) -> str:
         """The Flink SQL aggregate expression (without alias)."""
-        where = f" FILTER (WHERE stage = '{self.stage}')" if self.stage else ""
+        where = ""
+        if len(self.stages) == 1:
+            where = f" FILTER (WHERE stage = '{self.stages[0]}')"
+        elif self.stages:
+            where = " FILTER (WHERE stage IN (" + ", ".join(f"'{s}'" for s in self.stages) + "))"
         if self.kind == "count":
             return f"COUNT(*){where}"
-        if self.kind == "distinct_users":
-            return f"COUNT(DISTINCT user_key){where}"
+        if self.kind == "distinct_persons":
+            return f"COUNT(DISTINCT person_key){where}"
         if self.kind == "duration_count":
             return "COUNT(duration_ms)"
         if self.kind == "duration_sum":
@@ -38,12 +51,12 @@ class Metric:
         return f"COUNT(*) FILTER (WHERE duration_bucket = {self.bucket})"
 
     def evaluate(self, events: Sequence[EngagementEvent]) -> int:
-        """The same aggregate over already de-duplicated, on-time events of one group, in plain Python."""
-        selected = [e for e in events if self.stage is None or e.stage == self.stage]
+        """The same aggregate over already de-duplicated, on-time, person-resolved events of one group."""
+        selected = [e for e in events if not self.stages or e.stage in self.stages]
         if self.kind == "count":
             return len(selected)
-        if self.kind == "distinct_users":
-            return len({e.user_key for e in selected if e.user_key is not None})
+        if self.kind == "distinct_persons":
+            return len({e.person_key for e in selected if e.person_key is not None})
         if self.kind == "duration_count":
             return sum(1 for e in selected if e.duration_ms is not None)
         if self.kind == "duration_sum":
@@ -51,18 +64,19 @@ class Metric:
         return sum(1 for e in selected if e.duration_bucket == self.bucket)
 
 
-# Stored on every aggregate row, in this order.
+# Stored on every aggregate row, in this order. Person counters count persons (featurepulse/realtime/persons.py).
 COUNTERS: tuple[Metric, ...] = (
     Metric("events", "count"),
-    Metric("views", "count", STAGE_VIEW),
-    Metric("uses", "count", STAGE_USE),
-    Metric("completions", "count", STAGE_COMPLETE),
-    Metric("dismissals", "count", STAGE_DISMISS),
-    Metric("users", "distinct_users"),
-    Metric("users_view", "distinct_users", STAGE_VIEW),
-    Metric("users_use", "distinct_users", STAGE_USE),
-    Metric("users_complete", "distinct_users", STAGE_COMPLETE),
-    Metric("users_dismiss", "distinct_users", STAGE_DISMISS),
+    Metric("views", "count", (STAGE_VIEW,)),
+    Metric("uses", "count", (STAGE_USE,)),
+    Metric("completions", "count", (STAGE_COMPLETE,)),
+    Metric("dismissals", "count", (STAGE_DISMISS,)),
+    Metric("persons", "distinct_persons"),
+    Metric("persons_view", "distinct_persons", (STAGE_VIEW,)),
+    Metric("persons_use", "distinct_persons", (STAGE_USE,)),
+    Metric("persons_complete", "distinct_persons", (STAGE_COMPLETE,)),
+    Metric("persons_dismiss", "distinct_persons", (STAGE_DISMISS,)),
+    Metric("adopters", "distinct_persons", ADOPTION_STAGES),
     Metric("duration_count", "duration_count"),
     Metric("duration_sum_ms", "duration_sum"),
 )
@@ -123,12 +137,22 @@ DIMENSIONS: tuple[Dimension, ...] = (
         "variation_id",
         f"{_FEATURE_PRESENT} AND experiment_id IS NOT NULL AND variation_id IS NOT NULL",
     ),
-    # Every event of any type: active users (DAU) and the denominator of adoption.
+    # Every event of any type: active persons of the day and the denominator of adoption.
     Dimension(DIM_APP, _app, "''", "''", "''", "TRUE"),
 )
 
 GRANULARITY_MINUTE = "minute"
 GRANULARITY_DAY = "day"
+
+
+# The catalogue's day metrics (featurepulse/domain/metrics.py) and the counters of the day rows that hold them:
+# on the app row (`pk` APP) for the whole product, on a feature's rows (feature, campaign, variant) otherwise.
+CATALOGUE_COUNTERS: dict[str, str] = {
+    "active_persons": "persons",  # app row
+    "feature_viewers": "persons_view",
+    "adopters": "adopters",
+    "completers": "persons_complete",
+}
 
 
 def evaluate_counters(events: Sequence[EngagementEvent]) -> dict[str, int]:

@@ -5,7 +5,9 @@ tests and the benchmark can check the job's DynamoDB items against it (and hypot
 invariances: any order, any batching, any replay gives the same numbers when nothing is late).
 
 Arrival is modelled in batches: the watermark (highest event time seen - out-of-orderness) advances between
-batches, the way Flink's periodic watermarks advance between bursts of input.
+batches, the way Flink's periodic watermarks advance between bursts of input. Persons are resolved in arrival
+order, every arriving event included (duplicates and late ones carry links too), as the job's unpack step does
+(featurepulse/realtime/persons.py); person counts therefore depend on the order in which links arrive.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from featurepulse.realtime import items, metrics
 from featurepulse.realtime.events import EngagementEvent
+from featurepulse.realtime.persons import LivePersons
 from featurepulse.realtime.settings import RealtimeSettings
 from featurepulse.realtime.windows import day_start_ms, is_late, minute_start_ms
 
@@ -29,11 +32,13 @@ class ReferenceAggregation:
         self._seen: set[str] = set()
         self._groups: dict[GroupKey, list[EngagementEvent]] = defaultdict(list)
         self.late_by_day: dict[int, int] = defaultdict(int)
+        self.persons = LivePersons()
 
     def add_batch(self, batch: Iterable[EngagementEvent]) -> None:
         """Events arriving together: judged against the watermark as it was before the batch."""
         max_time: int | None = None
-        for event in batch:
+        for arrived in batch:
+            event = self.persons.resolve(arrived)
             max_time = event.event_time_ms if max_time is None else max(max_time, event.event_time_ms)
             if event.event_id in self._seen:  # first arrival wins, the job's de-duplication
                 continue

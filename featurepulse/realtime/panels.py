@@ -1,20 +1,28 @@
-"""The five live panels (DESIGN.md section 3, issue 4), assembled from aggregate items.
+"""The five live panels (docs/design.md, real time), assembled from aggregate items.
 
-The local dashboard serves them as JSON; QuickSight reads the same items through Athena (cdk/quicksight.py).
+Every number is a metric of the catalogue (featurepulse/domain/metrics.py), under the catalogue's name: persons
+are counted as persons (featurepulse/realtime/persons.py), `adoption_rate` is adopters / active persons like the
+report's, and the live panels' unordered ratio is `completers_per_viewer`, not a funnel rate.
+
+The day figures come from the final (batch-corrected) day rows once the day is final, else from the live rows
+(`day_source` says which): a marketer never sees two numbers for one day and metric. The local dashboard
+serves the panels as JSON; QuickSight reads the same items through Athena (quicksight_panels.py).
 Main-runtime only (pydantic): the Flink job never imports this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from featurepulse.realtime import items
 from featurepulse.realtime.settings import MINUTE_MS
 from featurepulse.realtime.windows import format_day, format_instant, format_minute, minute_start_ms
 
 Item = Mapping[str, Any]
+DaySource = Literal["live", "final"]
 TOP_CAMPAIGNS = 10
 
 
@@ -29,7 +37,7 @@ class MinutePoint(_Model):
     uses: int
     completions: int
     dismissals: int
-    users: int
+    active_persons: int  # persons with an event of the feature in the minute
 
 
 class FunnelPanel(_Model):
@@ -37,52 +45,54 @@ class FunnelPanel(_Model):
     uses: int
     completions: int
     dismissals: int
-    users_view: int
-    users_use: int
-    users_complete: int
-    users_dismiss: int
-    # Conversion between stages, by distinct users (None when the earlier stage has no user).
-    view_to_use: float | None
-    use_to_complete: float | None
-    view_to_complete: float | None
+    feature_viewers: int
+    feature_users: int
+    adopters: int
+    completers: int
+    dismissers: int
+    completers_per_viewer: float | None  # completers / feature_viewers, order ignored (None without viewers)
     duration_p50_ms: int | None
     duration_p95_ms: int | None
 
 
 class AdoptionRow(_Model):
     feature: str
-    users: int
-    adoption: float | None  # feature users / active users of the day
+    adopters: int
+    adoption_rate: float | None  # adopters / active persons of the day (None without active persons)
 
 
 class ActivityPanel(_Model):
-    active_users: int
+    active_persons: int
     events: int
     features: list[AdoptionRow]
 
 
 class CampaignRow(_Model):
     campaign: str
-    users: int
+    feature_viewers: int
+    adopters: int
+    completers: int
     views: int
     uses: int
     completions: int
-    completion_rate: float | None  # users who completed / users who viewed
+    completers_per_viewer: float | None
 
 
 class VariantRow(_Model):
     experiment_id: str
     variation_id: str
-    users: int
-    users_view: int
-    users_use: int
-    users_complete: int
-    conversion: float | None  # users who completed / users who viewed
+    feature_viewers: int
+    feature_users: int
+    adopters: int
+    completers: int
+    completers_per_viewer: float | None
 
 
 class Panels(_Model):
     generated_at: str
     day: str
+    # "final": the day figures are the batch's (the day is over and corrected); "live": the stream's so far.
+    day_source: DaySource
     feature: str | None
     features: list[str]
     per_minute: list[MinutePoint]
@@ -120,54 +130,58 @@ def per_minute_series(minute_items: Sequence[Item], now_ms: int, minutes: int = 
         points.append(
             MinutePoint(
                 minute=label,
-                **{n: _int(item, n) for n in ("events", "views", "uses", "completions", "dismissals", "users")},
+                **{n: _int(item, n) for n in ("events", "views", "uses", "completions", "dismissals")},
+                active_persons=_int(item, "persons"),
             )
         )
     return points
 
 
 def funnel_panel(day_item: Item | None) -> FunnelPanel:
-    u_view, u_use, u_complete = (_int(day_item, n) for n in ("users_view", "users_use", "users_complete"))
+    viewers, completers = _int(day_item, "persons_view"), _int(day_item, "persons_complete")
     return FunnelPanel(
         views=_int(day_item, "views"),
         uses=_int(day_item, "uses"),
         completions=_int(day_item, "completions"),
         dismissals=_int(day_item, "dismissals"),
-        users_view=u_view,
-        users_use=u_use,
-        users_complete=u_complete,
-        users_dismiss=_int(day_item, "users_dismiss"),
-        view_to_use=_ratio(u_use, u_view),
-        use_to_complete=_ratio(u_complete, u_use),
-        view_to_complete=_ratio(u_complete, u_view),
+        feature_viewers=viewers,
+        feature_users=_int(day_item, "persons_use"),
+        adopters=_int(day_item, "adopters"),
+        completers=completers,
+        dismissers=_int(day_item, "persons_dismiss"),
+        completers_per_viewer=_ratio(completers, viewers),
         duration_p50_ms=_opt_int(day_item, "duration_p50_ms"),
         duration_p95_ms=_opt_int(day_item, "duration_p95_ms"),
     )
 
 
 def activity_panel(app_day_item: Item | None, directory_items: Sequence[Item]) -> ActivityPanel:
-    active = _int(app_day_item, "users")
+    active = _int(app_day_item, "persons")
     rows = [
-        AdoptionRow(feature=str(i["feature"]), users=_int(i, "users"), adoption=_ratio(_int(i, "users"), active))
+        AdoptionRow(
+            feature=str(i["feature"]), adopters=_int(i, "adopters"), adoption_rate=_ratio(_int(i, "adopters"), active)
+        )
         for i in directory_items
     ]
-    rows.sort(key=lambda r: (-r.users, r.feature))
-    return ActivityPanel(active_users=active, events=_int(app_day_item, "events"), features=rows)
+    rows.sort(key=lambda r: (-r.adopters, r.feature))
+    return ActivityPanel(active_persons=active, events=_int(app_day_item, "events"), features=rows)
 
 
 def campaign_rows(campaign_items: Sequence[Item], top: int = TOP_CAMPAIGNS) -> list[CampaignRow]:
     rows = [
         CampaignRow(
             campaign=str(i["dimensions"]["campaign"]),
-            users=_int(i, "users"),
+            feature_viewers=_int(i, "persons_view"),
+            adopters=_int(i, "adopters"),
+            completers=_int(i, "persons_complete"),
             views=_int(i, "views"),
             uses=_int(i, "uses"),
             completions=_int(i, "completions"),
-            completion_rate=_ratio(_int(i, "users_complete"), _int(i, "users_view")),
+            completers_per_viewer=_ratio(_int(i, "persons_complete"), _int(i, "persons_view")),
         )
         for i in campaign_items
     ]
-    rows.sort(key=lambda r: (-r.users, r.campaign))
+    rows.sort(key=lambda r: (-r.feature_viewers, -r.adopters, r.campaign))
     return rows[:top]
 
 
@@ -176,11 +190,11 @@ def variant_rows(variant_items: Sequence[Item]) -> list[VariantRow]:
         VariantRow(
             experiment_id=str(i["dimensions"]["experiment_id"]),
             variation_id=str(i["dimensions"]["variation_id"]),
-            users=_int(i, "users"),
-            users_view=_int(i, "users_view"),
-            users_use=_int(i, "users_use"),
-            users_complete=_int(i, "users_complete"),
-            conversion=_ratio(_int(i, "users_complete"), _int(i, "users_view")),
+            feature_viewers=_int(i, "persons_view"),
+            feature_users=_int(i, "persons_use"),
+            adopters=_int(i, "adopters"),
+            completers=_int(i, "persons_complete"),
+            completers_per_viewer=_ratio(_int(i, "persons_complete"), _int(i, "persons_view")),
         )
         for i in variant_items
     ]
@@ -188,10 +202,16 @@ def variant_rows(variant_items: Sequence[Item]) -> list[VariantRow]:
     return rows
 
 
+def day_source_of(app_final_item: Item | None) -> DaySource:
+    """The day is final once its app row from the batch exists (written last by the correction)."""
+    return "final" if app_final_item is not None and app_final_item.get("kind") == items.KIND_FINAL_DAY else "live"
+
+
 def assemble_panels(
     *,
     now_ms: int,
     feature: str | None,
+    day_source: DaySource,
     minute_items: Sequence[Item],
     day_item: Item | None,
     app_day_item: Item | None,
@@ -200,10 +220,12 @@ def assemble_panels(
     variant_items: Sequence[Item],
     late_item: Item | None,
 ) -> Panels:
+    """The panels from the rows of one day source (all final or all live: never a mix within a day)."""
     activity = activity_panel(app_day_item, directory_items)
     return Panels(
         generated_at=format_instant(now_ms),
         day=format_day(now_ms),
+        day_source=day_source,
         feature=feature,
         features=[row.feature for row in activity.features],
         per_minute=per_minute_series(minute_items, now_ms),

@@ -29,7 +29,7 @@ UDF_COUNT_LATE_EVENT = "fp_count_late_event"  # returns 1 and counts the event i
 EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "STRING"),
     ("event_time_ms", "BIGINT"),
-    ("user_key", "STRING"),
+    ("person_key", "STRING"),  # featurepulse/realtime/persons.py
     ("feature", "STRING"),
     ("stage", "STRING"),
     ("campaign", "STRING"),
@@ -95,7 +95,7 @@ def view_statements(settings: RealtimeSettings) -> list[str]:
     """`CREATE TEMPORARY VIEW` statements from `unique_events` (with its rowtime) to `all_items`, in order."""
     engagement_branches = [
         f"SELECT '{d.name}' AS dimension, {d.sql_feature} AS feature, {d.sql_a} AS value_a, "
-        f"{d.sql_b} AS value_b, user_key, stage, duration_ms, duration_bucket, minute_start_ms, day_start_ms, "
+        f"{d.sql_b} AS value_b, person_key, stage, duration_ms, duration_bucket, minute_start_ms, day_start_ms, "
         f"rowtime FROM on_time_events WHERE {d.sql_where}"
         for d in metrics.DIMENSIONS
     ]

@@ -42,16 +42,19 @@ def test_panels_of_a_feature_at_a_moment(reader: AggregatesReader):
     by_minute = {p.minute: p for p in panels.per_minute}
     assert (by_minute["2025-03-01T09:00"].events, by_minute["2025-03-01T09:00"].views) == (5, 2)
     assert by_minute["2025-03-01T09:02"].events == 0
-    # and the funnel, DAU/adoption, campaigns, variants and late events of the day
-    assert (panels.funnel.users_view, panels.funnel.users_use, panels.funnel.users_complete) == (3, 2, 1)
-    assert panels.funnel.view_to_complete == round(1 / 3, 4)
-    assert panels.activity.active_users == 7
-    assert [(r.feature, r.users, r.adoption) for r in panels.activity.features] == [
-        ("checkout", 5, round(5 / 7, 4)),
-        ("search", 3, round(3 / 7, 4)),
+    # and the funnel, active persons/adoption, campaigns, variants and late events of the day, from the live rows
+    assert panels.day_source == "live"
+    funnel = panels.funnel
+    assert (funnel.feature_viewers, funnel.feature_users, funnel.adopters, funnel.completers) == (3, 2, 3, 1)
+    assert funnel.completers_per_viewer == round(1 / 3, 4)
+    assert panels.activity.active_persons == 8
+    assert [(r.feature, r.adopters, r.adoption_rate) for r in panels.activity.features] == [
+        ("checkout", 3, round(3 / 8, 4)),
+        ("profile", 1, round(1 / 8, 4)),
+        ("search", 1, round(1 / 8, 4)),
     ]
-    assert [(c.campaign, c.users) for c in panels.campaigns] == [("spring", 2)]
-    assert [(v.variation_id, v.users_view, v.users_complete) for v in panels.variants] == [("A", 1, 0), ("B", 1, 0)]
+    assert [(c.campaign, c.feature_viewers, c.adopters) for c in panels.campaigns] == [("spring", 2, 1)]
+    assert [(v.variation_id, v.feature_viewers, v.completers) for v in panels.variants] == [("A", 1, 0), ("B", 1, 0)]
     assert panels.late_events == 1
 
 
@@ -61,14 +64,14 @@ def test_without_a_feature_the_most_used_one_is_shown(reader: AggregatesReader):
 
 def test_an_empty_day_reads_as_zeros(reader: AggregatesReader):
     panels = reader.panels("checkout", parse_instant_ms("2025-03-02T12:00:00Z"))
-    assert panels.activity.active_users == 0 and panels.funnel.view_to_use is None
+    assert panels.activity.active_persons == 0 and panels.funnel.completers_per_viewer is None
     assert sum(p.events for p in panels.per_minute) == 0
 
 
 def test_cli_prints_the_panels_and_refuses_a_bad_time(reader: AggregatesReader, capsys: Any):
     assert main(["realtime", "panels", "--table", TABLE, "--feature", "search", "--at", AT]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["feature"] == "search" and printed["activity"]["active_users"] == 7
+    assert printed["feature"] == "search" and printed["activity"]["active_persons"] == 8
     assert main(["realtime", "panels", "--table", TABLE, "--at", "yesterday"]) == 2
     assert "--at is not an ISO-8601 time" in capsys.readouterr().err
     assert main(["realtime", "panels", "--table", "missing"]) == 2

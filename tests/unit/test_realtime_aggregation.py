@@ -14,7 +14,7 @@ from featurepulse.realtime.settings import RealtimeSettings
 from tests import realtime_scenario
 
 DAY = "2025-03-01"
-COUNTERS = ("events", "views", "uses", "completions", "dismissals", "users")
+COUNTERS = ("events", "views", "uses", "completions", "dismissals", "persons")
 
 
 def _scenario_items():
@@ -31,8 +31,9 @@ def test_minute_row_counts_on_time_events_once_and_takes_late_events_within_late
     items = _scenario_items()
     row = items[("F#checkout", f"M#{DAY}T09:00")]
     # Then 09:00 of checkout holds each of those five events once
-    assert _counts(row) == (5, 2, 1, 1, 1, 4)  # events, views, uses, completions, dismissals, users (u1 u2 u3 u5)
-    assert (row["users_view"], row["users_use"], row["users_complete"], row["users_dismiss"]) == (2, 1, 1, 1)
+    assert _counts(row) == (5, 2, 1, 1, 1, 4)  # events, views, uses, completions, dismissals, persons (u1 u2 u3 u5)
+    assert (row["persons_view"], row["persons_use"], row["persons_complete"], row["persons_dismiss"]) == (2, 1, 1, 1)
+    assert row["adopters"] == 2  # u1 used, u3 completed
     assert (row["duration_count"], row["duration_sum_ms"]) == (2, 6200)
     assert row["duration_p50_ms"] == histogram.representative_ms(histogram.bucket_of(1200))
     assert row["duration_p95_ms"] == histogram.representative_ms(histogram.bucket_of(5000))
@@ -63,23 +64,33 @@ def test_two_features_are_counted_apart():
     assert _counts(items[("F#search", f"D#{DAY}")]) == (3, 2, 1, 0, 0, 3)
 
 
-def test_day_funnel_distinct_users_per_stage():
+def test_day_funnel_distinct_persons_per_stage_and_adopters():
     items = _scenario_items()
     day = items[("F#checkout", f"D#{DAY}")]
-    # e01 e02 e03 e06 e07 e08 e09: users u1..u5; viewers u1 u2 u4; users u1 u2; completer u3; dismisser u5
+    # e01 e02 e03 e06 e07 e08 e09: persons u1..u5; viewers u1 u2 u4; users u1 u2; completer u3; dismisser u5
     assert _counts(day) == (7, 3, 2, 1, 1, 5)
-    assert (day["users_view"], day["users_use"], day["users_complete"], day["users_dismiss"]) == (3, 2, 1, 1)
+    assert (day["persons_view"], day["persons_use"], day["persons_complete"], day["persons_dismiss"]) == (3, 2, 1, 1)
+    assert day["adopters"] == 3  # used or completed: u1 u2 u3
     assert (day["duration_count"], day["duration_sum_ms"]) == (3, 7000)
 
 
-def test_active_users_include_every_event_type_and_adoption_reads_from_directory_rows():
+def test_active_persons_include_every_event_type_and_adoption_reads_from_directory_rows():
     items = _scenario_items()
     app_day = items[("APP", f"D#{DAY}")]
-    # 11 accepted events; users u1..u6 plus the anonymous a1 of the page view
-    assert (app_day["events"], app_day["users"]) == (11, 7)
+    # 15 accepted events; persons u1..u6, the anonymous a1 of the page view, and p (dev-p, u7, u7-new)
+    assert (app_day["events"], app_day["persons"]) == (15, 8)
     directory = items[("APP", f"DF#{DAY}#checkout")]
     assert directory["kind"] == "feature_day"
-    assert directory["users"] / app_day["users"] == 5 / 7
+    assert directory["adopters"] / app_day["persons"] == 3 / 8
+
+
+def test_anonymous_visitor_who_signs_in_and_is_renamed_counts_as_one_person():
+    # Given dev-p views profile anonymously, signs in as u7 (link), completes signed out, then u7 -> u7-new (alias)
+    items = _scenario_items()
+    day = items[("F#profile", f"D#{DAY}")]
+    # Then the feature counts one person at every stage (the link is seen before the later events)
+    assert _counts(day) == (3, 1, 1, 1, 0, 1)
+    assert (day["persons_view"], day["persons_use"], day["persons_complete"], day["adopters"]) == (1, 1, 1, 1)
 
 
 def test_campaign_and_variant_rows():
@@ -118,7 +129,9 @@ _events = st.builds(
     event_id=st.text("abcdef", min_size=1, max_size=3),
     # Within 290 s of each other: no order can make one late (the span is below lateness + out-of-orderness).
     event_time_ms=st.integers(_T0, _T0 + 290_000),
-    user_key=st.sampled_from(["u1", "u2", "u3", None]),
+    # One id per event: no identity link, so persons do not depend on arrival order (links do: see
+    # tests/unit/test_realtime_persons.py).
+    user_id=st.sampled_from(["u1", "u2", "u3", None]),
     feature=st.sampled_from(["checkout", "search", None]),
     stage=st.sampled_from([*STAGES, None]),
     campaign=st.sampled_from(["spring", None]),
@@ -165,4 +178,4 @@ def test_minute_rows_add_up_to_the_day_row(events):
         minutes = [i for (p, s), i in items.items() if p == pk and s.startswith("M#")]
         for name in ("events", "views", "uses", "completions", "dismissals", "duration_count", "duration_sum_ms"):
             assert sum(m[name] for m in minutes) == day[name]
-        assert max((m["users"] for m in minutes), default=0) <= day["users"] <= sum(m["users"] for m in minutes)
+        assert max((m["persons"] for m in minutes), default=0) <= day["persons"] <= sum(m["persons"] for m in minutes)

@@ -44,7 +44,8 @@ def test_reads_the_engagement_fields():
     assert engagement_from_enriched(event) == EngagementEvent(
         event_id="e02",
         event_time_ms=1_740_819_620_000,
-        user_key="u1",
+        user_id="u1",
+        anonymous_id="dev-u1",
         feature="checkout",
         stage="use",
         campaign="spring",
@@ -54,11 +55,33 @@ def test_reads_the_engagement_fields():
     )
 
 
-def test_anonymous_user_is_keyed_by_device_and_bad_duration_is_ignored():
+def test_anonymous_event_has_its_device_id_no_person_yet_and_bad_duration_is_ignored():
     e = engagement_from_enriched(
         {"event_id": "x", "timestamp": "2025-03-01T09:00:00.000Z", "anonymous_id": "dev-9", "duration_ms": -5}
     )
-    assert (e.user_key, e.duration_ms, e.duration_bucket) == ("dev-9", None, None)
+    assert (e.user_id, e.anonymous_id, e.person_key, e.duration_ms, e.duration_bucket) == (
+        None,
+        "dev-9",
+        None,
+        None,
+        None,
+    )
+
+
+def test_alias_event_carries_its_previous_id_and_other_events_none():
+    # Given an alias event (previousId in the properties JSON text) and a track event with a previousId property
+    alias = {
+        "event_id": "a",
+        "timestamp": "2025-03-01T09:00:00.000Z",
+        "type": "alias",
+        "user_id": "u-new",
+        "properties": '{"previousId": "u-old"}',
+    }
+    track = {**alias, "type": "track"}
+    # Then only the alias event is a link
+    assert engagement_from_enriched(alias).alias_previous_id == "u-old"
+    assert engagement_from_enriched(track).alias_previous_id is None
+    assert engagement_from_enriched({**alias, "properties": "not json"}).alias_previous_id is None
 
 
 def test_unreadable_lines_are_reported_and_the_rest_of_the_record_kept():

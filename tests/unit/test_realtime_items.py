@@ -83,3 +83,44 @@ def test_escaped_key_parts_never_collide(a1, b1, a2, b2):
     k2 = items.sort_key("day", "variant", DAY, a2, b2)
     assert (k1 == k2) == ((a1, b1) == (a2, b2))
     assert items.unescape_key_part(items.escape_key_part(a1)) == a1
+
+
+def _final(dimension, a="", b=""):
+    return items.build_final_day_item(
+        dimension=dimension,
+        feature="checkout",
+        value_a=a,
+        value_b=b,
+        day_start_ms=DAY,
+        counters=ZERO,
+        duration_p50_ms=None,
+        duration_p95_ms=None,
+        settings=SETTINGS,
+    )
+
+
+def test_final_day_rows_have_their_own_keys_the_job_never_writes():
+    # Given the live and the final rows of every day slice, and the live minute rows
+    live = [_item("day", d, DAY, "a", "b")["sk"] for d in ("feature", "campaign", "variant", "app")]
+    live += [_item("minute", d, MINUTE, "a", "b")["sk"] for d in ("feature", "campaign", "variant", "app")]
+    live += [items.directory_item(_item("day", "feature", DAY))["sk"], items.late_sort_key(DAY)]
+    final = [_final(d, "a", "b") for d in ("feature", "campaign", "variant", "app")]
+    final_keys = [f["sk"] for f in final] + [items.directory_item(final[0])["sk"]]
+    # Then no final key equals or begins like a live key or prefix, and the reverse
+    live_prefixes = [items.day_sort_key(DAY), items.campaign_day_prefix(DAY), items.variant_day_prefix(DAY)]
+    live_prefixes += [items.directory_day_prefix(DAY), "M#", "MC#", "MV#", "L#"]
+    assert not set(final_keys) & set(live)
+    assert not [k for k in final_keys for p in live_prefixes if k.startswith(p)]
+    assert not [k for k in live for f in final_keys if k.startswith(f)]
+    # And they say where they come from, with every column
+    assert final_keys == [
+        "FD#2025-03-01",
+        "FDC#2025-03-01#a",
+        "FDV#2025-03-01#a#b",
+        "FD#2025-03-01",
+        "FDF#2025-03-01#checkout",
+    ]
+    for f in final:
+        assert (f["kind"], f["source"], tuple(f)) == (items.KIND_FINAL_DAY, items.SOURCE_BATCH, items.ITEM_COLUMN_NAMES)
+    assert items.directory_item(final[0])["kind"] == items.KIND_FINAL_DIRECTORY
+    assert _item("day", "feature", DAY)["source"] == items.SOURCE_STREAM
