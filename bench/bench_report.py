@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from featurepulse.domain.schema import lake_columns
-from featurepulse.reporting.duckdb_runner import DuckDbQueryRunner
+from featurepulse.local.duckdb_runner import DuckDbQueryRunner
 from featurepulse.reporting.job import ReportSettings, build_report
 from featurepulse.reporting.periods import Period, PeriodKind
 from featurepulse.reporting.queries import QUERY_NAMES

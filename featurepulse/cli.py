@@ -18,7 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "featurepulse.local.cli",
     "featurepulse.lake.cli",
     "featurepulse.realtime.cli",
-    "featurepulse.reporting.cli",
+    "featurepulse.local.report_cli",
     "featurepulse.identity.cli",
 )
 

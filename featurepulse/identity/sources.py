@@ -86,7 +86,7 @@ class DuckDbLinkSource:
         self.description = f"duckdb {self.lake_dir}"
 
     def links_since(self, since: date | None) -> list[IdentityLink]:
-        from featurepulse.reporting.duckdb_runner import DuckDbQueryRunner, to_duckdb
+        from featurepulse.local.duckdb_runner import DuckDbQueryRunner, to_duckdb
 
         runner = DuckDbQueryRunner(self.lake_dir)
         try:

@@ -58,7 +58,7 @@ COMPONENTS: tuple[str, ...] = (
     "featurepulse.lake.local:LocalFirehose",  # lake: Firehose stand-in, Parquet into lake_dir, quarantine mirror
     "featurepulse.realtime.local:LocalFlink",  # real time: the Flink job in local mode -> aggregates table
     "featurepulse.local.dashboard:LocalDashboard",  # real time: live panels -> dashboard_url
-    "featurepulse.reporting.local:LocalReport",  # reports: DuckDB report job, SES mail captured into outbox/
+    "featurepulse.local.reports:LocalReport",  # reports: DuckDB report job, SES mail captured into outbox/
 )
 
 # Fixed names are fine locally (one stack per moto server); the CDK stack lets CloudFormation name them.

@@ -29,7 +29,7 @@ from featurepulse.identity.sources import AthenaLinkSource, DuckDbLinkSource
 from featurepulse.identity.store import IdentityStore, decode_records
 from featurepulse.lake.store import LocalStore, S3Store
 from featurepulse.lake.writer import LakeWriter
-from featurepulse.reporting.duckdb_runner import DuckDbQueryRunner, to_duckdb
+from featurepulse.local.duckdb_runner import DuckDbQueryRunner, to_duckdb
 from tests.lake_samples import enriched
 
 DAY1 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

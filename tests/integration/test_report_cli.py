@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from featurepulse.cli import main
-from featurepulse.reporting.local import FileSendLog
+from featurepulse.local.reports import FileSendLog
 from tests.reporting_dataset import demo_events, write_lake
 
 

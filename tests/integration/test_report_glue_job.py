@@ -17,9 +17,9 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from featurepulse.local.duckdb_runner import DuckDbQueryRunner
 from featurepulse.reporting.athena_runner import AthenaQueryRunner
 from featurepulse.reporting.dal.send_log import create_send_log_table
-from featurepulse.reporting.duckdb_runner import DuckDbQueryRunner
 from glue_jobs.campaign_report import main, parse_job_arguments, resolve_options
 from tests.reporting_dataset import demo_events, write_lake
 

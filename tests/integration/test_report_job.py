@@ -17,9 +17,9 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from featurepulse.local.duckdb_runner import DuckDbQueryRunner
 from featurepulse.reporting.dal.send_log import DynamoDbSendLog, create_send_log_table
 from featurepulse.reporting.dal.ses_mailer import SesMailer
-from featurepulse.reporting.duckdb_runner import DuckDbQueryRunner
 from featurepulse.reporting.job import ReportSettings, run_report
 from featurepulse.reporting.periods import Period
 from featurepulse.reporting.queries import QUERY_NAMES

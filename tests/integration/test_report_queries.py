@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from featurepulse.reporting.duckdb_runner import DuckDbQueryRunner
+from featurepulse.local.duckdb_runner import DuckDbQueryRunner
 from featurepulse.reporting.periods import Period
 from tests.reporting_dataset import EMPTY_DAY, REPORT_DAY, deduplicated, demo_events, user_key, write_lake
 

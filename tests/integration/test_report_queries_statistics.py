@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from scipy import stats
 
-from featurepulse.reporting.duckdb_runner import DuckDbQueryRunner, normal_cdf
+from featurepulse.local.duckdb_runner import DuckDbQueryRunner, normal_cdf
 from featurepulse.reporting.experiments import (
     VERDICT_COLLECTING,
     VERDICT_CONTROL,

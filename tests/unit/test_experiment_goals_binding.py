@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from featurepulse.reporting.duckdb_runner import to_duckdb
+from featurepulse.local.duckdb_runner import to_duckdb
 from featurepulse.reporting.experiments_config import GOAL_TABLE_COLUMNS, goal_rows, parse_experiments
 from featurepulse.reporting.queries import InlineTable, QueryBindingError, TableRef, bind
 

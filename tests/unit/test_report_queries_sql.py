@@ -9,7 +9,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from featurepulse.reporting.duckdb_runner import to_duckdb
+from featurepulse.local.duckdb_runner import to_duckdb
 from featurepulse.reporting.periods import Period
 from featurepulse.reporting.queries import (
     QUERY_NAMES,

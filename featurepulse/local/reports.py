@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from featurepulse.identity.build import local_refresher
+from featurepulse.local.duckdb_runner import DuckDbQueryRunner
 from featurepulse.reporting.dal.send_log import STATUS_FAILED, STATUS_SENDING, STATUS_SENT, SendRecord
 from featurepulse.reporting.dal.ses_mailer import SesMailer
-from featurepulse.reporting.duckdb_runner import DuckDbQueryRunner
 from featurepulse.reporting.experiments_config import parse_experiments
 from featurepulse.reporting.job import ReportSettings, RunOutcome, run_report
 from featurepulse.reporting.periods import Period, PeriodKind

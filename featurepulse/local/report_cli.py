@@ -54,8 +54,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from featurepulse.local.reports import LocalReportTarget, latest_lake_day, run_local_report
     from featurepulse.reporting.experiments_config import parse_experiments
-    from featurepulse.reporting.local import LocalReportTarget, latest_lake_day, run_local_report
 
     if args.min_exposed < 1:
         raise CliError("--min-exposed must be at least 1")
