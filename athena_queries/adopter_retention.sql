@@ -1,44 +1,37 @@
--- Retention of feature adopters: of the users who used a feature on a cohort day, how many came back
+-- Retention of feature adopters: of the persons who adopted a feature on a cohort day, how many came back
 -- 1, 7 and 30 days later (D1, D7, D30).
 --
--- Cohort: the users who used the feature (stage 'use' or 'complete') on cohort_day. Rows are produced
+-- Cohort: the persons who adopted the feature (stage 'use' or 'complete') on cohort_day. Rows are produced
 -- for the cohorts whose measured day (cohort_day + horizon) falls in the period, so every figure is final.
+-- Persons come from the base view person_events (de-duplicated, identity-resolved; docs/metrics.md): a
+-- visitor who adopted anonymously and came back signed in is retained.
 -- Returns one row per feature, horizon and cohort day (cohorts without adopters have no row):
 --   feature (varchar), horizon_days (integer: 1, 7 or 30), cohort_day (date)
---   cohort_users (bigint)        adopters of the feature on cohort_day
---   retained_users (bigint)      of them, users with any event on cohort_day + horizon_days
---   returning_adopters (bigint)  of them, users who used the feature again on cohort_day + horizon_days
---   retention_rate (double)      retained_users / cohort_users
---   feature_retention_rate (double) returning_adopters / cohort_users
+--   cohort_adopters (bigint)        adopters of the feature on cohort_day
+--   retained_adopters (bigint)      of them, persons with any event on cohort_day + horizon_days
+--   returning_adopters (bigint)     of them, persons who adopted the feature again on cohort_day + horizon_days
+--   retention_rate (double)         retained_adopters / cohort_adopters
+--   feature_retention_rate (double) returning_adopters / cohort_adopters
 --
 -- Parameters:
 --   :start_date, :end_date  the period (the measured days), 'YYYY-MM-DD', inclusive
 --   :lookback_start_date    :start_date minus 30 days (the D30 cohort of the first measured day)
--- Reads the partitions dt BETWEEN :lookback_start_date AND :end_date. Events deduplicated on event_id.
-WITH deduplicated AS (
-    SELECT user_key, feature, stage, dt
-    FROM (
-        SELECT
-            coalesce(user_id, anonymous_id) AS user_key,
-            feature,
-            stage,
-            dt,
-            row_number() OVER (PARTITION BY event_id ORDER BY received_at) AS copy_number
-        FROM events
-        WHERE dt BETWEEN :lookback_start_date AND :end_date
-    ) AS numbered
-    WHERE copy_number = 1 AND user_key IS NOT NULL
+-- Reads person_events with :scan_start_date = :lookback_start_date.
+WITH scoped AS (
+    SELECT person_id, feature, stage, day
+    FROM person_events
+    WHERE person_id IS NOT NULL AND dt BETWEEN :lookback_start_date AND :end_date
 ),
 
 adoptions AS (
-    SELECT DISTINCT feature, user_key, CAST(dt AS DATE) AS adoption_day
-    FROM deduplicated
+    SELECT DISTINCT feature, person_id, day AS adoption_day
+    FROM scoped
     WHERE feature IS NOT NULL AND stage IN ('use', 'complete')
 ),
 
 activity AS (
-    SELECT DISTINCT user_key, CAST(dt AS DATE) AS activity_day
-    FROM deduplicated
+    SELECT DISTINCT person_id, day AS activity_day
+    FROM scoped
 ),
 
 horizons AS (
@@ -47,7 +40,7 @@ horizons AS (
 ),
 
 cohorts AS (
-    SELECT a.feature, h.horizon_days, a.adoption_day AS cohort_day, a.user_key
+    SELECT a.feature, h.horizon_days, a.adoption_day AS cohort_day, a.person_id
     FROM adoptions AS a
     CROSS JOIN horizons AS h
     WHERE
@@ -60,26 +53,26 @@ outcomes AS (
         c.feature,
         c.horizon_days,
         c.cohort_day,
-        c.user_key,
-        max(CASE WHEN act.user_key IS NOT NULL THEN 1 ELSE 0 END) AS retained,
-        max(CASE WHEN again.user_key IS NOT NULL THEN 1 ELSE 0 END) AS returned
+        c.person_id,
+        max(CASE WHEN act.person_id IS NOT NULL THEN 1 ELSE 0 END) AS retained,
+        max(CASE WHEN again.person_id IS NOT NULL THEN 1 ELSE 0 END) AS returned
     FROM cohorts AS c
     LEFT JOIN activity AS act
-        ON act.user_key = c.user_key AND date_diff('day', c.cohort_day, act.activity_day) = c.horizon_days
+        ON act.person_id = c.person_id AND date_diff('day', c.cohort_day, act.activity_day) = c.horizon_days
     LEFT JOIN adoptions AS again
         ON
-            again.user_key = c.user_key
+            again.person_id = c.person_id
             AND again.feature = c.feature
             AND date_diff('day', c.cohort_day, again.adoption_day) = c.horizon_days
-    GROUP BY c.feature, c.horizon_days, c.cohort_day, c.user_key
+    GROUP BY c.feature, c.horizon_days, c.cohort_day, c.person_id
 )
 
 SELECT
     feature,
     horizon_days,
     cohort_day,
-    count(*) AS cohort_users,
-    sum(retained) AS retained_users,
+    count(*) AS cohort_adopters,
+    sum(retained) AS retained_adopters,
     sum(returned) AS returning_adopters,
     CAST(sum(retained) AS DOUBLE) / count(*) AS retention_rate,
     CAST(sum(returned) AS DOUBLE) / count(*) AS feature_retention_rate

@@ -1,54 +1,46 @@
--- Feature adoption per day: feature users over active users.
+-- Feature adoption per day: adopters of each feature over the active persons of the day.
 --
 -- Returns one row per day and feature that has at least one event that day:
---   day (date), feature (varchar),
---   active_users (bigint)   distinct users with any event that day (whole product)
---   viewers (bigint)        distinct users who viewed the feature that day (stage 'view')
---   adopters (bigint)       distinct users who used the feature that day (stage 'use' or 'complete')
---   adoption_rate (double)  adopters / active_users
+--   day (date), feature (varchar)
+--   active_persons (bigint)   persons with any event that day (whole product)
+--   feature_viewers (bigint)  persons who viewed the feature that day (stage 'view')
+--   adopters (bigint)         persons who used or completed the feature that day (stage 'use' or 'complete')
+--   adoption_rate (double)    adopters / active_persons
+-- Persons come from the base view person_events (de-duplicated, identity-resolved; docs/metrics.md).
 --
 -- Parameters:
 --   :start_date, :end_date  the period, 'YYYY-MM-DD', inclusive
--- Reads the partitions dt BETWEEN :start_date AND :end_date. Events deduplicated on event_id.
-WITH deduplicated AS (
-    SELECT user_key, feature, stage, dt
-    FROM (
-        SELECT
-            coalesce(user_id, anonymous_id) AS user_key,
-            feature,
-            stage,
-            dt,
-            row_number() OVER (PARTITION BY event_id ORDER BY received_at) AS copy_number
-        FROM events
-        WHERE dt BETWEEN :start_date AND :end_date
-    ) AS numbered
-    WHERE copy_number = 1
+-- Reads person_events with :scan_start_date = :start_date (the partitions of the period).
+WITH scoped AS (
+    SELECT person_id, feature, stage, day
+    FROM person_events
+    WHERE dt BETWEEN :start_date AND :end_date
 ),
 
 active AS (
-    SELECT dt, count(DISTINCT user_key) AS active_users
-    FROM deduplicated
-    GROUP BY dt
+    SELECT day, count(DISTINCT person_id) AS active_persons
+    FROM scoped
+    GROUP BY day
 ),
 
 feature_days AS (
     SELECT
-        dt,
+        day,
         feature,
-        count(DISTINCT CASE WHEN stage = 'view' THEN user_key END) AS viewers,
-        count(DISTINCT CASE WHEN stage IN ('use', 'complete') THEN user_key END) AS adopters
-    FROM deduplicated
+        count(DISTINCT CASE WHEN stage = 'view' THEN person_id END) AS feature_viewers,
+        count(DISTINCT CASE WHEN stage IN ('use', 'complete') THEN person_id END) AS adopters
+    FROM scoped
     WHERE feature IS NOT NULL
-    GROUP BY dt, feature
+    GROUP BY day, feature
 )
 
 SELECT
-    CAST(f.dt AS DATE) AS day,
+    f.day,
     f.feature,
-    a.active_users,
-    f.viewers,
+    a.active_persons,
+    f.feature_viewers,
     f.adopters,
-    CAST(f.adopters AS DOUBLE) / a.active_users AS adoption_rate
+    CAST(f.adopters AS DOUBLE) / nullif(a.active_persons, 0) AS adoption_rate
 FROM feature_days AS f
-INNER JOIN active AS a ON a.dt = f.dt
-ORDER BY day, f.feature
+INNER JOIN active AS a ON a.day = f.day
+ORDER BY f.day, f.feature

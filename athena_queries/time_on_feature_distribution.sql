@@ -2,28 +2,21 @@
 --
 -- Returns, for each feature with at least one timed event, one row per bucket (empty buckets included):
 --   feature (varchar)
---   bucket_order (integer)   1..6, for sorting
---   bucket (varchar)         '< 10 s', '10-30 s', '30 s-1 min', '1-3 min', '3-10 min', '>= 10 min'
---   events (bigint)          timed events in the bucket
---   users (bigint)           distinct users with an event in the bucket
---   share_of_events (double) events / all timed events of the feature
+--   bucket_order (integer)          1..6, for sorting
+--   bucket (varchar)                '< 10 s', '10-30 s', '30 s-1 min', '1-3 min', '3-10 min', '>= 10 min'
+--   timed_events (bigint)           timed events in the bucket
+--   timed_persons (bigint)          persons with a timed event in the bucket
+--   share_of_timed_events (double)  timed_events / all timed events of the feature
+-- Events and persons come from the base view person_events (de-duplicated, identity-resolved).
 --
 -- Parameters:
 --   :start_date, :end_date  the period, 'YYYY-MM-DD', inclusive
--- Reads the partitions dt BETWEEN :start_date AND :end_date. Events deduplicated on event_id.
+-- Reads person_events with :scan_start_date = :start_date (the partitions of the period).
 -- Negative durations (clock errors) are ignored.
-WITH deduplicated AS (
-    SELECT user_key, feature, duration_ms
-    FROM (
-        SELECT
-            coalesce(user_id, anonymous_id) AS user_key,
-            feature,
-            duration_ms,
-            row_number() OVER (PARTITION BY event_id ORDER BY received_at) AS copy_number
-        FROM events
-        WHERE dt BETWEEN :start_date AND :end_date
-    ) AS numbered
-    WHERE copy_number = 1 AND feature IS NOT NULL AND duration_ms >= 0
+WITH scoped AS (
+    SELECT person_id, feature, duration_ms
+    FROM person_events
+    WHERE dt BETWEEN :start_date AND :end_date AND feature IS NOT NULL AND duration_ms >= 0
 ),
 
 buckets AS (
@@ -40,8 +33,8 @@ buckets AS (
 ),
 
 features AS (
-    SELECT feature, count(*) AS timed_events
-    FROM deduplicated
+    SELECT feature, count(*) AS feature_timed_events
+    FROM scoped
     GROUP BY feature
 ),
 
@@ -50,22 +43,22 @@ counted AS (
         f.feature,
         b.bucket_order,
         b.bucket,
-        f.timed_events,
-        count(e.duration_ms) AS events,
-        count(DISTINCT e.user_key) AS users
+        f.feature_timed_events,
+        count(e.duration_ms) AS timed_events,
+        count(DISTINCT e.person_id) AS timed_persons
     FROM features AS f
     CROSS JOIN buckets AS b
-    LEFT JOIN deduplicated AS e
+    LEFT JOIN scoped AS e
         ON e.feature = f.feature AND e.duration_ms >= b.low_ms AND e.duration_ms < b.high_ms
-    GROUP BY f.feature, b.bucket_order, b.bucket, f.timed_events
+    GROUP BY f.feature, b.bucket_order, b.bucket, f.feature_timed_events
 )
 
 SELECT
     feature,
     bucket_order,
     bucket,
-    events,
-    users,
-    CAST(events AS DOUBLE) / timed_events AS share_of_events
+    timed_events,
+    timed_persons,
+    CAST(timed_events AS DOUBLE) / feature_timed_events AS share_of_timed_events
 FROM counted
 ORDER BY feature, bucket_order

@@ -11,6 +11,7 @@ Arguments (Glue passes `--name value`; unknown ones such as `--JOB_ID` are ignor
   --date YYYY-MM-DD|auto      a day of the period; `auto` (default): yesterday, or the week containing it
   --force true|false          send even if this period was already sent (default false)
   --database --events_table --workgroup                 where the lake table is, which workgroup runs
+  --identities_table          the identity table in that database (default `identities`)
   --sender --recipients (comma-separated) --configuration_set   the e-mail
   --send_log_table            the DynamoDB table of the send record
   --min_exposed_per_variant   experiments: persons per variant below which the verdict is "collecting data"
@@ -42,6 +43,7 @@ logger = logging.getLogger("featurepulse.glue.campaign_report")
 
 REQUIRED = ("period", "database", "events_table", "workgroup", "sender", "recipients", "send_log_table")
 OPTIONAL = (
+    "identities_table",  # featurepulse.reporting.queries.IDENTITIES_TABLE_JOB_ARGUMENT
     "date",
     "force",
     "configuration_set",
@@ -58,6 +60,7 @@ class JobArguments(BaseModel):
     period: Literal["day", "week"]
     database: str = Field(min_length=1)
     events_table: str = Field(min_length=1)
+    identities_table: str = Field(default="identities", min_length=1)
     workgroup: str = Field(min_length=1)
     sender: str
     recipients: str
@@ -153,7 +156,11 @@ def main(
     outcome = run_report(
         runner=runner
         or AthenaQueryRunner(
-            database=args.database, table=args.events_table, workgroup=args.workgroup, boto3_session=session
+            database=args.database,
+            table=args.events_table,
+            identities_table=args.identities_table,
+            workgroup=args.workgroup,
+            boto3_session=session,
         ),
         period=period,
         settings=args.settings(),

@@ -5,6 +5,8 @@ A thin adapter, generic on purpose: the `.sql` files are bound like for Athena, 
 editing a query:
 - the lake (`<lake_dir>/events/dt=.../hr=.../*.parquet`) is the view `events`, with `dt` and `hr` read as
   strings as in the Glue table (DuckDB would otherwise guess DATE and BIGINT);
+- the identity table (`<lake_dir>/identity/persons/*.json.gz`, JSON Lines) is the view `identities`, read
+  with its declared columns, or an empty table of the same shape when the lake has none yet;
 - the session time zone is UTC, as in Athena;
 - Trino's `normal_cdf(mean, sd, v)`, which DuckDB lacks, is a scalar function of the same meaning.
 """
@@ -20,7 +22,8 @@ import sqlglot
 from duckdb import sqltypes
 
 from featurepulse.domain.schema import lake_columns
-from featurepulse.reporting.queries import ParameterValue, TableRef, bind, load_query
+from featurepulse.identity.schema import IDENTITIES_TABLE, duckdb_table_source
+from featurepulse.reporting.queries import ParameterValue, TableRef, bind, load_query, query_scan_parameters
 from featurepulse.reporting.runners import QueryResult, rows_from_records
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "bigint": "BIGINT", "timestamp": "TIMESTAMP"}
@@ -67,13 +70,18 @@ class DuckDbQueryRunner:
             "hive_types = {'dt': VARCHAR, 'hr': VARCHAR})"
         )
 
+    def identities_source(self) -> str:
+        """The SELECT behind the `identities` view: the identity table's objects, or an empty table."""
+        return duckdb_table_source(str(self.lake_dir), IDENTITIES_TABLE)
+
     def translate(self, name: str, params: Mapping[str, ParameterValue]) -> str:
-        athena_sql = bind(load_query(name), params, TableRef()).sql(dialect="athena", comments=False)
-        return to_duckdb(athena_sql)
+        bound = bind(load_query(name), query_scan_parameters(name, params), TableRef())
+        return to_duckdb(bound.sql(dialect="athena", comments=False))
 
     def run(self, name: str, params: Mapping[str, ParameterValue]) -> QueryResult:
         if not self._view_ready:  # on first use, so the files present when the report runs are the ones read
             self.connection.execute(f"CREATE OR REPLACE VIEW events AS {self.events_source()}")
+            self.connection.execute(f"CREATE OR REPLACE VIEW identities AS {self.identities_source()}")
             self._view_ready = True
         sql = self.translate(name, params)
         cursor = self.connection.execute(sql)

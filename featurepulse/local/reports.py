@@ -214,7 +214,7 @@ class LocalReport:
         h = outcome.headline
         self._lines = [
             f"report for {day.isoformat()} {outcome.status} through SES ({where})",
-            f"{h.get('events')} events, {h.get('active_users')} active users, {h.get('adopters')} adopters, "
+            f"{h.get('events')} events, {h.get('active_persons')} active persons, {h.get('adopters')} adopters, "
             f"{h.get('completers')} completed"
             if h
             else "",

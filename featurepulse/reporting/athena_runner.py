@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from featurepulse.reporting.queries import ParameterValue, TableRef, render_athena
+from featurepulse.reporting.queries import IDENTITIES_TABLE_PLACEHOLDER, ParameterValue, TableRef, render_athena
 from featurepulse.reporting.runners import QueryResult, rows_from_records
 
 logger = logging.getLogger(__name__)
@@ -32,10 +32,11 @@ class AthenaQueryRunner:
         database: str,
         table: str,
         workgroup: str,
+        identities_table: str = IDENTITIES_TABLE_PLACEHOLDER,
         boto3_session: Any = None,
         read_sql_query: Callable[..., Any] = _read_sql_query,
     ) -> None:
-        self.table = TableRef(table=table, database=database)
+        self.table = TableRef(table=table, database=database, identities_table=identities_table)
         self.workgroup = workgroup
         self._session = boto3_session
         self._read_sql_query = read_sql_query

@@ -44,14 +44,18 @@ def _figure(height: float = 2.6) -> tuple[Figure, Any]:
 def funnel_chart(rows: Sequence[dict[str, Any]]) -> bytes:
     fig, ax = _figure(0.8 + 0.7 * max(len(rows), 1))
     features = [str(r["feature"]) for r in rows]
-    steps = (("viewed", _GREY, "viewed"), ("used", _BLUE, "used"), ("completed", _GREEN, "completed"))
+    steps = (
+        ("funnel_viewed", _GREY, "viewed"),
+        ("funnel_used", _BLUE, "used"),
+        ("funnel_completed", _GREEN, "completed"),
+    )
     height = 0.25
     for offset, (column, colour, label) in enumerate(steps):
         positions = [i + (1 - offset) * height for i in range(len(rows))]
         ax.barh(positions, [int(r[column]) for r in rows], height=height, color=colour, label=label)
     ax.set_yticks(range(len(rows)), features)
     ax.invert_yaxis()
-    ax.set_xlabel("users", fontsize=8)
+    ax.set_xlabel("persons", fontsize=8)
     ax.legend(fontsize=8, frameon=False, loc="lower right")
     return _png(fig)
 
@@ -61,7 +65,7 @@ def active_users_chart(rows: Sequence[dict[str, Any]]) -> bytes:
     days = [r["day"].strftime("%a %d") for r in rows]
     ax.bar(days, [int(r["dau"]) for r in rows], color=_BLUE, label="DAU")
     ax.plot(days, [int(r["wau"]) for r in rows], color=_ORANGE, marker="o", label="WAU")
-    ax.set_ylabel("users", fontsize=8)
+    ax.set_ylabel("persons", fontsize=8)
     ax.legend(fontsize=8, frameon=False)
     return _png(fig)
 
@@ -73,7 +77,7 @@ def time_on_feature_chart(rows: Sequence[dict[str, Any]]) -> bytes:
     width = 0.8 / max(len(features), 1)
     colours = (_BLUE, _GREEN, _ORANGE, _GREY)
     for i, feature in enumerate(features):
-        shares = [float(r["share_of_events"]) * 100 for r in rows if r["feature"] == feature]
+        shares = [float(r["share_of_timed_events"]) * 100 for r in rows if r["feature"] == feature]
         ax.bar([b + i * width for b in range(len(buckets))], shares, width=width, label=feature, color=colours[i % 4])
     ax.set_xticks([b + 0.4 - width / 2 for b in range(len(buckets))], buckets)
     ax.set_ylabel("% of timed events", fontsize=8)
@@ -85,7 +89,7 @@ def campaigns_chart(rows: Sequence[dict[str, Any]]) -> bytes:
     top = list(rows)[:8]
     fig, ax = _figure(0.8 + 0.4 * max(len(top), 1))
     labels = [f"{r['campaign_source']} / {r['campaign_medium']}" for r in top]
-    ax.barh(labels, [float(r["conversion_rate"]) * 100 for r in top], color=_GREEN)
+    ax.barh(labels, [float(r["campaign_conversion_rate"]) * 100 for r in top], color=_GREEN)
     ax.invert_yaxis()
     ax.set_xlabel("conversion rate (completed / reached), %", fontsize=8)
     return _png(fig)

@@ -1,10 +1,16 @@
 """The report SQL: load `athena_queries/<name>.sql` by name and bind its parameters.
 
 Parameter convention (docs/reports.md, "Parameters"): the files use named placeholders `:name` for values
-and the bare table name `events` for the lake table. Binding happens on the parsed SQL (sqlglot), never by
-string formatting: each placeholder becomes a typed literal (a `date` becomes the string 'YYYY-MM-DD', the
-type of the `dt` partition column; an `int` becomes a number), and `events` becomes the quoted
-`"<database>"."<table>"`. A missing parameter is an error, so a query never runs half-bound.
+and the bare table names `events` (the lake table) and `identities` (the identity table). Binding happens on
+the parsed SQL (sqlglot), never by string formatting: each placeholder becomes a typed literal (a `date`
+becomes the string 'YYYY-MM-DD', the type of the `dt` partition column; an `int` becomes a number), and each
+table becomes the quoted `"<database>"."<table>"`. A missing parameter is an error, so a query never runs
+half-bound.
+
+Base view: a query that reads the table `person_events` gets `athena_queries/person_events.sql` (the
+de-duplicated, identity-resolved events; docs/metrics.md) inlined as the first CTE of its WITH, bound with the
+same parameters. The view reads the partitions from `:scan_start_date`; each report query says which of its
+parameters that is (`SCAN_START_PARAMETER`), so a day's summary scans one day and MAU scans 30 more.
 """
 
 from __future__ import annotations
@@ -33,8 +39,31 @@ QUERY_NAMES: tuple[str, ...] = (
     "experiment_results",
 )
 
+# Not report sections, run by the report job on the same runners: the live day rows' correction
+# (featurepulse/realtime/finalize.py).
+OTHER_QUERY_NAMES: tuple[str, ...] = ("live_day_metrics",)
+
 LAKE_TABLE_PLACEHOLDER = "events"
+IDENTITIES_TABLE_PLACEHOLDER = "identities"
+BASE_VIEW = "person_events"  # athena_queries/person_events.sql, inlined into the queries that read it
+SCAN_START_PARAMETER_NAME = "scan_start_date"
+# The report job's argument naming the Glue table of `identities` (glue_jobs/campaign_report.py; the CDK
+# construct passes the table's name; the default is the placeholder, which is also the table's name).
+IDENTITIES_TABLE_JOB_ARGUMENT = "identities_table"
 QUERIES_DIR_ENV = "FEATUREPULSE_QUERIES_DIR"
+
+# The parameter whose value is the first partition a query reads through `person_events` (its
+# `:scan_start_date`), unless the caller binds `scan_start_date` itself.
+SCAN_START_PARAMETER: dict[str, str] = {
+    "period_summary": "start_date",
+    "active_users_daily": "lookback_start_date",  # MAU: 30 days ending on the first day
+    "feature_adoption_daily": "start_date",
+    "feature_funnel": "start_date",
+    "time_on_feature_distribution": "start_date",
+    "adopter_retention": "lookback_start_date",  # D30 cohorts of the first measured day
+    "campaign_attribution": "start_date",
+    "experiment_results": "experiments_start_date",  # the earliest experiment window
+}
 
 
 @dataclass(frozen=True)
@@ -68,15 +97,22 @@ class QueryBindingError(ValueError):
 
 @dataclass(frozen=True)
 class TableRef:
-    """Where the lake table lives. DuckDB uses a bare view name (database empty)."""
+    """Where the lake tables live (both in one Glue database). DuckDB uses bare view names (database empty)."""
 
     table: str = LAKE_TABLE_PLACEHOLDER
     database: str = ""
+    identities_table: str = IDENTITIES_TABLE_PLACEHOLDER
 
     def __post_init__(self) -> None:
-        for part in (self.table, self.database):
+        for part in (self.table, self.database, self.identities_table):
             if part and not _IDENTIFIER.match(part):
                 raise QueryBindingError(f"invalid table or database name: {part!r}")
+        if not self.table or not self.identities_table:
+            raise QueryBindingError("empty table name")
+
+    def qualified(self, placeholder: str) -> str:
+        """The physical table name of a placeholder (`events`, `identities`)."""
+        return self.table if placeholder == LAKE_TABLE_PLACEHOLDER else self.identities_table
 
 
 def queries_dir() -> Path:
@@ -91,9 +127,15 @@ def queries_dir() -> Path:
 
 @cache
 def load_query(name: str) -> str:
-    if name not in QUERY_NAMES:
-        raise KeyError(f"unknown report query {name!r}; known: {', '.join(QUERY_NAMES)}")
+    if name not in QUERY_NAMES + OTHER_QUERY_NAMES:
+        raise KeyError(f"unknown report query {name!r}; known: {', '.join(QUERY_NAMES + OTHER_QUERY_NAMES)}")
     return (queries_dir() / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@cache
+def load_base_view() -> str:
+    """`athena_queries/person_events.sql`."""
+    return (queries_dir() / f"{BASE_VIEW}.sql").read_text(encoding="utf-8")
 
 
 def parse_athena(sql: str) -> exp.Expr:
@@ -104,9 +146,50 @@ def parse_athena(sql: str) -> exp.Expr:
     return tree
 
 
+def _placeholders(tree: exp.Expr) -> frozenset[str]:
+    return frozenset(str(p.this) for p in tree.find_all(exp.Placeholder))
+
+
+def _unqualified_tables(tree: exp.Expr, name: str) -> list[exp.Table]:
+    return [t for t in tree.find_all(exp.Table) if t.name == name and not t.args.get("db")]
+
+
+def reads_base_view(tree: exp.Expr) -> bool:
+    """Whether the query reads `person_events` (and does not define a CTE of that name itself)."""
+    own_ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    return BASE_VIEW not in own_ctes and bool(_unqualified_tables(tree, BASE_VIEW))
+
+
 def query_parameters(sql: str) -> frozenset[str]:
-    """The names of the `:name` placeholders of a query."""
-    return frozenset(str(p.this) for p in parse_athena(sql).find_all(exp.Placeholder))
+    """The names of the `:name` placeholders of a query, with the base view's when it reads it."""
+    tree = parse_athena(sql)
+    found = _placeholders(tree)
+    if reads_base_view(tree):
+        found |= _placeholders(parse_athena(load_base_view()))
+    return found
+
+
+def with_base_view(tree: exp.Expr) -> exp.Expr:
+    """The query with `person_events` defined as its first CTE, when it reads it (a copy; else unchanged)."""
+    if not reads_base_view(tree):
+        return tree
+    tree = tree.copy()
+    cte = exp.CTE(this=parse_athena(load_base_view()), alias=exp.TableAlias(this=exp.to_identifier(BASE_VIEW)))
+    existing = tree.args.get("with_")
+    if existing is None:
+        tree.set("with_", exp.With(expressions=[cte]))
+    else:
+        existing.set("expressions", [cte, *existing.expressions])
+    return tree
+
+
+def query_scan_parameters(name: str, params: Mapping[str, ParameterValue]) -> dict[str, ParameterValue]:
+    """The parameters of report query `name`, with its `:scan_start_date` (see `SCAN_START_PARAMETER`)."""
+    bound = dict(params)
+    source = SCAN_START_PARAMETER.get(name)
+    if SCAN_START_PARAMETER_NAME not in bound and source is not None and source in bound:
+        bound[SCAN_START_PARAMETER_NAME] = bound[source]
+    return bound
 
 
 def _literal(name: str, value: object) -> exp.Expr:
@@ -118,9 +201,10 @@ def _literal(name: str, value: object) -> exp.Expr:
 
 
 def bind(sql: str, params: Mapping[str, ParameterValue], table: TableRef) -> exp.Expr:
-    """Return the parsed query with every placeholder replaced by its literal and `events` qualified."""
-    tree = parse_athena(sql)
-    missing = sorted(query_parameters(sql) - params.keys())
+    """Return the parsed query with the base view inlined, every placeholder replaced by its literal and the
+    lake tables qualified."""
+    tree = with_base_view(parse_athena(sql))
+    missing = sorted(_placeholders(tree) - params.keys())
     if missing:
         raise QueryBindingError(f"missing query parameters: {', '.join(missing)}")
 
@@ -131,9 +215,9 @@ def bind(sql: str, params: Mapping[str, ParameterValue], table: TableRef) -> exp
             return inline_tables[node.name].values(node.alias or node.name)
         if isinstance(node, exp.Placeholder):
             return _literal(str(node.this), params[str(node.this)])
-        if isinstance(node, exp.Table) and node.name == LAKE_TABLE_PLACEHOLDER and not node.args.get("db"):
+        if isinstance(node, exp.Table) and node.name in _LAKE_TABLES and not node.args.get("db"):
             qualified = exp.table_(
-                exp.to_identifier(table.table, quoted=True),
+                exp.to_identifier(table.qualified(node.name), quoted=True),
                 db=exp.to_identifier(table.database, quoted=True) if table.database else None,
                 alias=node.alias or None,
             )
@@ -143,6 +227,10 @@ def bind(sql: str, params: Mapping[str, ParameterValue], table: TableRef) -> exp
     return tree.transform(replace)
 
 
+_LAKE_TABLES = (LAKE_TABLE_PLACEHOLDER, IDENTITIES_TABLE_PLACEHOLDER)
+
+
 def render_athena(name: str, params: Mapping[str, ParameterValue], table: TableRef) -> str:
-    """The bound query as Athena SQL text."""
-    return bind(load_query(name), params, table).sql(dialect="athena", pretty=True, comments=False)
+    """The bound report query as Athena SQL text."""
+    bound = bind(load_query(name), query_scan_parameters(name, params), table)
+    return bound.sql(dialect="athena", pretty=True, comments=False)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from featurepulse.domain.metrics import metric
 from featurepulse.reporting.experiments import ExperimentResult, analyse_experiments
 from featurepulse.reporting.experiments_config import ExperimentsConfig, experiment_query_parameters
 from featurepulse.reporting.periods import Period
@@ -18,6 +19,8 @@ from featurepulse.reporting.runners import QueryResult, QueryRunner
 KpiFormat = Literal["count", "rate"]
 # Queries also run for the previous period, for the "change vs previous period" of the headline.
 PREVIOUS_PERIOD_QUERIES: tuple[str, ...] = ("period_summary", "active_users_daily")
+# The headline KPIs from period_summary, in the order the e-mail shows them (then MAU of the last day).
+HEADLINE_METRICS: tuple[str, ...] = ("active_persons", "adopters", "adoption_rate", "completers", "completion_rate")
 
 
 @dataclass(frozen=True)
@@ -76,19 +79,18 @@ def headline_kpis(
     active_users: Sequence[Mapping[str, Any]],
     previous_active_users: Sequence[Mapping[str, Any]],
 ) -> tuple[Kpi, ...]:
-    """The headline: users, adoption and completion of the period, and MAU on its last day."""
+    """The headline: persons, adoption and completion of the period, and MAU on its last day. Labels and
+    formats come from the metric catalogue (featurepulse/domain/metrics.py); the columns carry its names."""
     now, before = _first(summary), _first(previous_summary)
 
-    def kpi(label: str, column: str, fmt: KpiFormat = "count") -> Kpi:
-        return Kpi(label, now.get(column), before.get(column), fmt)
+    def kpi(name: str) -> Kpi:
+        m = metric(name)
+        return Kpi(m.label, now.get(name), before.get(name), "rate" if m.unit == "rate" else "count")
 
+    mau = metric("mau")
     return (
-        kpi("Active users", "active_users"),
-        kpi("Feature adopters", "adopters"),
-        kpi("Adoption rate", "adoption_rate", "rate"),
-        kpi("Users who completed", "completers"),
-        kpi("Completion rate (of adopters)", "completion_rate", "rate"),
-        Kpi("Monthly active users", _last(active_users).get("mau"), _last(previous_active_users).get("mau")),
+        *(kpi(name) for name in HEADLINE_METRICS),
+        Kpi(mau.label, _last(active_users).get(mau.name), _last(previous_active_users).get(mau.name)),
     )
 
 
@@ -131,14 +133,14 @@ def retention_by_horizon(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, An
     for row in rows:
         key = (str(row["feature"]), int(row["horizon_days"]))
         total = totals.setdefault(key, [0, 0, 0])
-        total[0] += int(row["cohort_users"])
-        total[1] += int(row["retained_users"])
+        total[0] += int(row["cohort_adopters"])
+        total[1] += int(row["retained_adopters"])
         total[2] += int(row["returning_adopters"])
     return [
         {
             "feature": feature,
             "horizon_days": horizon,
-            "cohort_users": c,
+            "cohort_adopters": c,
             "retention_rate": r / c if c else None,
             "feature_retention_rate": f / c if c else None,
         }

@@ -1,8 +1,10 @@
 """Every report query, run by DuckDB on a hand-built lake, against answers computed here in plain Python.
 
-The dataset (tests/reporting_dataset.py) has duplicated event ids, users in several campaigns, anonymous
-users, a variant with zero conversions and a day without events. The oracles below are written from the
-definitions in the query headers, independently of the SQL.
+The dataset (tests/reporting_dataset.py: the demo traffic plus the person-linking events, with their identity
+table) has duplicated event ids, persons in several campaigns, anonymous persons, persons whose anonymous and
+known ids are linked, a variant with zero conversions and a day without events. The oracles below count
+persons (the identity rules applied to the dataset's links) and are written from the definitions in the query
+headers, independently of the SQL.
 """
 
 from __future__ import annotations
@@ -18,7 +20,17 @@ import pytest
 
 from featurepulse.local.duckdb_runner import DuckDbQueryRunner
 from featurepulse.reporting.periods import Period
-from tests.reporting_dataset import EMPTY_DAY, REPORT_DAY, deduplicated, demo_events, user_key, write_lake
+from tests.reporting_dataset import (
+    EMPTY_DAY,
+    REPORT_DAY,
+    deduplicated,
+    demo_events,
+    linking_events,
+    user_key,
+    with_persons,
+    write_identities,
+    write_lake,
+)
 
 MIN_EXPOSED = 10
 PERIODS = {
@@ -31,18 +43,19 @@ Row = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def rows() -> list[Row]:
-    return demo_events()
+    return demo_events() + linking_events()
 
 
 @pytest.fixture(scope="module")
 def unique_rows(rows: list[Row]) -> list[Row]:
-    return deduplicated(rows)
+    return with_persons(deduplicated(rows))
 
 
 @pytest.fixture(scope="module")
 def runner(rows: list[Row], tmp_path_factory: pytest.TempPathFactory) -> Iterable[DuckDbQueryRunner]:
     lake_dir: Path = tmp_path_factory.mktemp("lake")
     write_lake(lake_dir, rows)
+    write_identities(lake_dir, rows)
     duck = DuckDbQueryRunner(lake_dir)
     yield duck
     duck.close()
@@ -50,6 +63,10 @@ def runner(rows: list[Row], tmp_path_factory: pytest.TempPathFactory) -> Iterabl
 
 def run(runner: DuckDbQueryRunner, name: str, period: Period) -> list[Row]:
     return list(runner.run(name, period.query_parameters(MIN_EXPOSED)).rows)
+
+
+def person(row: Row) -> str:
+    return str(row["person_id"])
 
 
 def day_of(row: Row) -> date:
@@ -79,15 +96,21 @@ def assert_rows_equal(actual: list[Row], expected: list[Row]) -> None:
 # --- the dataset has what the tests claim --------------------------------------------------------------
 
 
-def test_dataset_has_duplicates_multi_campaign_users_and_an_empty_day(rows: list[Row], unique_rows: list[Row]) -> None:
-    # Given the demo dataset
-    campaigns_per_user: dict[str, set[tuple[str | None, ...]]] = defaultdict(set)
+def test_dataset_has_duplicates_multi_campaign_persons_linked_ids_and_an_empty_day(
+    rows: list[Row], unique_rows: list[Row]
+) -> None:
+    # Given the dataset
+    campaigns_per_person: dict[str, set[tuple[str | None, ...]]] = defaultdict(set)
+    ids_per_person: dict[str, set[str]] = defaultdict(set)
     for r in unique_rows:
+        ids_per_person[person(r)].add(user_key(r))
         if r["campaign_source"] or r["campaign_name"]:
-            campaigns_per_user[user_key(r)].add((r["campaign_source"], r["campaign_medium"], r["campaign_name"]))
-    # Then it holds duplicates, users of several campaigns, and no event on the empty day
+            campaigns_per_person[person(r)].add((r["campaign_source"], r["campaign_medium"], r["campaign_name"]))
+    # Then it holds duplicates, persons of several campaigns, persons seen under several ids, and no event on
+    # the empty day
     assert len(rows) > len(unique_rows)
-    assert any(len(c) > 1 for c in campaigns_per_user.values())
+    assert any(len(c) > 1 for c in campaigns_per_person.values())
+    assert any(len(ids) > 1 for ids in ids_per_person.values())
     assert not between(rows, EMPTY_DAY, EMPTY_DAY)
 
 
@@ -96,14 +119,14 @@ def test_dataset_has_duplicates_multi_campaign_users_and_an_empty_day(rows: list
 
 def expected_summary(unique_rows: list[Row], period: Period) -> list[Row]:
     rows = between(unique_rows, period.start, period.end)
-    users = {user_key(r) for r in rows}
-    viewers = {user_key(r) for r in rows if r["feature"] and r["stage"] == "view"}
-    adopters = {user_key(r) for r in rows if r["feature"] and r["stage"] in ("use", "complete")}
-    completers = {user_key(r) for r in rows if r["feature"] and r["stage"] == "complete"}
+    users = {person(r) for r in rows}
+    viewers = {person(r) for r in rows if r["feature"] and r["stage"] == "view"}
+    adopters = {person(r) for r in rows if r["feature"] and r["stage"] in ("use", "complete")}
+    completers = {person(r) for r in rows if r["feature"] and r["stage"] == "complete"}
     return [
         {
             "events": len(rows),
-            "active_users": len(users),
+            "active_persons": len(users),
             "feature_viewers": len(viewers),
             "adopters": len(adopters),
             "completers": len(completers),
@@ -129,7 +152,7 @@ def test_period_summary_counts_each_event_once(
 def expected_active_users(unique_rows: list[Row], period: Period) -> list[Row]:
     users_by_day: dict[date, set[str]] = defaultdict(set)
     for r in unique_rows:
-        users_by_day[day_of(r)].add(user_key(r))
+        users_by_day[day_of(r)].add(person(r))
 
     def active(day: date, window: int) -> int:
         return len(set().union(*(users_by_day[day - timedelta(days=i)] for i in range(window))))
@@ -143,12 +166,12 @@ def expected_active_users(unique_rows: list[Row], period: Period) -> list[Row]:
 
 
 @pytest.mark.parametrize("period_name", PERIODS)
-def test_active_users_gives_dau_wau_mau_for_every_day_of_the_period(
+def test_active_persons_gives_dau_wau_mau_for_every_day_of_the_period(
     runner: DuckDbQueryRunner, unique_rows: list[Row], period_name: str
 ) -> None:
     # When DAU/WAU/MAU run for the period
     actual = run(runner, "active_users_daily", PERIODS[period_name])
-    # Then every day has a row, the empty day included, with the distinct users of its 1, 7 and 30-day windows
+    # Then every day has a row, the empty day included, with the distinct persons of its 1, 7 and 30-day windows
     assert_rows_equal(actual, expected_active_users(unique_rows, PERIODS[period_name]))
 
 
@@ -161,21 +184,21 @@ def expected_adoption(unique_rows: list[Row], period: Period) -> list[Row]:
     viewers: dict[tuple[date, str], set[str]] = defaultdict(set)
     adopters: dict[tuple[date, str], set[str]] = defaultdict(set)
     for r in rows:
-        active[day_of(r)].add(user_key(r))
+        active[day_of(r)].add(person(r))
         if r["feature"]:
             key = (day_of(r), r["feature"])
             viewers[key]
             adopters[key]
             if r["stage"] == "view":
-                viewers[key].add(user_key(r))
+                viewers[key].add(person(r))
             if r["stage"] in ("use", "complete"):
-                adopters[key].add(user_key(r))
+                adopters[key].add(person(r))
     return [
         {
             "day": day,
             "feature": feature,
-            "active_users": len(active[day]),
-            "viewers": len(viewers[(day, feature)]),
+            "active_persons": len(active[day]),
+            "feature_viewers": len(viewers[(day, feature)]),
             "adopters": len(adopters[(day, feature)]),
             "adoption_rate": len(adopters[(day, feature)]) / len(active[day]),
         }
@@ -184,7 +207,7 @@ def expected_adoption(unique_rows: list[Row], period: Period) -> list[Row]:
 
 
 @pytest.mark.parametrize("period_name", PERIODS)
-def test_feature_adoption_is_feature_users_over_active_users_per_day(
+def test_feature_adoption_is_adopters_over_active_persons_per_day(
     runner: DuckDbQueryRunner, unique_rows: list[Row], period_name: str
 ) -> None:
     actual = run(runner, "feature_adoption_daily", PERIODS[period_name])
@@ -199,7 +222,7 @@ def expected_funnel(unique_rows: list[Row], period: Period) -> list[Row]:
     by_user: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for r in rows:
         if r["feature"]:
-            by_user[(r["feature"], user_key(r))].append(r)
+            by_user[(r["feature"], person(r))].append(r)
     stats: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"viewed": 0, "used": 0, "completed": 0, "dismissed": 0, "vu": [], "uc": []}
     )
@@ -227,30 +250,30 @@ def expected_funnel(unique_rows: list[Row], period: Period) -> list[Row]:
     out = [
         {
             "feature": feature,
-            "viewed": s["viewed"],
-            "used": s["used"],
-            "completed": s["completed"],
-            "dismissed": s["dismissed"],
-            "view_to_use_rate": s["used"] / s["viewed"],
-            "use_to_complete_rate": ratio(s["completed"], s["used"]),
-            "view_to_complete_rate": s["completed"] / s["viewed"],
-            "median_seconds_view_to_use": float(statistics.median(s["vu"])) if s["vu"] else None,
-            "median_seconds_use_to_complete": float(statistics.median(s["uc"])) if s["uc"] else None,
+            "funnel_viewed": s["viewed"],
+            "funnel_used": s["used"],
+            "funnel_completed": s["completed"],
+            "funnel_dismissed": s["dismissed"],
+            "funnel_view_to_use_rate": s["used"] / s["viewed"],
+            "funnel_use_to_complete_rate": ratio(s["completed"], s["used"]),
+            "funnel_view_to_complete_rate": s["completed"] / s["viewed"],
+            "funnel_median_seconds_view_to_use": float(statistics.median(s["vu"])) if s["vu"] else None,
+            "funnel_median_seconds_use_to_complete": float(statistics.median(s["uc"])) if s["uc"] else None,
         }
         for feature, s in stats.items()
     ]
-    return sorted(out, key=lambda r: (-r["viewed"], r["feature"]))
+    return sorted(out, key=lambda r: (-r["funnel_viewed"], r["feature"]))
 
 
 @pytest.mark.parametrize("period_name", PERIODS)
-def test_funnel_follows_each_user_view_then_use_then_complete(
+def test_funnel_follows_each_person_view_then_use_then_complete(
     runner: DuckDbQueryRunner, unique_rows: list[Row], period_name: str
 ) -> None:
     actual = run(runner, "feature_funnel", PERIODS[period_name])
     expected = expected_funnel(unique_rows, PERIODS[period_name])
     assert_rows_equal(actual, expected)
     if period_name != "empty day":
-        assert any(r["median_seconds_use_to_complete"] for r in expected)
+        assert any(r["funnel_median_seconds_use_to_complete"] for r in expected)
 
 
 # --- time_on_feature_distribution -----------------------------------------------------------------------
@@ -281,9 +304,9 @@ def expected_distribution(unique_rows: list[Row], period: Period) -> list[Row]:
                     "feature": feature,
                     "bucket_order": order,
                     "bucket": label,
-                    "events": len(inside),
-                    "users": len({user_key(r) for r in inside}),
-                    "share_of_events": len(inside) / len(mine),
+                    "timed_events": len(inside),
+                    "timed_persons": len({person(r) for r in inside}),
+                    "share_of_timed_events": len(inside) / len(mine),
                 }
             )
     return out
@@ -304,9 +327,9 @@ def expected_retention(unique_rows: list[Row], period: Period) -> list[Row]:
     active: dict[date, set[str]] = defaultdict(set)
     adopted: dict[tuple[str, date], set[str]] = defaultdict(set)
     for r in unique_rows:
-        active[day_of(r)].add(user_key(r))
+        active[day_of(r)].add(person(r))
         if r["feature"] and r["stage"] in ("use", "complete"):
-            adopted[(r["feature"], day_of(r))].add(user_key(r))
+            adopted[(r["feature"], day_of(r))].add(person(r))
     out = []
     for (feature, cohort_day), cohort in adopted.items():
         for horizon in (1, 7, 30):
@@ -320,8 +343,8 @@ def expected_retention(unique_rows: list[Row], period: Period) -> list[Row]:
                     "feature": feature,
                     "horizon_days": horizon,
                     "cohort_day": cohort_day,
-                    "cohort_users": len(cohort),
-                    "retained_users": len(retained),
+                    "cohort_adopters": len(cohort),
+                    "retained_adopters": len(retained),
                     "returning_adopters": len(returning),
                     "retention_rate": len(retained) / len(cohort),
                     "feature_retention_rate": len(returning) / len(cohort),
@@ -347,7 +370,7 @@ def expected_campaigns(unique_rows: list[Row], period: Period) -> list[Row]:
     rows = between(unique_rows, period.start, period.end)
     by_user: dict[str, list[Row]] = defaultdict(list)
     for r in rows:
-        by_user[user_key(r)].append(r)
+        by_user[person(r)].append(r)
     totals: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for events in by_user.values():
         events.sort(key=lambda e: (e["timestamp"], e["event_id"]))
@@ -369,27 +392,29 @@ def expected_campaigns(unique_rows: list[Row], period: Period) -> list[Row]:
             "campaign_source": k[0],
             "campaign_medium": k[1],
             "campaign_name": k[2],
-            "reached": t[0],
-            "adopted": t[1],
-            "completed": t[2],
-            "adoption_rate": t[1] / t[0],
-            "conversion_rate": t[2] / t[0],
+            "campaign_reached": t[0],
+            "campaign_adopters": t[1],
+            "campaign_completers": t[2],
+            "campaign_adoption_rate": t[1] / t[0],
+            "campaign_conversion_rate": t[2] / t[0],
         }
         for k, t in totals.items()
     ]
-    return sorted(out, key=lambda r: (-r["reached"], r["campaign_source"], r["campaign_medium"], r["campaign_name"]))
+    return sorted(
+        out, key=lambda r: (-r["campaign_reached"], r["campaign_source"], r["campaign_medium"], r["campaign_name"])
+    )
 
 
 @pytest.mark.parametrize("period_name", PERIODS)
-def test_campaign_attribution_credits_each_user_to_the_first_touch(
+def test_campaign_attribution_credits_each_person_to_the_first_touch(
     runner: DuckDbQueryRunner, unique_rows: list[Row], period_name: str
 ) -> None:
     actual = run(runner, "campaign_attribution", PERIODS[period_name])
     expected = expected_campaigns(unique_rows, PERIODS[period_name])
     assert_rows_equal(actual, expected)
-    # Each active user counts once, whatever the number of campaigns they came through.
-    users = {user_key(r) for r in between(unique_rows, PERIODS[period_name].start, PERIODS[period_name].end)}
-    assert sum(r["reached"] for r in actual) == len(users)
+    # Each active person counts once, whatever the number of campaigns or ids they came through.
+    users = {person(r) for r in between(unique_rows, PERIODS[period_name].start, PERIODS[period_name].end)}
+    assert sum(r["campaign_reached"] for r in actual) == len(users)
 
 
 # --- experiment_results: tests/integration/test_experiment_results*.py and test_report_queries_statistics.py
