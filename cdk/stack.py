@@ -20,6 +20,7 @@ from constructs import Construct
 from cdk.data_bucket import DataBucket
 from cdk.erasure import Erasure
 from cdk.event_stream import EventStream
+from cdk.identity import IdentityTables
 from cdk.ingest_api import IngestApi
 from cdk.keys import DataKey
 from cdk.lake import Lake
@@ -143,6 +144,12 @@ class FeaturePulseStack(Stack):
             log_retention=settings.log_retention,
             skip_layer_dependencies=settings.skip_lambda_dependencies,
         )
+        # Which ids are one person (docs/identity.md): built by the report job, pruned by the erasure job.
+        self.identity = IdentityTables(
+            self, "Identity", database=self.lake.database, bucket=self.data_bucket.bucket, encryption_key=self.key
+        )
+        assert self.erasure.function.role is not None
+        self.identity.grant_build(self.erasure.function.role)
         self.monitoring.add_firehose(delivery_stream_name=self.lake.delivery_stream.delivery_stream_name)
         self.erasure.add_monitoring(self.monitoring)
         self.reporting = Reporting(
@@ -164,6 +171,7 @@ class FeaturePulseStack(Stack):
             schedule_time_zone=settings.report_time_zone,
             min_exposed_per_variant=settings.report_min_exposed_per_variant,
         )
+        self.identity.grant_build(self.reporting.role)
         self.reporting.add_monitoring(self.monitoring)
 
         # --- real time: Managed Flink -> DynamoDB aggregates -> QuickSight live panels -------------------
