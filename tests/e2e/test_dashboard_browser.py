@@ -41,7 +41,7 @@ JOURNEYS: list[tuple[str, list[str], str | None, str]] = [
     ("dee", ["view", "use", "complete"], "spring-ads", "B"),
     ("eli", ["view"], "spring-ads", "A"),
 ]
-PAGE_VIEWERS = ["fay", "gus"]  # active users who never touch the feature
+PAGE_VIEWERS = ["fay", "gus"]  # active persons who never touch the feature
 
 
 def _event(user: str, event: str, properties: dict[str, Any], campaign: str | None, at: str) -> dict[str, Any]:
@@ -137,24 +137,28 @@ def test_dashboard_shows_the_numbers_of_the_events_sent_and_updates_live(stack: 
     users_at = {s: sum(1 for _, stages, _, _ in JOURNEYS if s in stages) for s in NAMES}
     feature_events = sum(len(stages) for _, stages, _, _ in JOURNEYS)
     active = len(JOURNEYS) + len(PAGE_VIEWERS)
+    adopters = sum(1 for _, stages, _, _ in JOURNEYS if {"use", "complete"} & set(stages))
     # When the dashboard is opened on the feature
     url = stack.address_book.snapshot()["dashboard_url"] + f"?feature={FEATURE}"
     probe = Probe(url, tmp_path / "dashboard.png")
     try:
-        seen = probe.wait_for({"dau": str(active), "hour-events": str(feature_events)})
-        # Then it shows those numbers: events per minute, funnel, DAU and adoption, campaigns, variants
+        seen = probe.wait_for({"active-persons": str(active), "hour-events": str(feature_events)})
+        # Then it shows those numbers: events per minute, funnel, active persons and adoption, campaigns, variants
         assert seen["ok"], seen
         page = seen["snapshot"]
         assert seen["errors"] == []
         assert page["series"] == ["view", "use", "complete", "dismiss"]
         assert page["texts"]["minute-feature"] == FEATURE
-        assert page["texts"]["funnel-users-view"] == str(users_at["view"])
-        assert page["texts"]["funnel-users-use"] == str(users_at["use"])
-        assert page["texts"]["funnel-users-complete"] == str(users_at["complete"])
-        assert page["texts"]["funnel-conversion"] == f"{100 * users_at['complete'] / users_at['view']:.1f}%"
+        assert page["texts"]["day-source"] == "live"
+        assert page["texts"]["funnel-persons-view"] == str(users_at["view"])
+        assert page["texts"]["funnel-persons-use"] == str(users_at["use"])
+        assert page["texts"]["funnel-persons-complete"] == str(users_at["complete"])
+        assert page["texts"]["funnel-adopters"] == str(adopters)
+        assert page["texts"]["completers-per-viewer"] == f"{100 * users_at['complete'] / users_at['view']:.1f}%"
         assert page["texts"]["late-events"] == "0"
-        assert page["adoption"] == [[FEATURE, "5", f"{100 * 5 / active:.1f}%", ""]]
-        # campaigns by users: launch-mail (ana ben), spring-ads (dee eli); completion rate = completers / viewers
+        # adoption rate = adopters (ana ben dee: used or completed) / active persons, as in the report
+        assert page["adoption"] == [[FEATURE, str(adopters), f"{100 * adopters / active:.1f}%", ""]]
+        # campaigns by viewers: launch-mail (ana ben), spring-ads (dee eli); completers per viewer
         assert [row[:2] + row[-1:] for row in page["campaigns"]] == [
             ["launch-mail", "2", "50.0%"],
             ["spring-ads", "2", "50.0%"],
@@ -167,7 +171,7 @@ def test_dashboard_shows_the_numbers_of_the_events_sent_and_updates_live(stack: 
         # When a new user views the feature while the page is open
         _post_batch(ctx.endpoint, ctx.write_key, [_event("hal", NAMES["view"], {"feature": FEATURE}, None, at)])
         # Then the page shows it without being reloaded
-        later = probe.wait_for({"dau": str(active + 1), "funnel-users-view": str(users_at["view"] + 1)})
+        later = probe.wait_for({"active-persons": str(active + 1), "funnel-persons-view": str(users_at["view"] + 1)})
         assert later["ok"], later["snapshot"]["texts"]
     finally:
         probe.close()
