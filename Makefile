@@ -71,7 +71,7 @@ synth: $(VENV)/.installed node_modules/.installed
 	npx --no-install cdk synth --quiet
 	$(BIN)/cfn-lint cdk.out/*.template.json
 
-# The Flink connector jars (Kinesis source, DynamoDB sink) from Maven Central, merged into flink/lib/: a deploy
+# The Flink connector jars (Kinesis source, DynamoDB sink) from Maven Central, merged into flink/app/lib/: a deploy
 # needs them, synth and the tests never do (docs/realtime.md).
 flink-connectors: flink/connectors.json
 	$(PYTHON) flink/fetch_connectors.py
