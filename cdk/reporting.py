@@ -1,18 +1,25 @@
-"""Reports (DESIGN.md section 5): the Glue Python shell job that queries Athena and mails the report, its
-EventBridge Scheduler schedules (daily and weekly), the SES sender identity and configuration set, the send
-record table, a least-privilege role, and a failure alarm.
+"""Reports (docs/design.md section 5): the Glue job that queries Athena and mails the report, its EventBridge
+Scheduler schedules (daily and weekly), the SES sender identity and configuration set, the send record table,
+a least-privilege role, and a failure alarm.
 
-The job's code: `glue_jobs/campaign_report.py` is the script asset; the `featurepulse.reporting` package and
-the `athena_queries/*.sql` travel as a second asset, a zip the script extracts at start (`--code_bundle`).
-A zip, not a wheel: CDK names assets by hash, and pip refuses a wheel whose file name is not a wheel name.
-Glue Python shell runs Python 3.9 with the "analytics" library set (awswrangler, pandas, matplotlib, boto3);
-pydantic and sqlglot come with `--additional-python-modules` (versions that support Python 3.9).
+The runtime is a Glue 5.0 job (`glueetl`, Python 3.11: the project's own Python; Glue Python shell stops at
+Python 3.9). The script never starts Spark: it is plain Python run by the job's driver. Its code:
+`glue_jobs/campaign_report.py` is the script asset; the packages of `cdk.runtime_sources.REPORT_JOB_SOURCES`,
+shipped whole, and `athena_queries/*.sql` travel as a second asset, a zip the script extracts at start
+(`--code_bundle`). A zip, not a wheel: CDK names assets by hash, and pip refuses a wheel whose file name is
+not a wheel name.
+
+Third-party modules: Glue 5.0 provides boto3, pandas, pyarrow, numpy and matplotlib ("Python modules
+already provided in AWS Glue", version 5.0: boto3 1.34.131, pandas 2.2.2, pyarrow 17.0.0, numpy 1.26.4,
+matplotlib 3.9.0); everything else the shipped code imports is pinned in `--additional-python-modules`
+(pip at job start), with the dependencies those pins pull in, so no run installs a version nobody chose.
+tests/deploy/test_report_job_artifact.py installs exactly that into a Python 3.11 venv and runs the job.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack, TimeZone
@@ -34,20 +41,53 @@ from constructs import Construct
 
 from cdk.monitoring import Monitoring
 from cdk.nag import suppress
+from cdk.runtime_sources import REPORT_JOB_SOURCES
 from featurepulse.reporting.dal.send_log import PARTITION_KEY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 JOB_SCRIPT = REPO_ROOT / "glue_jobs" / "campaign_report.py"
 BUNDLE_DIR = REPO_ROOT / ".build" / "glue-report-bundle"
-# Modules of featurepulse.reporting that only local mode uses (they import duckdb or moto).
-LOCAL_ONLY_MODULES = frozenset({"duckdb_runner.py", "local.py", "cli.py"})
-# Installed by Glue at job start with pip; every version supports Python 3.9 (pydantic 2.14 does not).
-ADDITIONAL_PYTHON_MODULES = "pydantic==2.13.5,eval-type-backport==0.4.0,sqlglot==30.30.0"
+GLUE_VERSION = glue.GlueVersion.V5_0
+# What Glue 5.0 provides and the shipped code imports (the versions tests/deploy installs to run the job).
+GLUE_PROVIDED_MODULES: tuple[str, ...] = (
+    "boto3==1.34.131",
+    "botocore==1.34.131",
+    "s3transfer==0.10.2",
+    "jmespath==0.10.0",
+    "python-dateutil==2.9.0.post0",
+    "six==1.16.0",
+    "urllib3==1.25.10",
+    "pandas==2.2.2",
+    "numpy==1.26.4",
+    "pytz==2024.1",
+    "tzdata==2024.1",
+    "pyarrow==17.0.0",
+    "packaging==24.1",
+    "matplotlib==3.9.0",
+    "contourpy==1.2.1",
+    "cycler==0.12.1",
+    "fonttools==4.53.1",
+    "kiwisolver==1.4.5",
+    "pillow==10.4.0",
+    "pyparsing==3.1.2",
+)
+# Installed by Glue with pip at job start: every third-party module the shipped code imports that Glue 5.0
+# does not provide (pydantic, sqlglot, orjson, awswrangler for Athena), and what they depend on, pinned.
+ADDITIONAL_PYTHON_MODULES: tuple[str, ...] = (
+    "pydantic==2.14.4",
+    "pydantic-core==2.50.5",
+    "annotated-types==0.8.0",
+    "typing-inspection==0.4.5",
+    "typing-extensions==4.16.0",
+    "sqlglot==30.30.0",
+    "orjson==3.13.0",
+    "awswrangler==3.17.1",
+)
 GLUE_FAILED_STATES = ("FAILED", "TIMEOUT", "ERROR")
 
 
 def stage_code_bundle(out_dir: Path = BUNDLE_DIR) -> Path:
-    """Copy what the job imports into `out_dir`: featurepulse/{__init__,reporting/**} and the SQL files.
+    """Copy the report job's packages (whole) into `out_dir`, and the SQL files.
 
     The SQL lands in `featurepulse/_athena_queries/`, where `featurepulse.reporting.queries` looks when there
     is no checkout around it. Deterministic (same inputs, same files), so the asset hash only changes with
@@ -55,23 +95,32 @@ def stage_code_bundle(out_dir: Path = BUNDLE_DIR) -> Path:
     """
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    package = out_dir / "featurepulse"
-    (package / "reporting" / "dal").mkdir(parents=True)
-    (package / "_athena_queries").mkdir()
-    shutil.copyfile(REPO_ROOT / "featurepulse" / "__init__.py", package / "__init__.py")
-    for source in sorted((REPO_ROOT / "featurepulse" / "reporting").rglob("*.py")):
-        if source.name in LOCAL_ONLY_MODULES and source.parent.name == "reporting":
-            continue
-        target = package / source.relative_to(REPO_ROOT / "featurepulse")
-        shutil.copyfile(source, target)
+    out_dir.mkdir(parents=True)
+    REPORT_JOB_SOURCES.copy_to(out_dir, REPO_ROOT)
+    queries = out_dir / "featurepulse" / "_athena_queries"
+    queries.mkdir()
     for sql in sorted((REPO_ROOT / "athena_queries").glob("*.sql")):
-        shutil.copyfile(sql, package / "_athena_queries" / sql.name)
+        shutil.copyfile(sql, queries / sql.name)
     return out_dir
+
+
+def recipient_identity_names(recipients: Sequence[str]) -> list[str]:
+    """The SES identities a sandboxed account checks for these recipients: each address and its domain."""
+    names: list[str] = []
+    for address in recipients:
+        for name in (address, address.rpartition("@")[2]):
+            if name and name not in names:
+                names.append(name)
+    return names
 
 
 class Reporting(Construct):
     """`job`, `role`, `send_log_table`, `configuration_set`, `sender_identity` (None without a sender),
-    `daily_schedule`, `weekly_schedule`, `failure_rule`."""
+    `daily_schedule`, `weekly_schedule`, `failure_rule`.
+
+    `extra_job_arguments` (`--name` -> value) join the job's default arguments (e.g. tables another
+    capability owns); one that would replace an argument this construct sets is refused.
+    """
 
     def __init__(
         self,
@@ -94,10 +143,12 @@ class Reporting(Construct):
         schedule_time_zone: str,
         min_exposed_per_variant: int,
         code_bundle_dir: Path | None = None,
+        extra_job_arguments: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         enabled = bool(sender and recipients)
+        self.recipients = tuple(recipients)
 
         self.send_log_table = dynamodb.Table(
             self,
@@ -152,33 +203,43 @@ class Reporting(Construct):
             job_bookmarks_encryption=glue.JobBookmarksEncryption.client_side_kms(encryption_key),
             s3_encryption=glue.S3Encryption.kms(encryption_key),
         )
-        self.job = glue.PythonShellJob(
+        default_arguments = {
+            "--code_bundle": bundle.s3_object_url,
+            "--additional-python-modules": ",".join(ADDITIONAL_PYTHON_MODULES),
+            "--database": glue_database_name,
+            "--events_table": events_table_name,
+            "--workgroup": workgroup_name,
+            "--sender": sender or "",
+            "--recipients": ",".join(recipients),
+            "--configuration_set": self.configuration_set.configuration_set_name,
+            "--send_log_table": self.send_log_table.table_name,
+            "--min_exposed_per_variant": str(min_exposed_per_variant),
+            "--period": "day",
+            "--date": "auto",
+        }
+        for name, value in (extra_job_arguments or {}).items():
+            if not name.startswith("--"):
+                raise ValueError(f"job argument {name!r} must start with --")
+            if name in default_arguments:
+                raise ValueError(f"job argument {name} is set by the Reporting construct itself")
+            default_arguments[name] = value
+        # Glue 5.0, the smallest Spark worker set (2 x G.1X; 1 minute minimum billing): the script is plain
+        # Python in the driver, so the size only matters for the start-up time.
+        self.job = glue.PySparkEtlJob(
             self,
             "Job",
             role=self.role,
             script=script,
-            python_version=glue.PythonVersion.THREE_NINE,
-            library_set=glue.LibrarySet.ANALYTICS,
-            max_capacity=glue.MaxCapacity.DPU_1_16TH,
+            glue_version=GLUE_VERSION,
+            worker_configuration=glue.WorkerConfiguration(worker_type=glue.WorkerType.G_1X, number_of_workers=2),
+            enable_metrics=False,  # Spark metrics of a job that runs no Spark
+            enable_observability_metrics=False,
             timeout=Duration.minutes(30),
             max_retries=0,  # a failed run alarms; the next scheduled run (or a manual one) sends the period
             max_concurrent_runs=2,  # the daily and the weekly run may overlap on Mondays
             security_configuration=security_configuration,
             description="featurepulse: engagement and campaign report of a day or a week, mailed through SES",
-            default_arguments={
-                "--code_bundle": bundle.s3_object_url,
-                "--additional-python-modules": ADDITIONAL_PYTHON_MODULES,
-                "--database": glue_database_name,
-                "--events_table": events_table_name,
-                "--workgroup": workgroup_name,
-                "--sender": sender or "",
-                "--recipients": ",".join(recipients),
-                "--configuration_set": self.configuration_set.configuration_set_name,
-                "--send_log_table": self.send_log_table.table_name,
-                "--min_exposed_per_variant": str(min_exposed_per_variant),
-                "--period": "day",
-                "--date": "auto",
-            },
+            default_arguments=default_arguments,
         )
         self._grant(
             stack=stack,
@@ -310,9 +371,16 @@ class Reporting(Construct):
             config_set_arn = (
                 f"{arn}:ses:{region_account}:configuration-set/{self.configuration_set.configuration_set_name}"
             )
+            # In the SES sandbox, SES also authorizes the call against each recipient's verified identity (the
+            # address, or its domain): without these, a sandboxed account's first report is denied. They name
+            # identities of this account only, and the job sends only as the sender (--sender).
+            recipient_arns = [
+                f"{arn}:ses:{region_account}:identity/{name}" for name in recipient_identity_names(self.recipients)
+            ]
             role.add_to_policy(
                 iam.PolicyStatement(
-                    actions=["ses:SendEmail", "ses:SendRawEmail"], resources=[identity_arn, config_set_arn]
+                    actions=["ses:SendEmail", "ses:SendRawEmail"],
+                    resources=[identity_arn, *recipient_arns, config_set_arn],
                 )
             )
         role.add_to_policy(

@@ -1,9 +1,10 @@
-"""Glue Python shell job: the feature engagement / campaign report of a day or a week, mailed through SES.
+"""Glue job: the feature engagement / campaign report of a day or a week, mailed through SES.
 
 Started by the EventBridge Scheduler schedules of the CDK `Reporting` construct (`--period day` daily,
-`--period week` on Mondays) with the other arguments as the job's defaults. Runs on Glue Python shell
-(Python 3.9): the `featurepulse` wheel comes with `--extra-py-files`, pydantic and sqlglot with
-`--additional-python-modules`, awswrangler, pandas and matplotlib with the "analytics" library set.
+`--period week` on Mondays) with the other arguments as the job's defaults. Runs on Glue 5.0 (Python 3.11)
+as plain Python in the job's driver (no Spark): the project's packages come as the `--code_bundle` zip;
+boto3, pandas, pyarrow and matplotlib are Glue 5.0's own modules, and every other third-party module is
+pinned in `--additional-python-modules` (cdk/reporting.py; docs/reports.md).
 
 Arguments (Glue passes `--name value`; unknown ones such as `--JOB_ID` are ignored, as with awsglue's
 `getResolvedOptions`, which this script does not need):
@@ -28,7 +29,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -149,7 +150,7 @@ def main(
     from featurepulse.reporting.job import run_report
 
     args = parse_job_arguments(argv)
-    now = now or datetime.now(timezone.utc)  # noqa: UP017 - datetime.UTC does not exist on Glue's Python 3.9
+    now = now or datetime.now(UTC)
     session = boto3_session or boto3.session.Session()
     period = args.report_period(now.date())
     logger.info("report %s for %s to %s", args.period, period.start, period.end)

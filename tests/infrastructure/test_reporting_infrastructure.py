@@ -1,5 +1,5 @@
-"""The Reporting construct: the Glue Python shell job, its schedules, SES, the send record, the role, the
-failure alarm; and the code bundle the job runs."""
+"""The Reporting construct: the Glue 5.0 job, its schedules, SES, the send record, the role, the failure
+alarm; and the code bundle the job runs (tests/deploy/ runs it under Glue 5's Python)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 from moto import mock_aws
 
-from cdk.reporting import ADDITIONAL_PYTHON_MODULES, Reporting, stage_code_bundle
+from cdk.reporting import ADDITIONAL_PYTHON_MODULES, Reporting, recipient_identity_names, stage_code_bundle
+from cdk.runtime_sources import REPORT_JOB_SOURCES
 from featurepulse.reporting.queries import QUERY_NAMES
 from glue_jobs.campaign_report import install_code_bundle
 from tests.infrastructure.conftest import Synthesized
@@ -28,7 +29,13 @@ from tests.infrastructure.conftest import Synthesized
 SENDER = "reports@example.com"
 
 
-def reporting_template(stack: Stack, bundle_dir: Path, *, sender: str | None = SENDER) -> Template:
+def reporting_template(
+    stack: Stack,
+    bundle_dir: Path,
+    *,
+    sender: str | None = SENDER,
+    extra_job_arguments: dict[str, str] | None = None,
+) -> Template:
     key = kms.Key(stack, "Key")
     Reporting(
         stack,
@@ -49,6 +56,7 @@ def reporting_template(stack: Stack, bundle_dir: Path, *, sender: str | None = S
         schedule_time_zone="Europe/Paris",
         min_exposed_per_variant=250,
         code_bundle_dir=bundle_dir,
+        extra_job_arguments=extra_job_arguments,
     )
     return Template.from_stack(stack)
 
@@ -75,18 +83,20 @@ def actions_of(statement: dict[str, Any]) -> list[str]:
     return [actions] if isinstance(actions, str) else list(actions)
 
 
-def test_the_job_is_a_python_3_9_shell_job_with_the_analytics_libraries(template: Template) -> None:
+def test_the_job_is_a_glue_5_job_that_installs_the_pinned_modules(template: Template) -> None:
+    # Given the construct, Then the job runs on Glue 5.0 (Python 3.11), not on Python shell's 3.9
     template.has_resource_properties(
         "AWS::Glue::Job",
         {
-            "Command": {"Name": "pythonshell", "PythonVersion": "3.9"},
-            "MaxCapacity": 0.0625,
+            "Command": Match.object_like({"Name": "glueetl", "PythonVersion": "3"}),
+            "GlueVersion": "5.0",
+            "WorkerType": "G.1X",
+            "NumberOfWorkers": 2,
             "MaxRetries": 0,
             "SecurityConfiguration": Match.any_value(),
             "DefaultArguments": Match.object_like(
                 {
-                    "library-set": "analytics",
-                    "--additional-python-modules": ADDITIONAL_PYTHON_MODULES,
+                    "--additional-python-modules": ",".join(ADDITIONAL_PYTHON_MODULES),
                     "--code_bundle": Match.any_value(),
                     "--database": "lake_db",
                     "--events_table": "events",
@@ -100,10 +110,26 @@ def test_the_job_is_a_python_3_9_shell_job_with_the_analytics_libraries(template
     )
 
 
-def test_glue_installs_python_3_9_compatible_versions() -> None:
-    pins = dict(item.split("==") for item in ADDITIONAL_PYTHON_MODULES.split(","))
-    assert pins["pydantic"].startswith("2.13.")  # pydantic 2.14 needs Python 3.10
-    assert "eval-type-backport" in pins  # lets pydantic read `X | None` annotations on 3.9
+def test_every_additional_module_is_pinned_to_one_version() -> None:
+    # Glue runs pip at every job start: an unpinned module would install whatever is newest that day
+    for item in ADDITIONAL_PYTHON_MODULES:
+        name, _, version = item.partition("==")
+        assert name and version and "," not in item and " " not in item, item
+
+
+def test_extra_job_arguments_join_the_defaults(small_stack: Stack, bundle_dir: Path) -> None:
+    # Given an extra argument from another capability
+    template = reporting_template(small_stack, bundle_dir, extra_job_arguments={"--identities_table": "ids"})
+    # Then the job has it beside its own
+    template.has_resource_properties(
+        "AWS::Glue::Job",
+        {"DefaultArguments": Match.object_like({"--identities_table": "ids", "--events_table": "events"})},
+    )
+
+
+def test_an_extra_job_argument_may_not_replace_one_of_the_constructs(small_stack: Stack, bundle_dir: Path) -> None:
+    with pytest.raises(ValueError, match="--events_table is set by the Reporting construct"):
+        reporting_template(small_stack, bundle_dir, extra_job_arguments={"--events_table": "other"})
 
 
 def flatten(value: Any) -> str:
@@ -155,6 +181,26 @@ def test_ses_identity_and_configuration_set_and_the_role_may_send_only_from_it(t
     (send,) = [s for s in statements(template) if "ses:SendRawEmail" in actions_of(s)]
     resources = json.dumps(send["Resource"])
     assert ":identity/" in resources and ":configuration-set/" in resources and '"*"' not in resources
+
+
+def test_in_the_ses_sandbox_the_role_may_also_name_each_recipient_and_its_domain(template: Template) -> None:
+    # Given recipients marketing@example.com and pm@example.com (SES in the sandbox authorizes the call
+    # against each recipient's verified identity: the address, or its domain)
+    (send,) = [s for s in statements(template) if "ses:SendRawEmail" in actions_of(s)]
+    identities = sorted(flatten(r).rpartition(":identity/")[2] for r in send["Resource"] if ":identity/" in flatten(r))
+    # Then the send statement names the sender identity (a reference), both recipient addresses and their
+    # domain, nothing else
+    assert identities == sorted(["REF", "marketing@example.com", "pm@example.com", "example.com"])
+
+
+def test_recipient_identities_are_each_address_and_its_domain_once() -> None:
+    assert recipient_identity_names(["a@x.example", "b@x.example", "c@y.example"]) == [
+        "a@x.example",
+        "x.example",
+        "b@x.example",
+        "c@y.example",
+        "y.example",
+    ]
 
 
 def test_the_role_reads_only_the_events_prefix_and_queries_only_its_workgroup(template: Template) -> None:
@@ -215,12 +261,17 @@ def test_cdk_nag_is_clean_with_a_sender_configured(synthesize_with: Callable[...
 # --- the code bundle -----------------------------------------------------------------------------------
 
 
-def test_the_bundle_holds_the_job_modules_and_every_query_but_no_local_only_code(bundle_dir: Path) -> None:
+def test_the_bundle_holds_its_packages_whole_and_every_query_but_no_local_mode(bundle_dir: Path) -> None:
     package = bundle_dir / "featurepulse"
-    assert sorted(p.stem for p in (package / "_athena_queries").glob("*.sql")) == sorted(QUERY_NAMES)
-    assert (package / "reporting" / "job.py").is_file() and (package / "reporting" / "dal" / "send_log.py").is_file()
-    assert not (package / "reporting" / "duckdb_runner.py").exists()
-    assert not (package / "reporting" / "local.py").exists()
+    repo = Path(__file__).resolve().parents[2]
+    shipped_sql = sorted(p.name for p in (package / "_athena_queries").glob("*.sql"))
+    assert shipped_sql == sorted(p.name for p in (repo / "athena_queries").glob("*.sql"))
+    assert set(QUERY_NAMES) <= {name.removesuffix(".sql") for name in shipped_sql}
+    for folder in REPORT_JOB_SOURCES.packages:  # every module of each package, none picked out
+        shipped = {p.relative_to(bundle_dir) for p in (bundle_dir / folder).rglob("*.py")}
+        in_repo = {p.relative_to(repo) for p in (repo / folder).rglob("*.py") if "__pycache__" not in p.parts}
+        assert shipped == in_repo, folder
+    assert not (package / "local").exists()
 
 
 def test_the_job_installs_the_bundle_from_s3_and_imports_from_it(bundle_dir: Path, tmp_path: Path) -> None:

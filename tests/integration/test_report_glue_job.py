@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import shutil
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -98,56 +95,3 @@ def test_athena_runner_sends_bound_sql_to_the_workgroup_and_keeps_bytes_scanned(
     # And the rows are plain Python values
     assert result.rows == ({"feature": "a", "viewed": 3, "rate": 0.5}, {"feature": None, "viewed": 1, "rate": None})
     assert result.bytes_scanned == 1234
-
-
-# --- the Glue job runs on Python 3.9 -----------------------------------------------------------------
-
-GLUE_MODULES = [
-    REPO / "glue_jobs" / "campaign_report.py",
-    REPO / "featurepulse" / "__init__.py",
-    *sorted((REPO / "featurepulse" / "reporting").glob("*.py")),
-    *sorted((REPO / "featurepulse" / "reporting" / "dal").glob("*.py")),
-]
-LOCAL_ONLY = {"duckdb_runner.py", "local.py", "cli.py"}
-NOT_IN_39 = {("datetime", "UTC"), ("enum", "StrEnum"), ("typing", "Self"), ("typing", "TypeAlias")}
-
-
-@pytest.mark.parametrize("path", [p for p in GLUE_MODULES if p.name not in LOCAL_ONLY], ids=lambda p: p.name)
-def test_glue_job_modules_use_nothing_newer_than_python_3_9(path: Path) -> None:
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            for alias in node.names:
-                assert (node.module, alias.name) not in NOT_IN_39, f"{path.name}: {node.module}.{alias.name}"
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            assert (node.value.id, node.attr) not in NOT_IN_39, f"{path.name}: {node.value.id}.{node.attr}"
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "zip":
-            assert not node.keywords, f"{path.name}: zip(strict=) is 3.10+"
-        assert not isinstance(node, ast.Match), f"{path.name}: match is 3.10+"
-    assert "from __future__ import annotations" in path.read_text() or path.name == "__init__.py"
-
-
-def python39() -> str | None:
-    """A real Python 3.9 (pyenv's shims exist even when the version is not selected: run them to know)."""
-    candidates = [*sorted(Path.home().glob(".pyenv/versions/3.9*/bin/python3.9")), shutil.which("python3.9")]
-    for candidate in candidates:
-        if (
-            candidate
-            and subprocess.run([str(candidate), "-c", "pass"], capture_output=True, check=False).returncode == 0
-        ):
-            return str(candidate)
-    return None
-
-
-PYTHON39 = python39()
-
-
-@pytest.mark.skipif(PYTHON39 is None, reason="no Python 3.9 interpreter on this machine")
-def test_glue_job_modules_compile_with_python_3_9(tmp_path: Path) -> None:
-    assert PYTHON39 is not None
-    files = [str(p) for p in GLUE_MODULES if p.name not in LOCAL_ONLY]
-    code = (
-        "import sys, py_compile\n"
-        "for i, f in enumerate(sys.argv[1:]): py_compile.compile(f, cfile=f'{i}.pyc', doraise=True)"
-    )
-    subprocess.run([PYTHON39, "-c", code, *files], check=True, capture_output=True, cwd=tmp_path)
