@@ -62,6 +62,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy featurepulse lambdas glue_jobs cdk app.py bench
+	$(BIN)/python -m tools.check_metric_catalogue
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .

@@ -134,7 +134,7 @@ METRICS: tuple[Metric, ...] = (
         "count(events), de-duplicated on (source_id, event_id) keeping the first received copy",
         "events",
         _EVENTS,
-        "per period (report); per minute and per day (live)",
+        "per period (report); per feature and minute, and per day (live)",
         _places("events", report=("period_summary",), live=("MinutePoint", "ActivityPanel")),
     ),
     Metric(
@@ -144,12 +144,24 @@ METRICS: tuple[Metric, ...] = (
         "count(distinct person_id)",
         "persons",
         _PERSONS,
-        "per period (report summary), per day (report adoption table, live activity panel), per minute (live)",
+        "per period (report summary); per day (report adoption table, live activity panel)",
         _places(
             "active_persons",
             report=("period_summary", "feature_adoption_daily"),
-            live=("MinutePoint", "ActivityPanel"),
+            live=("ActivityPanel",),
+            quicksight=("activity",),
         ),
+    ),
+    Metric(
+        "feature_persons",
+        "Persons on the feature",
+        "Persons with any event of the feature (any stage) in the window; not active_persons, which counts "
+        "every event of the product.",
+        "count(distinct person_id) where feature = the feature",
+        "persons",
+        _PERSONS,
+        "per feature and minute (live series)",
+        _places("feature_persons", live=("MinutePoint",), quicksight=("minutes",)),
     ),
     Metric(
         "dau",
@@ -190,7 +202,12 @@ METRICS: tuple[Metric, ...] = (
         "persons",
         _PERSONS,
         "per period, any feature (summary); per day and feature (adoption table, live funnel)",
-        _places("feature_viewers", report=("period_summary", "feature_adoption_daily"), live=("FunnelPanel",)),
+        _places(
+            "feature_viewers",
+            report=("period_summary", "feature_adoption_daily"),
+            live=("FunnelPanel", "CampaignRow", "VariantRow"),
+            quicksight=("campaigns", "variants"),
+        ),
     ),
     Metric(
         "feature_users",
@@ -199,8 +216,8 @@ METRICS: tuple[Metric, ...] = (
         "count(distinct person_id) where stage = 'use' and feature is set",
         "persons",
         _PERSONS,
-        "per day and feature (live funnel)",
-        _places("feature_users", live=("FunnelPanel",)),
+        "per day and feature or variant (live)",
+        _places("feature_users", live=("FunnelPanel", "VariantRow")),
     ),
     Metric(
         "adopters",
@@ -209,8 +226,13 @@ METRICS: tuple[Metric, ...] = (
         "count(distinct person_id) where stage in ('use', 'complete') and feature is set",
         "persons",
         _PERSONS,
-        "per period, any feature (summary); per day and feature (adoption table)",
-        _places("adopters", report=("period_summary", "feature_adoption_daily")),
+        "per period, any feature (summary); per day and feature (adoption table, live), campaign or variant (live)",
+        _places(
+            "adopters",
+            report=("period_summary", "feature_adoption_daily"),
+            live=("FunnelPanel", "AdoptionRow", "CampaignRow", "VariantRow"),
+            quicksight=("activity", "campaigns"),
+        ),
     ),
     Metric(
         "completers",
@@ -219,8 +241,13 @@ METRICS: tuple[Metric, ...] = (
         "count(distinct person_id) where stage = 'complete' and feature is set",
         "persons",
         _PERSONS,
-        "per period, any feature (summary); per day and feature (live funnel)",
-        _places("completers", report=("period_summary",), live=("FunnelPanel",)),
+        "per period, any feature (summary); per day and feature, campaign or variant (live)",
+        _places(
+            "completers",
+            report=("period_summary",),
+            live=("FunnelPanel", "CampaignRow", "VariantRow"),
+            quicksight=("campaigns", "variants"),
+        ),
     ),
     Metric(
         "dismissers",
@@ -239,8 +266,13 @@ METRICS: tuple[Metric, ...] = (
         "adopters / active_persons (NULL without active persons)",
         "rate",
         _PERSONS,
-        "per period, any feature (summary); per day and feature (adoption table)",
-        _places("adoption_rate", report=("period_summary", "feature_adoption_daily")),
+        "per period, any feature (summary); per day and feature (adoption table, live activity panel)",
+        _places(
+            "adoption_rate",
+            report=("period_summary", "feature_adoption_daily"),
+            live=("AdoptionRow",),
+            quicksight=("activity",),
+        ),
     ),
     Metric(
         "completion_rate",
@@ -262,7 +294,22 @@ METRICS: tuple[Metric, ...] = (
         "rate",
         _PERSONS,
         "per day and feature, campaign or variant (live)",
-        _places("completers_per_viewer", live=("FunnelPanel", "CampaignRow", "VariantRow")),
+        _places(
+            "completers_per_viewer",
+            live=("FunnelPanel", "CampaignRow", "VariantRow"),
+            quicksight=("campaigns", "variants"),
+        ),
+    ),
+    Metric(
+        "stage_persons",
+        "Persons at the stage",
+        "The live funnel's bars, one row per stage: feature_viewers, feature_users or completers of the day, "
+        "order ignored (the row's stage says which).",
+        "feature_viewers | feature_users | completers, by the row's stage",
+        "persons",
+        _PERSONS,
+        "per day, feature and stage (QuickSight funnel data set, long format)",
+        (Place("quicksight", "funnel", "persons"),),
     ),
     # --- event counts by stage (live series) ----------------------------------------------------------------
     Metric(
@@ -273,7 +320,7 @@ METRICS: tuple[Metric, ...] = (
         "events",
         _EVENTS,
         "per minute and per day, per feature (live)",
-        _places("views", live=("MinutePoint", "FunnelPanel", "CampaignRow")),
+        _places("views", live=("MinutePoint", "FunnelPanel", "CampaignRow"), quicksight=("minutes", "campaigns")),
     ),
     Metric(
         "uses",
@@ -283,7 +330,7 @@ METRICS: tuple[Metric, ...] = (
         "events",
         _EVENTS,
         "per minute and per day, per feature (live)",
-        _places("uses", live=("MinutePoint", "FunnelPanel", "CampaignRow")),
+        _places("uses", live=("MinutePoint", "FunnelPanel", "CampaignRow"), quicksight=("minutes", "campaigns")),
     ),
     Metric(
         "completions",
@@ -293,7 +340,7 @@ METRICS: tuple[Metric, ...] = (
         "events",
         _EVENTS,
         "per minute and per day, per feature (live)",
-        _places("completions", live=("MinutePoint", "FunnelPanel", "CampaignRow")),
+        _places("completions", live=("MinutePoint", "FunnelPanel", "CampaignRow"), quicksight=("minutes", "campaigns")),
     ),
     Metric(
         "dismissals",
@@ -303,7 +350,7 @@ METRICS: tuple[Metric, ...] = (
         "events",
         _EVENTS,
         "per minute and per day, per feature (live)",
-        _places("dismissals", live=("MinutePoint", "FunnelPanel")),
+        _places("dismissals", live=("MinutePoint", "FunnelPanel"), quicksight=("minutes",)),
     ),
     Metric(
         "late_events",

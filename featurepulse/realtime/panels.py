@@ -37,7 +37,7 @@ class MinutePoint(_Model):
     uses: int
     completions: int
     dismissals: int
-    active_persons: int  # persons with an event of the feature in the minute
+    feature_persons: int  # persons with an event of the feature in the minute (not active_persons: docs/metrics.md)
 
 
 class FunnelPanel(_Model):
@@ -131,7 +131,7 @@ def per_minute_series(minute_items: Sequence[Item], now_ms: int, minutes: int = 
             MinutePoint(
                 minute=label,
                 **{n: _int(item, n) for n in ("events", "views", "uses", "completions", "dismissals")},
-                active_persons=_int(item, "persons"),
+                feature_persons=_int(item, "persons"),
             )
         )
     return points

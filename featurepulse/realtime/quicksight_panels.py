@@ -69,7 +69,7 @@ def panel_queries(day_sql: str = TODAY_SQL, now_sql: str = NOW_SQL) -> PanelQuer
         "minutes": (
             "SELECT feature, from_iso8601_timestamp(window_start) AS minute, CAST(views AS BIGINT) AS views, "
             "CAST(uses AS BIGINT) AS uses, CAST(completions AS BIGINT) AS completions, "
-            f"CAST(dismissals AS BIGINT) AS dismissals, {_counter('persons', 'active_persons')} FROM {{table}} "
+            f"CAST(dismissals AS BIGINT) AS dismissals, {_counter('persons', 'feature_persons')} FROM {{table}} "
             "WHERE kind = 'minute' AND dimension = 'feature' "
             f"AND from_iso8601_timestamp(window_start) >= {now_sql} - INTERVAL '60' MINUTE",
             [
@@ -79,7 +79,7 @@ def panel_queries(day_sql: str = TODAY_SQL, now_sql: str = NOW_SQL) -> PanelQuer
                 ("uses", "INTEGER"),
                 ("completions", "INTEGER"),
                 ("dismissals", "INTEGER"),
-                ("active_persons", "INTEGER"),
+                ("feature_persons", "INTEGER"),
             ],
         ),
         "funnel": (
