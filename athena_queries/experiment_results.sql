@@ -29,25 +29,12 @@
 --   :experiments_start_date    the earliest window start of any experiment (<= :start_date)
 --   experiment_goals           inline table (experiment_id, goal_feature, goal_stage, goal_event, window_start),
 --                              varchar, one row per experiment listed in the setting
--- Reads the partitions dt BETWEEN :experiments_start_date AND :end_date.
+-- Reads person_events with :scan_start_date = :experiments_start_date (the partitions from the earliest window
+-- start to the end of the period).
 WITH scoped AS (
     SELECT person_id, event_id, event, feature, stage, experiment_id, variation_id, event_time, dt
-    FROM (
-        SELECT
-            coalesce(user_id, anonymous_id) AS person_id,
-            event_id,
-            event,
-            feature,
-            stage,
-            experiment_id,
-            variation_id,
-            "timestamp" AS event_time,
-            dt,
-            row_number() OVER (PARTITION BY event_id ORDER BY received_at) AS copy_number
-        FROM events
-        WHERE dt BETWEEN :experiments_start_date AND :end_date
-    ) AS numbered
-    WHERE copy_number = 1 AND person_id IS NOT NULL
+    FROM person_events
+    WHERE dt BETWEEN :experiments_start_date AND :end_date AND person_id IS NOT NULL
 ),
 
 experiment_windows AS (

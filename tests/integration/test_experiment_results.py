@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from featurepulse.identity.build import build_local
 from featurepulse.local.duckdb_runner import DuckDbQueryRunner
 from featurepulse.reporting.experiments_config import experiment_query_parameters, parse_experiments
 from featurepulse.reporting.periods import Period
@@ -43,7 +44,9 @@ class Events:
 
 
 def run(tmp_path: Path, rows: list[Row], setting: str | None = None, period: Period = PERIOD) -> list[Row]:
+    """Write the lake, build its identity table (as the report job does before its queries), run the query."""
     write_lake(tmp_path / "lake", rows)
+    build_local(tmp_path / "lake", full=True)
     runner = DuckDbQueryRunner(tmp_path / "lake")
     try:
         config = parse_experiments(setting)
