@@ -1,9 +1,11 @@
 """Lambda code bundled on this machine, never in Docker.
 
-The bundle is the `featurepulse/` and `lambdas/` packages plus the runtime dependencies of
+The bundle is the packages of `cdk.runtime_sources.LAMBDA_SOURCES`, each shipped whole (`lambdas/` and the
+`featurepulse` packages the handlers import; never `featurepulse/local/`), plus the runtime dependencies of
 `pyproject.toml` (`[project].dependencies`: one list for the Lambda and the project), installed by pip as
 manylinux wheels for the Lambda's platform (arm64, CPython 3.12), whatever this machine is. pip's cache is
-used, so a second bundling downloads nothing.
+used, so a second bundling downloads nothing. tests/deploy/test_lambda_artifact.py runs the handlers from
+the bundle cdk.out holds under Python 3.12.
 
 The asset hash is computed from the inputs (sources, dependency pins, target platform), so CDK skips the
 bundling when `cdk.out` already holds a bundle of the same inputs. `skip_dependencies=True` copies the
@@ -17,21 +19,19 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator, Sequence
-from fnmatch import fnmatch
+from collections.abc import Sequence
 from pathlib import Path
 
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
+from cdk.runtime_sources import LAMBDA_SOURCES, RuntimeSources
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The packages the Lambda imports; everything else in the repository (tests, docs, cdk) stays out.
-SOURCE_PACKAGES: tuple[str, ...] = ("featurepulse", "lambdas")
 LAMBDA_PYTHON_VERSION = "3.12"
 # manylinux2014 = glibc 2.17; the Python 3.12 runtime (Amazon Linux 2023, glibc 2.34) also runs 2_28 wheels.
 LAMBDA_PLATFORMS: tuple[str, ...] = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
-EXCLUDED_NAMES = ("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", "tests", "*.egg-info")
 
 
 class BundlingError(RuntimeError):
@@ -73,22 +73,17 @@ def pip_install_command(target: Path, requirements: Sequence[str]) -> list[str]:
     ]
 
 
-def _is_excluded(relative: Path) -> bool:
-    return any(fnmatch(part, pattern) for part in relative.parts for pattern in EXCLUDED_NAMES)
-
-
-def _source_files(root: Path) -> Iterator[Path]:
-    for package in SOURCE_PACKAGES:
-        for path in sorted((root / package).rglob("*")):
-            if path.is_file() and not _is_excluded(path.relative_to(root)):
-                yield path
-
-
-def bundle_inputs_hash(root: Path, requirements: Sequence[str], *, skip_dependencies: bool) -> str:
+def bundle_inputs_hash(
+    root: Path, requirements: Sequence[str], *, skip_dependencies: bool, sources: RuntimeSources = LAMBDA_SOURCES
+) -> str:
     """A digest of everything the bundle is made from; equal digests mean equal bundles."""
     digest = hashlib.sha256()
-    digest.update(repr((LAMBDA_PYTHON_VERSION, LAMBDA_PLATFORMS, list(requirements), skip_dependencies)).encode())
-    for path in _source_files(root):
+    digest.update(
+        repr(
+            (LAMBDA_PYTHON_VERSION, LAMBDA_PLATFORMS, list(requirements), skip_dependencies, sources.packages)
+        ).encode()
+    )
+    for path in sources.files(root):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
@@ -96,7 +91,14 @@ def bundle_inputs_hash(root: Path, requirements: Sequence[str], *, skip_dependen
     return digest.hexdigest()
 
 
-def build_bundle(output_dir: Path, *, root: Path, requirements: Sequence[str], skip_dependencies: bool) -> None:
+def build_bundle(
+    output_dir: Path,
+    *,
+    root: Path,
+    requirements: Sequence[str],
+    skip_dependencies: bool,
+    sources: RuntimeSources = LAMBDA_SOURCES,
+) -> None:
     """Write the Lambda bundle into `output_dir` (dependencies first, then our packages over them)."""
     if not skip_dependencies and requirements:
         result = subprocess.run(
@@ -104,13 +106,10 @@ def build_bundle(output_dir: Path, *, root: Path, requirements: Sequence[str], s
         )
         if result.returncode != 0:
             raise BundlingError(f"pip install for the Lambda bundle failed:\n{result.stderr.strip()}")
-    for package in SOURCE_PACKAGES:
-        source = root / package
-        if not source.is_dir():
-            raise BundlingError(f"missing source package {source}")
-        shutil.copytree(
-            source, output_dir / package, ignore=shutil.ignore_patterns(*EXCLUDED_NAMES), dirs_exist_ok=True
-        )
+    try:
+        sources.copy_to(output_dir, root)
+    except FileNotFoundError as exc:
+        raise BundlingError(f"missing source package: {exc}") from exc
     # pip leaves console scripts behind; the Lambda never runs them.
     shutil.rmtree(output_dir / "bin", ignore_errors=True)
 

@@ -15,6 +15,7 @@ from cdk.lambda_bundling import (
     pip_install_command,
     runtime_dependencies,
 )
+from cdk.runtime_sources import LAMBDA_SOURCES
 from tests.infrastructure.conftest import REPO_ROOT, Synthesized
 
 
@@ -79,6 +80,19 @@ def test_source_only_bundle_skips_pip(tmp_path: Path) -> None:
     assert sorted(path.name for path in tmp_path.iterdir()) == ["featurepulse", "lambdas"]
 
 
+def test_the_bundle_ships_its_packages_whole_and_never_local_mode(tmp_path: Path) -> None:
+    # Given the source-only bundle
+    build_bundle(tmp_path, root=REPO_ROOT, requirements=runtime_dependencies(), skip_dependencies=True)
+    # Then each package of the Lambda's runtime is there with every module, none picked out
+    for folder in LAMBDA_SOURCES.packages:
+        shipped = {p.relative_to(tmp_path) for p in (tmp_path / folder).rglob("*.py")}
+        in_repo = {p.relative_to(REPO_ROOT) for p in (REPO_ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts}
+        assert shipped == in_repo, folder
+    # And local mode (moto, the local endpoint, DuckDB) and the report job's packages are not
+    assert not (tmp_path / "featurepulse" / "local").exists()
+    assert not (tmp_path / "featurepulse" / "reporting").exists()
+
+
 def test_failed_pip_install_raises_with_pip_message(tmp_path: Path) -> None:
     # Given a requirement that has no wheel / When bundling / Then the error carries pip's explanation
     with pytest.raises(BundlingError, match="pip install for the Lambda bundle failed"):
@@ -92,7 +106,7 @@ def test_failed_pip_install_raises_with_pip_message(tmp_path: Path) -> None:
 
 def _copy_sources(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    for package in ("featurepulse", "lambdas"):
+    for package in ("featurepulse", "lambdas"):  # more than the bundle takes: the hash follows only what ships
         shutil.copytree(REPO_ROOT / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
@@ -109,6 +123,9 @@ def test_asset_hash_follows_sources_and_pins_but_not_caches(tmp_path: Path) -> N
     # When a source, a pin or the mode changes / Then the hash changes (CDK bundles again)
     assert bundle_inputs_hash(root, [*requirements, "six==1.17.0"], skip_dependencies=False) != before
     assert bundle_inputs_hash(root, requirements, skip_dependencies=True) != before
+    # When a module outside the Lambda's packages changes / Then the hash stays
+    (root / "featurepulse" / "local" / "cli.py").write_text("# changed\n", encoding="utf-8")
+    assert bundle_inputs_hash(root, requirements, skip_dependencies=False) == before
     (root / "lambdas" / "ingest" / "__init__.py").write_text("# changed\n", encoding="utf-8")
     assert bundle_inputs_hash(root, requirements, skip_dependencies=False) != before
 
