@@ -9,13 +9,22 @@ import ast
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
 
-from cdk.realtime import APP_DIR, METRICS_LEVEL, PYTHON_DIR, RUN_OPTIONS_GROUP, RUNTIME, merged_jar_name
+from cdk.realtime import (
+    APP_DIR,
+    METRICS_LEVEL,
+    PYTHON_DIR,
+    RUN_OPTIONS_GROUP,
+    RUNTIME,
+    merged_jar_name,
+    shipped_project_modules,
+)
 from cdk.settings import SettingsError, StackSettings
 from featurepulse.constants import OUTPUT_AGGREGATES_TABLE, OUTPUT_FLINK_APPLICATION, OUTPUT_QUICKSIGHT_DASHBOARD
 from featurepulse.realtime import items
@@ -291,6 +300,21 @@ def test_the_application_package_is_flink_app_whole_plus_the_project_modules_it_
                     assert (python / (name.replace(".", "/") + ".py")).is_file() or (
                         python / name.replace(".", "/") / "__init__.py"
                     ).is_file(), f"{path.name} imports {name}, which is not in the package"
+
+
+def test_the_import_contract_covers_exactly_the_project_modules_the_application_ships():
+    # Given the import-linter contract of the Flink application (pyproject.toml, run by `make lint`)
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (contract,) = [c for c in config["contracts"] if c["name"].startswith("Flink application")]
+    # Then its sources are the modules synth puts in the zip, no more, no fewer (packages' __init__ included)
+    shipped = {
+        p.with_suffix("").as_posix().removesuffix("/__init__").replace("/", ".") for p in shipped_project_modules()
+    }
+    assert set(contract["source_modules"]) == shipped
+    assert contract["type"] == "forbidden" and contract["as_packages"] is False
+    # And it forbids the third-party packages the project installs elsewhere (Managed Flink has none of them)
+    assert {"pydantic", "boto3", "botocore", "orjson", "aws_lambda_powertools"} <= set(contract["forbidden_modules"])
+    assert config["include_external_packages"] is True
 
 
 def test_quicksight_is_skipped_with_a_message_without_a_principal(synthesized: Synthesized):
