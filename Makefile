@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help:
 	@echo "make run     the whole pipeline on this machine (no AWS account needed)"
 	@echo "make test    the full test suite (what CI runs)"
-	@echo "make lint    ruff + mypy"
+	@echo "make lint    ruff + mypy + import contracts"
 	@echo "make synth   synthesize the CloudFormation template (offline) and cfn-lint it"
 	@echo "make deploy  cdk deploy (needs AWS credentials)"
 	@echo "make bench   benchmarks; figures go to docs/performance.md"
@@ -62,6 +62,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy featurepulse lambdas glue_jobs cdk app.py bench
+	$(BIN)/lint-imports
 	$(BIN)/python -m tools.check_metric_catalogue
 
 format: $(VENV)/.installed
