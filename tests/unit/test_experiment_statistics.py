@@ -210,3 +210,14 @@ def test_the_interval_of_a_small_sample_stays_within_the_possible_differences() 
     assert look is not None
     # Then it is clipped to [-1, 1], the range of a difference of two rates, and still contains 0
     assert look.ci_low == -1.0 and look.ci_high == 1.0 and look.p_value > ALPHA
+
+
+@pytest.mark.parametrize("z", [0.5, 1.0, 1.96, 3.0])
+def test_in_the_flat_mixture_limit_the_statistic_is_the_fixed_horizon_chi_square(z: float) -> None:
+    # Given the mixture likelihood ratio with a very wide mixture (r = tau^2 / V -> infinity)
+    r = 1e9
+    # When its Occam factor sqrt(1 + r) is taken out, Then 2 log(Lambda sqrt(1 + r)) tends to z^2, the
+    # fixed-horizon test's chi-square statistic, whose tail scipy gives as the fixed-horizon two-sided p-value
+    statistic = 2 * (math.log(mixture_likelihood_ratio(z, r)) + 0.5 * math.log1p(r))
+    assert statistic == pytest.approx(z * z, rel=1e-6)
+    assert stats.chi2.sf(statistic, 1) == pytest.approx(2 * stats.norm.sf(z), rel=1e-5)
