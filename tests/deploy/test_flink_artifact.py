@@ -56,9 +56,20 @@ STATEFUL_UIDS = [
 ]
 
 
+# Every optional feature on: the application must be deployable in the fullest stack too.
+ALL_FEATURES: dict[str, Any] = {
+    "quicksightPrincipalArn": "arn:aws:quicksight:us-east-1:123456789012:user/default/launch-pm",
+    "reportSender": "reports@example.com",
+    "reportRecipients": ["pm@example.com"],
+    "alarmEmail": "oncall@example.com",
+    "streamMode": "provisioned",
+    "shardCount": 2,
+}
+
+
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), ALL_FEATURES)
 
 
 @pytest.fixture(scope="module")
