@@ -30,8 +30,9 @@ from featurepulse.identity.schema import (
 OPENX_JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 
 # Job arguments of the report job (glue_jobs/campaign_report.py) naming the tables and their bucket.
+# (featurepulse.reporting.queries.IDENTITIES_TABLE_JOB_ARGUMENT; the build reads and writes the bucket directly,
+# so `identity_links` needs no argument.)
 JOB_ARGUMENT_IDENTITIES_TABLE = "--identities_table"
-JOB_ARGUMENT_IDENTITY_LINKS_TABLE = "--identity_links_table"
 JOB_ARGUMENT_LAKE_BUCKET = "--lake_bucket"
 
 _DESCRIPTIONS = {
@@ -90,7 +91,6 @@ class IdentityTables(Construct):
         """What the report job needs to find and build the tables."""
         return {
             JOB_ARGUMENT_IDENTITIES_TABLE: self.identities_table_name,
-            JOB_ARGUMENT_IDENTITY_LINKS_TABLE: self.identity_links_table_name,
             JOB_ARGUMENT_LAKE_BUCKET: self.bucket.bucket_name,
         }
 

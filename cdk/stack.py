@@ -171,7 +171,10 @@ class FeaturePulseStack(Stack):
             schedule_time_zone=settings.report_time_zone,
             min_exposed_per_variant=settings.report_min_exposed_per_variant,
             # docs/experiments.md: goals, splits, controls and starts, as compact JSON
-            extra_job_arguments={"--experiments": settings.report_experiments.to_json()},
+            extra_job_arguments={
+                "--experiments": settings.report_experiments.to_json(),
+                **self.identity.job_arguments(),  # the identity build before the queries (docs/identity.md)
+            },
         )
         self.identity.grant_build(self.reporting.role)
         self.reporting.add_monitoring(self.monitoring)

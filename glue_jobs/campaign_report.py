@@ -13,6 +13,8 @@ Arguments (Glue passes `--name value`; unknown ones such as `--JOB_ID` are ignor
   --force true|false          send even if this period was already sent (default false)
   --database --events_table --workgroup                 where the lake table is, which workgroup runs
   --identities_table          the identity table in that database (default `identities`)
+  --lake_bucket               the lake bucket: the identity table under its identity/ prefix is rebuilt before
+                              the queries (featurepulse/identity/build.py, docs/identity.md); without it, no build
   --sender --recipients (comma-separated) --configuration_set   the e-mail
   --send_log_table            the DynamoDB table of the send record
   --min_exposed_per_variant   experiments: persons per variant below which the verdict is "collecting data"
@@ -28,7 +30,7 @@ import logging
 import sys
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -45,6 +47,7 @@ logger = logging.getLogger("featurepulse.glue.campaign_report")
 REQUIRED = ("period", "database", "events_table", "workgroup", "sender", "recipients", "send_log_table")
 OPTIONAL = (
     "identities_table",  # featurepulse.reporting.queries.IDENTITIES_TABLE_JOB_ARGUMENT
+    "lake_bucket",  # cdk/identity.py JOB_ARGUMENT_LAKE_BUCKET
     "date",
     "force",
     "configuration_set",
@@ -62,6 +65,7 @@ class JobArguments(BaseModel):
     database: str = Field(min_length=1)
     events_table: str = Field(min_length=1)
     identities_table: str = Field(default="identities", min_length=1)
+    lake_bucket: str | None = None
     workgroup: str = Field(min_length=1)
     sender: str
     recipients: str
@@ -135,6 +139,21 @@ def install_code_bundle(url: str, s3_client: Any, target: Path | None = None) ->
     return target / "code"
 
 
+def identity_build(args: JobArguments, session: Any) -> Callable[[], object] | None:
+    """The identity table's build before the queries (docs/identity.md), when the job knows the lake bucket."""
+    if not args.lake_bucket:
+        return None
+    from featurepulse.identity.build import athena_refresher
+
+    return athena_refresher(
+        session=session,
+        lake_bucket=args.lake_bucket,
+        database=args.database,
+        events_table=args.events_table,
+        workgroup=args.workgroup,
+    )
+
+
 def main(
     argv: Sequence[str],
     *,
@@ -169,6 +188,7 @@ def main(
         mailer=SesMailer(session.client("sesv2"), configuration_set=args.configuration_set or None),
         now=now,
         force=args.force,
+        before_queries=identity_build(args, session),
     )
     logger.info("report %s: %s (message %s)", outcome.report_key, outcome.status, outcome.message_id)
     return outcome

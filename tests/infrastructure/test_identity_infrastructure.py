@@ -110,6 +110,16 @@ def test_report_and_erasure_roles_may_rewrite_exactly_the_identity_prefix(synthe
                 assert any(p in text for p in ("/identity/*", "/events/*", "/quarantine/*", "/errors/*")), who
 
 
+def test_the_report_job_is_told_where_the_identity_table_is(synthesized: Synthesized) -> None:
+    # Given the synthesized report job
+    _, job = synthesized.resource(synthesized.stack.reporting.job)
+    arguments = job["Properties"]["DefaultArguments"]
+    bucket_id = synthesized.resource(synthesized.stack.data_bucket.bucket)[0]
+    # Then it knows the identities table (for its queries) and the lake bucket (for the identity build)
+    assert arguments["--identities_table"] == IDENTITIES_TABLE
+    assert arguments["--lake_bucket"] == {"Ref": bucket_id}
+
+
 def test_construct_alone_grants_its_key_and_no_wildcard_action(small_stack: Stack) -> None:
     # Given the construct on its own with a role
     database = glue.Database(small_stack, "Db", database_name="lake")
@@ -137,4 +147,4 @@ def test_construct_alone_grants_its_key_and_no_wildcard_action(small_stack: Stac
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             assert not [a for a in actions if "*" in a]
     # And the report job learns the tables and their bucket from the construct
-    assert set(tables.job_arguments()) == {"--identities_table", "--identity_links_table", "--lake_bucket"}
+    assert set(tables.job_arguments()) == {"--identities_table", "--lake_bucket"}
