@@ -234,7 +234,8 @@ def _experiments(experiments: Sequence[ExperimentResult]) -> str:
                 _interval(v),
                 fmt_p(v.p_value),
             ]
-            verdict = v.verdict + (f" since {v.significant_since}" if v.significant_since else "")
+            decided = v.significant_since and v.verdict.endswith(("better than control", "worse than control"))
+            verdict = v.verdict + (f" since {v.significant_since}" if decided else "")
             body.append(
                 "<tr>"
                 + "".join(f'<td style="{_TD}">{html.escape(c)}</td>' for c in cells)
