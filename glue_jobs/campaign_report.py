@@ -15,6 +15,8 @@ Arguments (Glue passes `--name value`; unknown ones such as `--JOB_ID` are ignor
   --identities_table          the identity table in that database (default `identities`)
   --lake_bucket               the lake bucket: the identity table under its identity/ prefix is rebuilt before
                               the queries (featurepulse/identity/build.py, docs/identity.md); without it, no build
+  --aggregates_table          the real-time aggregates table: the period's final days correct its live day rows
+                              (featurepulse/realtime/finalize.py); without it, no correction
   --sender --recipients (comma-separated) --configuration_set   the e-mail
   --send_log_table            the DynamoDB table of the send record
   --min_exposed_per_variant   experiments: persons per variant below which the verdict is "collecting data"
@@ -48,6 +50,7 @@ REQUIRED = ("period", "database", "events_table", "workgroup", "sender", "recipi
 OPTIONAL = (
     "identities_table",  # featurepulse.reporting.queries.IDENTITIES_TABLE_JOB_ARGUMENT
     "lake_bucket",  # cdk/identity.py JOB_ARGUMENT_LAKE_BUCKET
+    "aggregates_table",
     "date",
     "force",
     "configuration_set",
@@ -66,6 +69,7 @@ class JobArguments(BaseModel):
     events_table: str = Field(min_length=1)
     identities_table: str = Field(default="identities", min_length=1)
     lake_bucket: str | None = None
+    aggregates_table: str | None = None
     workgroup: str = Field(min_length=1)
     sender: str
     recipients: str
@@ -139,6 +143,15 @@ def install_code_bundle(url: str, s3_client: Any, target: Path | None = None) ->
     return target / "code"
 
 
+def _day_finalizer(args: JobArguments, session: Any, now: datetime) -> Any:
+    """The live rows' daily correction when the job is given the aggregates table (imported only then)."""
+    if not args.aggregates_table:
+        return None
+    from featurepulse.realtime.finalize import DayFinalizer
+
+    return DayFinalizer(session.client("dynamodb"), args.aggregates_table, now)
+
+
 def identity_build(args: JobArguments, session: Any) -> Callable[[], object] | None:
     """The identity table's build before the queries (docs/identity.md), when the job knows the lake bucket."""
     if not args.lake_bucket:
@@ -189,6 +202,7 @@ def main(
         now=now,
         force=args.force,
         before_queries=identity_build(args, session),
+        finalize_days=_day_finalizer(args, session, now),
     )
     logger.info("report %s: %s (message %s)", outcome.report_key, outcome.status, outcome.message_id)
     return outcome

@@ -31,6 +31,7 @@ from featurepulse.local.runtime import (
     stop_on_signals,
 )
 from featurepulse.local.traffic import TrafficStats, run_traffic
+from featurepulse.realtime.local import finalize_local_days
 
 EXIT_OK = 0
 EXIT_MISMATCH = 1
@@ -275,6 +276,9 @@ def run_demo(
             started = time.monotonic()
             stack.drain(DRAIN_TIMEOUT_S)
             console.print(f"drained in {time.monotonic() - started:.1f} s")
+            # The daily correction (docs/realtime.md): the dashboard's day figures become the batch's (the report's).
+            for done in finalize_local_days(stack.context):
+                console.print(f"live day rows of {done.day} corrected with the batch's figures ({done.rows} rows)")
             outcome = report(stack, shared["stats"], console)
             if shared["error"]:
                 outcome.exit_code = EXIT_MISMATCH

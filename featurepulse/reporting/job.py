@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
@@ -171,6 +171,7 @@ def run_report(
     force: bool = False,
     outbox_dir: Path | None = None,
     before_queries: Callable[[], object] | None = None,
+    finalize_days: Callable[[QueryRunner, date, date], object] | None = None,
 ) -> RunOutcome:
     key = settings.report_key(period)
     epoch = int(now.timestamp())
@@ -181,6 +182,8 @@ def run_report(
 
     if before_queries is not None:  # e.g. the identity table build (docs/identity.md): queries read it as of now
         before_queries()
+    if finalize_days is not None:  # the live day rows of the period's final days take the batch figures
+        finalize_days(runner, period.start, period.end)
     report = build_report(runner, period, settings, now=now)  # raises before anything is claimed or sent
 
     if not send_log.claim(key, now=epoch, force=force):
