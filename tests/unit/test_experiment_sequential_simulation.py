@@ -19,9 +19,11 @@ DAYS = 30
 PERSONS_PER_DAY = 400  # both arms together, assigned 50/50 at random
 
 
-def daily_looks(rng: np.random.Generator, control_rate: float, treatment_rate: float) -> list[tuple[Arm, Arm]]:
+def daily_looks(
+    rng: np.random.Generator, control_rate: float, treatment_rate: float, share: float = 0.5
+) -> list[tuple[Arm, Arm]]:
     """Cumulative (control, treatment) counts at the end of each day of one simulated experiment."""
-    treated = rng.binomial(PERSONS_PER_DAY, 0.5, size=DAYS)
+    treated = rng.binomial(PERSONS_PER_DAY, share, size=DAYS)
     control = PERSONS_PER_DAY - treated
     control_conversions = np.cumsum(rng.binomial(control, control_rate))
     treated_conversions = np.cumsum(rng.binomial(treated, treatment_rate))
@@ -35,9 +37,9 @@ def daily_looks(rng: np.random.Generator, control_rate: float, treatment_rate: f
     ]
 
 
-def simulate(seed: int, control_rate: float, treatment_rate: float) -> list[list[tuple[Arm, Arm]]]:
+def simulate(seed: int, control_rate: float, treatment_rate: float, share: float = 0.5) -> list[list[tuple[Arm, Arm]]]:
     rng = np.random.default_rng(seed)
-    return [daily_looks(rng, control_rate, treatment_rate) for _ in range(RUNS)]
+    return [daily_looks(rng, control_rate, treatment_rate, share) for _ in range(RUNS)]
 
 
 def fixed_horizon_p(control: Arm, treatment: Arm) -> float:
@@ -48,10 +50,15 @@ def fixed_horizon_p(control: Arm, treatment: Arm) -> float:
     return float(2 * stats.norm.sf(abs(difference / se)))
 
 
-@pytest.mark.parametrize(("seed", "rate"), [(20261204, 0.10), (7, 0.30), (42, 0.03)])
-def test_a_a_experiments_read_daily_stay_below_five_percent_false_positives(seed: int, rate: float) -> None:
-    # Given 400 A/A experiments (both arms convert at the same rate), each read on 30 consecutive days
-    runs = simulate(seed, rate, rate)
+@pytest.mark.parametrize(
+    ("seed", "rate", "share"), [(20261204, 0.10, 0.5), (7, 0.30, 0.5), (42, 0.03, 0.5), (1, 0.10, 0.1)]
+)
+def test_a_a_experiments_read_daily_stay_below_five_percent_false_positives(
+    seed: int, rate: float, share: float
+) -> None:
+    # Given 400 A/A experiments (both arms convert at the same rate; the last with a 90/10 split), each read on
+    # 30 consecutive days
+    runs = simulate(seed, rate, rate, share)
     # When an analyst stops at the first day the always-valid p-value falls below 5 %
     false_positives = 0
     for looks in runs:
