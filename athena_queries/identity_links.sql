@@ -13,7 +13,8 @@
 --
 -- Parameters:
 --   :since_date   first partition read, 'YYYY-MM-DD' (the last built day minus one; a full build: 1970-01-01)
--- Reads the partitions dt >= :since_date. Replayed copies of an event give the same link, kept once.
+-- Reads the partitions dt >= :since_date. Replayed copies of an event give the same link, kept once. A blank
+-- id (empty or spaces) is no id, as in the base view person_events.
 WITH scoped AS (
     SELECT
         event_id,
@@ -22,7 +23,7 @@ WITH scoped AS (
         "timestamp" AS event_time,
         CASE WHEN type = 'alias' THEN json_extract_scalar(properties, '$.previousId') END AS previous_id
     FROM events
-    WHERE dt >= :since_date AND user_id IS NOT NULL AND user_id <> ''
+    WHERE dt >= :since_date AND trim(user_id) <> ''
 ),
 
 candidates AS (
@@ -34,7 +35,7 @@ candidates AS (
         event_time,
         event_id
     FROM scoped
-    WHERE anonymous_id IS NOT NULL AND anonymous_id <> ''
+    WHERE trim(anonymous_id) <> ''
     UNION ALL
     SELECT
         CASE WHEN previous_id = anonymous_id THEN 'anonymous' ELSE 'user' END AS from_kind,
@@ -44,7 +45,7 @@ candidates AS (
         event_time,
         event_id
     FROM scoped
-    WHERE previous_id IS NOT NULL AND previous_id <> '' AND previous_id <> user_id
+    WHERE trim(previous_id) <> '' AND previous_id <> user_id
 ),
 
 ranked AS (

@@ -119,11 +119,24 @@ def identity_refresher(
 
 
 def athena_refresher(
-    *, session: Any, lake_bucket: str, database: str, events_table: str, workgroup: str
+    *,
+    session: Any,
+    lake_bucket: str,
+    database: str,
+    events_table: str,
+    workgroup: str,
+    read_sql_query: Callable[..., Any] | None = None,
 ) -> Callable[[], BuildResult]:
-    """The report job's identity build in AWS: new links through Athena, tables in the lake bucket."""
+    """The report job's identity build in AWS: new links through Athena, tables in the lake bucket.
+    `read_sql_query` replaces awswrangler's (tests: moto's Athena returns no rows)."""
     store = S3Store(session.client("s3"), lake_bucket)
-    source = AthenaLinkSource(database=database, events_table=events_table, workgroup=workgroup, boto3_session=session)
+    source = AthenaLinkSource(
+        database=database,
+        events_table=events_table,
+        workgroup=workgroup,
+        boto3_session=session,
+        **({"read_sql_query": read_sql_query} if read_sql_query is not None else {}),
+    )
     return identity_refresher(store, source)
 
 
