@@ -121,6 +121,8 @@ class RunOutcome:
     html_path: Path | None = None
     headline: dict[str, Any] = field(default_factory=dict)  # the period_summary row of a sent report
     experiment_verdicts: tuple[str, ...] = ()  # one sentence per variant compared with control
+    # "experiment / variant" -> {"exposed", "converted"} persons (the shape of the traffic's ground truth)
+    experiment_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def build_report(runner: QueryRunner, period: Period, settings: ReportSettings, *, now: datetime) -> BuiltReport:
@@ -216,4 +218,9 @@ def run_report(
         experiment_verdicts=tuple(
             e.summary(v) for e in report.data.experiments for v in e.variants if not v.is_control
         ),
+        experiment_counts={
+            f"{e.experiment_id} / {v.variation_id}": {"exposed": v.exposed, "converted": v.converted}
+            for e in report.data.experiments
+            for v in e.variants
+        },
     )

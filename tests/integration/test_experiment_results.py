@@ -194,3 +194,30 @@ def test_no_exposure_no_rows(tmp_path: Path) -> None:
     events.stage("p1", 0, "f", "complete")
     assert run(tmp_path, events.rows) == []
     assert date.fromisoformat(PERIOD.start.isoformat()) == REPORT_DAY
+
+
+def test_the_local_report_run_gives_the_experiment_counts_and_verdicts_with_goal_and_method(tmp_path: Path) -> None:
+    from featurepulse.local.reports import LocalReportTarget, run_local_report
+
+    # Given a lake with one experiment (an anonymous visitor who signs in, and a control person)
+    events = Events()
+    events.exposure("anon-v1", 0, "onboarding", "B", anonymous=True)
+    events.stage("anon-v1", 1, "ai-summary", "view", ("onboarding", "B"), anonymous=True)
+    events.add("v1", 5, "Signed In")
+    events.stage("v1", 8, "ai-summary", "complete", ("onboarding", "B"))
+    events.exposure("c1", 0, "onboarding", "A")
+    events.stage("c1", 1, "ai-summary", "view", ("onboarding", "A"))
+    write_lake(tmp_path / "lake", events.rows)
+    # When the local report job runs for the day (it builds the identity table first, as in AWS)
+    target = LocalReportTarget(tmp_path / "lake", tmp_path / "outbox", experiments='{"onboarding": {"control": "A"}}')
+    outcome, _ = run_local_report("day", REPORT_DAY, target, now=datetime(2026, 3, 11, 6))
+    # Then its outcome has the counts in persons, in the shape of the traffic generator's ground truth
+    assert outcome.status == "sent"
+    assert outcome.experiment_counts == {
+        "onboarding / A": {"exposed": 1, "converted": 0},
+        "onboarding / B": {"exposed": 1, "converted": 1},
+    }
+    # And one verdict line per compared variant naming its goal and its method
+    (line,) = outcome.experiment_verdicts
+    assert line.startswith("onboarding: collecting data (B 1/1 vs A 0/1 persons; goal: completing ai-summary")
+    assert "mSPRT" in line
