@@ -28,6 +28,7 @@ statsmodels.
   rho^2 = (-2 log alpha + log(1 - 2 log alpha)) / N*.
 - Over the daily looks of a report the p-value is the running minimum and the interval the running
   intersection (both stay valid): a verdict once reached is not undone by a later day's noise.
+- With m > 1 treatment variants each is tested at alpha / m (Bonferroni) and its p-value shown times m.
 """
 
 from __future__ import annotations
@@ -430,6 +431,9 @@ def analyse_experiments(
         control = choose_control(sorted(series), settings)
         final = {v: s[-1] for v, s in series.items()}
         srm = srm_check({v: a.exposed for v, a in final.items()}, settings.split)
+        # Several treatments are each compared with control: Bonferroni keeps the chance of any false "better"
+        # or "worse" at alpha (each test at alpha / m, p-values shown multiplied by m).
+        comparisons = max(1, len(series) - 1)
         variants = []
         for variant in sorted(series, key=lambda v: (v != control, v)):
             arm = final[variant]
@@ -439,7 +443,7 @@ def analyse_experiments(
                 variants.append(control_row)
                 continue
             paired = [(series[control][i], series[variant][i]) for i in range(len(days))]
-            sequential = compare_variant(paired, min_exposed=min_exposed, alpha=alpha)
+            sequential = compare_variant(paired, min_exposed=min_exposed, alpha=alpha / comparisons)
             text = (
                 VERDICT_NO_GOAL
                 if not goal.defined
@@ -457,7 +461,7 @@ def analyse_experiments(
                     difference=sequential.last.difference if sequential else None,
                     ci_low=sequential.ci_low if sequential else None,
                     ci_high=sequential.ci_high if sequential else None,
-                    p_value=sequential.p_value if sequential else None,
+                    p_value=min(1.0, sequential.p_value * comparisons) if sequential else None,
                     verdict=text,
                     significant_since=(
                         days[sequential.first_significant_look]
@@ -475,6 +479,7 @@ def analyse_experiments(
                 variants=tuple(variants),
                 window_start=str(first.get("window_start") or days[0]),
                 window_end=days[-1],
+                method=METHOD if comparisons == 1 else f"{METHOD}; Bonferroni over {comparisons} variants vs control",
             )
         )
     return tuple(results)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from featurepulse.reporting.experiments import (
     METHOD,
     VERDICT_COLLECTING,
@@ -159,3 +161,25 @@ def test_the_catalogue_declares_the_metrics_of_the_verdict_table() -> None:
             "conversion_rate",
         }
     )
+
+
+def test_with_several_treatments_each_is_tested_at_alpha_over_their_number() -> None:
+    from featurepulse.reporting.experiments import Arm, sequential_look
+
+    # Given a treatment C whose difference to control is significant at 5 % (p = 0.041) but not at 2.5 %
+    alone = sequential_look(Arm(2000, 200), Arm(2000, 265))
+    assert alone is not None and 0.025 < alone.p_value < 0.05
+    single = only(rows("exp", {"d1": {"A": (2000, 200), "C": (2000, 265)}}))
+    assert single.variants[1].verdict == "C better than control" and single.method == METHOD
+    # When a second treatment B runs beside it
+    result = only(rows("exp", {"d1": {"A": (2000, 200), "B": (2000, 200), "C": (2000, 265)}}))
+    c = result.variants[2]
+    # Then C's p-value is doubled (Bonferroni over 2 comparisons), its interval is the 97.5 % one, and the
+    # verdict is no longer "better"
+    assert c.p_value == pytest.approx(2 * alone.p_value)
+    at_half_alpha = sequential_look(Arm(2000, 200), Arm(2000, 265), alpha=0.025)
+    assert at_half_alpha is not None and (c.ci_low, c.ci_high) == pytest.approx(
+        (at_half_alpha.ci_low, at_half_alpha.ci_high)
+    )
+    assert c.verdict == VERDICT_NO_DIFFERENCE
+    assert "Bonferroni over 2 variants vs control" in result.method
