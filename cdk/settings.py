@@ -13,11 +13,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cdk.athena_connector import DEFAULT_CONNECTOR_VERSION, connector_release_problem
 from featurepulse.domain.stages import DEFAULT_STAGE_MAP, parse_stage_map
 from featurepulse.realtime.settings import RealtimeSettings, RealtimeSettingsError
 from featurepulse.reporting.experiments_config import ExperimentsConfig
@@ -134,7 +136,7 @@ class StackSettings(BaseModel):
         pattern=r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:\d{12}:(user|group)/.+$",
     )
     quicksight_athena_connector_version: str = Field(
-        default="2023.46.2", alias="quicksightAthenaConnectorVersion", pattern=r"^\d+\.\d+\.\d+$"
+        default=DEFAULT_CONNECTOR_VERSION, alias="quicksightAthenaConnectorVersion", pattern=r"^\d+\.\d+\.\d+$"
     )
     quicksight_service_role_name: str = Field(
         default="aws-quicksight-service-role-v0", alias="quicksightServiceRoleName", min_length=1
@@ -198,6 +200,15 @@ class StackSettings(BaseModel):
     def _check_email(cls, value: str | None) -> str | None:
         if value is not None and not _EMAIL.match(value):
             raise ValueError(f"not an e-mail address: {value!r}")
+        return value
+
+    @field_validator("quicksight_athena_connector_version")
+    @classmethod
+    def _check_connector_version(cls, value: str) -> str:
+        # A release Lambda can no longer create would fail `cdk deploy` (cdk/athena_connector.py): fail the synth.
+        problem = connector_release_problem(value, today=datetime.now(UTC).date())
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("log_retention_days")

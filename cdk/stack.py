@@ -152,6 +152,22 @@ class FeaturePulseStack(Stack):
         self.identity.grant_build(self.erasure.function.role)
         self.monitoring.add_firehose(delivery_stream_name=self.lake.delivery_stream.delivery_stream_name)
         self.erasure.add_monitoring(self.monitoring)
+        # --- real time: Managed Flink -> DynamoDB aggregates (before the report job, which corrects its day rows)
+        self.realtime = RealtimeAggregation(
+            self,
+            "Realtime",
+            stream=self.event_stream.stream,
+            encryption_key=self.key,
+            settings=settings.realtime_settings,
+            parallelism=settings.realtime_parallelism,
+            parallelism_per_kpu=settings.realtime_parallelism_per_kpu,
+            autoscaling=settings.realtime_autoscaling,
+            checkpoint_interval_ms=settings.realtime_checkpoint_interval_ms,
+            min_pause_between_checkpoints_ms=min(5000, settings.realtime_checkpoint_interval_ms // 2),
+            initial_position=settings.realtime_initial_position,
+            log_level=settings.realtime_log_level,
+            log_retention=settings.log_retention,
+        )
         self.reporting = Reporting(
             self,
             "Reporting",
@@ -174,35 +190,32 @@ class FeaturePulseStack(Stack):
             extra_job_arguments={
                 "--experiments": settings.report_experiments.to_json(),
                 **self.identity.job_arguments(),  # the identity build before the queries (docs/identity.md)
+                # the daily correction of the live day rows (featurepulse/realtime/finalize.py)
+                "--aggregates_table": self.realtime.table.table_name,
             },
+        )
+        # The correction writes final day rows and deletes its own stale ones; it reads the final rows it wrote.
+        self.realtime.table.grant(
+            self.reporting.role,
+            "dynamodb:BatchWriteItem",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
         )
         self.identity.grant_build(self.reporting.role)
         self.reporting.add_monitoring(self.monitoring)
-
-        # --- real time: Managed Flink -> DynamoDB aggregates -> QuickSight live panels -------------------
-        self.realtime = RealtimeAggregation(
-            self,
-            "Realtime",
-            stream=self.event_stream.stream,
-            encryption_key=self.key,
-            settings=settings.realtime_settings,
-            parallelism=settings.realtime_parallelism,
-            parallelism_per_kpu=settings.realtime_parallelism_per_kpu,
-            autoscaling=settings.realtime_autoscaling,
-            checkpoint_interval_ms=settings.realtime_checkpoint_interval_ms,
-            min_pause_between_checkpoints_ms=min(5000, settings.realtime_checkpoint_interval_ms // 2),
-            initial_position=settings.realtime_initial_position,
-            log_level=settings.realtime_log_level,
-            log_retention=settings.log_retention,
-        )
         self.realtime.add_monitoring(self.monitoring)
+
+        # --- QuickSight live panels on the real-time aggregates ----------------------------------------
         self.live_panels = add_live_panels(
             self,
             table=self.realtime.table,
             encryption_key=self.key,
             principal_arn=settings.quicksight_principal_arn,
             workgroup_name=self.lake.workgroup_name,
-            spill_bucket=self.lake.results_bucket,
+            results_bucket=self.lake.results_bucket,
+            results_prefix=self.lake.results_prefix,
             connector_version=settings.quicksight_athena_connector_version,
             service_role_name=settings.quicksight_service_role_name,
         )

@@ -50,9 +50,10 @@ SOURCE_BATCH = "batch"  # written by the daily correction
 
 ColumnType = Literal["string", "bigint", "map"]
 
-# Columns of every item the job writes, in order (the Flink sink table and the item-building functions' ROW
-# type are generated from this list). Every item carries every column; a column that does not apply to an
-# item's kind is null (NULL attribute): the counters on a late-events row, `late_events` on an aggregate row.
+# Columns of every item the job writes, in order (the Flink sink table, the item-building functions' ROW type
+# and the Glue schema the QuickSight panels read, cdk/quicksight.py, are generated from this list). Every item
+# carries every column. A column is None only where no value is true: `late_events` on an aggregate row and the
+# duration percentiles of a window without durations. The sink leaves None out of the item (no NULL attribute).
 ITEM_COLUMNS: tuple[tuple[str, ColumnType], ...] = (
     (PK, "string"),
     (SK, "string"),
@@ -243,6 +244,7 @@ def directory_item(day_item: Mapping[str, Any]) -> dict[str, Any]:
 def build_late_item(*, day_start_ms: int, late_events: int, settings: RealtimeSettings) -> dict[str, Any]:
     """Events of that day that arrived beyond the allowed lateness (in no window; the lake has them)."""
     item: dict[str, Any] = dict.fromkeys(ITEM_COLUMN_NAMES)
+    item.update(dict.fromkeys(metrics.COUNTER_NAMES, 0))  # the row counts late events, no engagement
     item.update(
         {
             PK: APP_PK,

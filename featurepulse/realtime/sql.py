@@ -187,6 +187,10 @@ def dynamodb_sink_ddl(*, table_name: str, region: str) -> str:
 
     PARTITIONED BY makes the connector keep only the last write per key within a batch (BatchWriteItem
     refuses two writes of one key), which is also the right semantics for early-fired updates.
+
+    `sink.ignore-nulls` (connector option, default false) leaves a NULL column out of the item instead of writing
+    a NULL attribute. Each write is a whole-item put, so an absent attribute reads as NULL, as before; the panels
+    read the columns through an explicit Glue schema (cdk/quicksight.py), never by sampling items.
     """
     options = {
         "connector": "dynamodb",
@@ -194,6 +198,7 @@ def dynamodb_sink_ddl(*, table_name: str, region: str) -> str:
         "aws.region": region,
         # The connector buffers up to 5 s by default: half a second keeps the panels within seconds.
         "sink.flush-buffer.timeout": "500",
+        "sink.ignore-nulls": "true",
     }
     return (
         f"CREATE TABLE {AGGREGATES_SINK} ({item_columns_sql()}, PRIMARY KEY (`{items.PK}`, `{items.SK}`) NOT ENFORCED) "

@@ -1,5 +1,5 @@
-"""The synthesized real-time part: the Managed Flink application, its role, the aggregates table, its alarms, and
-the QuickSight live panels (only with `quicksightPrincipalArn`). Resources are found through the stack's
+"""The synthesized real-time part: the Managed Flink application, its role, the aggregates table and its alarms
+(the QuickSight live panels: test_quicksight_infrastructure.py). Resources are found through the stack's
 attributes or by type; no hashed logical id is written here.
 """
 
@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
 import sys
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,14 +24,12 @@ from cdk.realtime import (
     shipped_project_modules,
 )
 from cdk.settings import SettingsError, StackSettings
-from featurepulse.constants import OUTPUT_AGGREGATES_TABLE, OUTPUT_FLINK_APPLICATION, OUTPUT_QUICKSIGHT_DASHBOARD
+from featurepulse.constants import OUTPUT_AGGREGATES_TABLE, OUTPUT_FLINK_APPLICATION
 from featurepulse.realtime import items
-from featurepulse.realtime.quicksight_panels import PANEL_QUERIES
 from featurepulse.realtime.settings import PROPERTY_GROUP
 from tests.infrastructure.conftest import REPO_ROOT, Synthesized
 
 PRINCIPAL = "arn:aws:quicksight:us-east-1:123456789012:user/default/launch-pm"
-CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 
 
 @pytest.fixture(scope="module")
@@ -315,69 +311,6 @@ def test_the_import_contract_covers_exactly_the_project_modules_the_application_
     # And it forbids the third-party packages the project installs elsewhere (Managed Flink has none of them)
     assert {"pydantic", "boto3", "botocore", "orjson", "aws_lambda_powertools"} <= set(contract["forbidden_modules"])
     assert config["include_external_packages"] is True
-
-
-def test_quicksight_is_skipped_with_a_message_without_a_principal(synthesized: Synthesized):
-    assert synthesized.stack.live_panels is None
-    for resource_type in ("AWS::QuickSight::Dashboard", "AWS::QuickSight::DataSet", "AWS::Serverless::Application"):
-        assert synthesized.resources(resource_type) == {}
-    infos = synthesized.annotations.find_info("*", Match.string_like_regexp("QuickSight live panels skipped.*"))
-    assert len(infos) == 1
-    assert "quicksightPrincipalArn" in str(infos[0].entry.data)
-
-
-def test_quicksight_live_panels_with_a_principal(tuned: Synthesized):
-    panels = tuned.stack.live_panels
-    assert panels is not None
-    # Athena data source over the DynamoDB connector (SAR), in the lake's workgroup
-    tuned.template.has_resource_properties(
-        "AWS::Serverless::Application",
-        {"Location": Match.object_like({"ApplicationId": Match.string_like_regexp(".*AthenaDynamoDBConnector")})},
-    )
-    tuned.template.has_resource_properties("AWS::Athena::DataCatalog", {"Type": "LAMBDA"})
-    source = tuned.resource(panels.data_source)[1]["Properties"]
-    assert source["Type"] == "ATHENA"
-    assert source["Permissions"][0]["Principal"] == PRINCIPAL
-    # Five live datasets, one per panel, reading the aggregates table through the connector's catalog
-    data_sets = tuned.resources("AWS::QuickSight::DataSet")
-    assert len(data_sets) == len(PANEL_QUERIES) == 5
-    table_id = tuned.resource(tuned.stack.realtime.table)[0]
-    for body in data_sets.values():
-        props = body["Properties"]
-        assert props["ImportMode"] == "DIRECT_QUERY"
-        assert {"Ref": table_id} in json.loads(json.dumps(props))["PhysicalTableMap"].popitem()[1]["CustomSql"][
-            "SqlQuery"
-        ]["Fn::Join"][1]
-    # The dashboard: the five panels (the DAU panel is a KPI beside the adoption bars)
-    dashboard = tuned.resource(panels.dashboard)[1]["Properties"]
-    visuals = dashboard["Definition"]["Sheets"][0]["Visuals"]
-    kinds = [next(iter(v)) for v in visuals]
-    assert kinds == [
-        "LineChartVisual",
-        "FunnelChartVisual",
-        "KPIVisual",
-        "BarChartVisual",
-        "TableVisual",
-        "BarChartVisual",
-    ]
-    assert dashboard["Permissions"][0]["Principal"] == PRINCIPAL
-    assert OUTPUT_QUICKSIGHT_DASHBOARD in tuned.template_json["Outputs"]
-
-
-def test_quicksight_template_passes_cfn_lint_and_cdk_nag(tuned: Synthesized):
-    errors = tuned.annotations.find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
-    warnings = tuned.annotations.find_warning("*", Match.string_like_regexp("AwsSolutions-.*"))
-    assert [str(m.entry.data) for m in errors + warnings] == []
-    result = subprocess.run(
-        [str(CFN_LINT), "--format", "json", str(tuned.template_path)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    findings = [f"{f['Level']} {f['Rule']['Id']} {f['Message']}" for f in json.loads(result.stdout or "[]")]
-    assert findings == []
 
 
 @pytest.mark.parametrize(

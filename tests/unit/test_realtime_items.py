@@ -50,7 +50,31 @@ def test_every_item_has_every_column_and_a_ttl_after_its_window():
         assert tuple(item) == items.ITEM_COLUMN_NAMES
     assert minute["expires_at"] == (MINUTE + 60_000) // 1000 + SETTINGS.minute_ttl_s
     assert day["expires_at"] == (DAY + 86_400_000) // 1000 + SETTINGS.day_ttl_s
-    assert (late["sk"], late["late_events"], late["views"]) == ("L#2025-03-01", 3, None)
+    assert (late["sk"], late["late_events"], late["views"]) == ("L#2025-03-01", 3, 0)
+
+
+def test_items_are_none_only_where_no_value_is_true():
+    # Given a minute with durations, a day without any, and a late-events row
+    with_durations = [0] * len(metrics.HISTOGRAM)
+    with_durations[3] = 2
+    minute = items.build_item(
+        granularity="minute",
+        dimension="feature",
+        feature="checkout",
+        value_a="",
+        value_b="",
+        window_start_ms=MINUTE,
+        counters=ZERO,
+        duration_histogram=with_durations,
+        settings=SETTINGS,
+    )
+    day = _item("day", "feature", DAY)
+    late = items.build_late_item(day_start_ms=DAY, late_events=3, settings=SETTINGS)
+    # Then only `late_events` of aggregate rows and the percentiles of a window without durations are None
+    # (the DynamoDB sink leaves None out of the item: sink.ignore-nulls)
+    assert [k for k, v in minute.items() if v is None] == ["late_events"]
+    assert [k for k, v in day.items() if v is None] == ["duration_p50_ms", "duration_p95_ms", "late_events"]
+    assert [k for k, v in late.items() if v is None] == ["duration_p50_ms", "duration_p95_ms"]
 
 
 def test_minute_range_returns_only_overall_minute_rows():
