@@ -56,7 +56,11 @@ def aws_metric(
 
 
 def flink_metric(application_name: str, name: str, statistic: str, label: str) -> cloudwatch.Metric:
-    """A metric of a Managed Flink application (AWS/KinesisAnalytics, dimension Application)."""
+    """A metric of a Managed Flink application (AWS/KinesisAnalytics, dimension Application).
+
+    Right for the service's application-level metrics, and for the job's custom counters only while the
+    application's metrics level is APPLICATION (cdk/realtime.py METRICS_LEVEL): above it Managed Flink adds
+    Task/Operator/Parallelism dimensions to custom metrics."""
     return aws_metric(
         namespace="AWS/KinesisAnalytics",
         dimensions={"Application": application_name},
