@@ -163,6 +163,9 @@ def test_job_role_reads_only_the_application_code_object_of_the_assets_bucket(sy
     resource = json.dumps(s3[0]["Resource"])
     assert resource.endswith(f'"/{code_key}"]]}}'), resource
     assert "*" not in resource
+    # And that object is the one the application runs
+    location = _application(synthesized)["ApplicationConfiguration"]["ApplicationCodeConfiguration"]["CodeContent"]
+    assert location["S3ContentLocation"]["FileKey"] == code_key
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:
