@@ -13,7 +13,8 @@ Third-party modules: Glue 5.0 provides boto3, pandas, pyarrow, numpy and matplot
 already provided in AWS Glue", version 5.0: boto3 1.34.131, pandas 2.2.2, pyarrow 17.0.0, numpy 1.26.4,
 matplotlib 3.9.0); everything else the shipped code imports is pinned in `--additional-python-modules`
 (pip at job start), with the dependencies those pins pull in, so no run installs a version nobody chose.
-tests/deploy/test_report_job_artifact.py installs exactly that into a Python 3.11 venv and runs the job.
+tests/deploy/test_report_job_artifact.py installs exactly that (Glue 5.0's modules at their versions, then
+this list) into a Python 3.11 venv and runs the job from cdk.out.
 """
 
 from __future__ import annotations
@@ -48,29 +49,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 JOB_SCRIPT = REPO_ROOT / "glue_jobs" / "campaign_report.py"
 BUNDLE_DIR = REPO_ROOT / ".build" / "glue-report-bundle"
 GLUE_VERSION = glue.GlueVersion.V5_0
-# What Glue 5.0 provides and the shipped code imports (the versions tests/deploy installs to run the job).
-GLUE_PROVIDED_MODULES: tuple[str, ...] = (
-    "boto3==1.34.131",
-    "botocore==1.34.131",
-    "s3transfer==0.10.2",
-    "jmespath==0.10.0",
-    "python-dateutil==2.9.0.post0",
-    "six==1.16.0",
-    "urllib3==1.25.10",
-    "pandas==2.2.2",
-    "numpy==1.26.4",
-    "pytz==2024.1",
-    "tzdata==2024.1",
-    "pyarrow==17.0.0",
-    "packaging==24.1",
-    "matplotlib==3.9.0",
-    "contourpy==1.2.1",
-    "cycler==0.12.1",
-    "fonttools==4.53.1",
-    "kiwisolver==1.4.5",
-    "pillow==10.4.0",
-    "pyparsing==3.1.2",
-)
 # Installed by Glue with pip at job start: every third-party module the shipped code imports that Glue 5.0
 # does not provide (pydantic, sqlglot, orjson, awswrangler for Athena), and what they depend on, pinned.
 ADDITIONAL_PYTHON_MODULES: tuple[str, ...] = (
