@@ -8,6 +8,7 @@ shared device, a late link), each with its identity table written as the identit
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import cache
@@ -19,11 +20,12 @@ import pytest
 from featurepulse.domain.identity import links_from_events, resolve_persons
 from featurepulse.domain.metrics import METRICS, metrics_at
 from featurepulse.domain.metrics_reference import REPORT_REFERENCE, PersonEvent, person_events
-from featurepulse.local.duckdb_runner import DuckDbQueryRunner
+from featurepulse.local.duckdb_runner import DuckDbQueryRunner, to_duckdb
 from featurepulse.reporting.periods import Period
-from featurepulse.reporting.queries import QUERY_NAMES
+from featurepulse.reporting.queries import QUERY_NAMES, TableRef, bind
 from tests.reporting_dataset import (
     EMPTY_DAY,
+    LINKED_PERSONS,
     REPORT_DAY,
     demo_events,
     linking_events,
@@ -164,3 +166,30 @@ def test_an_anonymous_visitor_who_signs_in_counts_once_in_every_person_metric(tm
         ]
     finally:
         runner.close()
+
+
+def test_the_base_view_attributes_each_event_to_the_person_the_identity_rules_name(tmp_path: Path) -> None:
+    # Given the person-linking events, with the identity table written twice (a build's old and new objects
+    # side by side, as a reader may see for a moment)
+    rows = linking_events()
+    write_lake(tmp_path, rows)
+    identities = write_identities(tmp_path, rows)
+    shutil.copy(identities, identities.with_name("identities-older.json.gz"))
+    runner = DuckDbQueryRunner(tmp_path)
+    try:
+        runner.run("period_summary", PERIODS["day"].query_parameters(10))  # creates the views
+        sql = "SELECT event_id, user_id, anonymous_id, person_id FROM person_events"
+        params = {"scan_start_date": REPORT_DAY - timedelta(days=30), "end_date": REPORT_DAY + timedelta(days=5)}
+        bound = to_duckdb(bind(sql, params, TableRef()).sql(dialect="athena"))
+        seen = runner.connection.execute(bound).fetchall()
+    finally:
+        runner.close()
+    # Then each event appears once (the retried copy and the doubled identity rows do not duplicate it)
+    assert sorted(event_id for event_id, *_ in seen) == sorted({r["event_id"] for r in rows})
+    # And its person is the hand-written owner of its user id when set, else of its anonymous id
+    for _event_id, user_id, anonymous_id, person_id in seen:
+        own = user_id if user_id else anonymous_id
+        assert person_id == LINKED_PERSONS.get(own, own), (user_id, anonymous_id)
+    # And a blank user id reads as none: that event is its anonymous id's person's
+    assert ("", "dev-a") in {(r["user_id"], r["anonymous_id"]) for r in rows}
+    assert {p for _e, u, a, p in seen if a == "dev-a" and not u} == {"member-a"}
