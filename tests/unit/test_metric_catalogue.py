@@ -93,12 +93,20 @@ def test_stage_filter_sql_is_the_adopter_rule_and_refuses_what_is_not_a_stage_na
             stage_filter_sql(bad)
 
 
-def test_every_report_query_applies_the_adopter_rule_of_the_catalogue() -> None:
-    # Given the report queries that count adopters
-    for name in ("period_summary", "feature_adoption_daily", "adopter_retention", "campaign_attribution"):
+def test_every_query_that_counts_adopters_applies_the_adopter_rule_of_the_catalogue() -> None:
+    # Given the queries that count adopters (the report's, and the live day rows' correction)
+    names = ("period_summary", "feature_adoption_daily", "adopter_retention", "campaign_attribution")
+    for name in (*names, "live_day_metrics"):
         sql = (REPO / "athena_queries" / f"{name}.sql").read_text(encoding="utf-8")
-        # Then they select adopters with the catalogue's stage filter
-        assert "IN ('use', 'complete')" in sql, name
+        # Then they select adopters with the catalogue's stage filter, and with no other stage list
+        assert ADOPTER_STAGE_SQL.removeprefix("stage ") in sql, name
+        assert set(re.findall(r"stage IN \(([^)]*)\)", sql)) == {"'use', 'complete'"}, name
+
+
+def test_the_live_adopter_rule_is_the_catalogue_s() -> None:
+    from featurepulse.realtime.events import ADOPTION_STAGES
+
+    assert ADOPTION_STAGES == catalogue.ADOPTER_STAGES
 
 
 def test_lookup_by_name_and_by_place() -> None:
