@@ -19,7 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "featurepulse.lake.cli",
     "featurepulse.realtime.cli",
     "featurepulse.local.report_cli",
-    "featurepulse.identity.cli",
+    "featurepulse.local.identity_cli",
 )
 
 

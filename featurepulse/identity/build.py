@@ -9,8 +9,8 @@
    anonymous events: reports read the table as of their run.
 5. Rewrite both objects (new first, then delete the old) and record the state.
 
-The report job calls `refresh` before its queries (`identity_refresher`); `featurepulse identity build` runs it
-by hand.
+The report job runs it before its queries (`athena_refresher` in AWS; locally `featurepulse/local/identity.py`,
+which also backs `featurepulse identity build`).
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from featurepulse.domain.identity import IdentityLink, format_link_time, merge_links, resolve_identities
-from featurepulse.identity.sources import AthenaLinkSource, DuckDbLinkSource, LinkSource
+from featurepulse.identity.sources import AthenaLinkSource, LinkSource
 from featurepulse.identity.store import BuildState, IdentityStore
-from featurepulse.lake.store import LocalStore, ObjectStore, S3Store
+from featurepulse.lake.store import ObjectStore, S3Store
 
 logger = logging.getLogger(__name__)
 
@@ -101,16 +100,6 @@ def _last_built_day(links: list[IdentityLink], now: datetime) -> date:
     return today if newest is None else min(today, date.fromisoformat(newest))
 
 
-def local_identity_store(lake_dir: Path) -> IdentityStore:
-    """The local twin: `<lake_dir>/identity/links/` and `<lake_dir>/identity/persons/`."""
-    return IdentityStore(LocalStore(Path(lake_dir)))
-
-
-def build_local(lake_dir: Path, *, full: bool = False, now: datetime | None = None) -> BuildResult:
-    """Build the local lake's identity table from its Parquet files (DuckDB)."""
-    return build_identities(local_identity_store(lake_dir), DuckDbLinkSource(lake_dir), full=full, now=now)
-
-
 def identity_refresher(
     store: ObjectStore, source: LinkSource, *, now: Callable[[], datetime] = _utc_now
 ) -> Callable[[], BuildResult]:
@@ -138,8 +127,3 @@ def athena_refresher(
         **({"read_sql_query": read_sql_query} if read_sql_query is not None else {}),
     )
     return identity_refresher(store, source)
-
-
-def local_refresher(lake_dir: Path) -> Callable[[], BuildResult]:
-    """The local report's identity build: new links through DuckDB, tables under `<lake_dir>/identity/`."""
-    return lambda: build_local(lake_dir)

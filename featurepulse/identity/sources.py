@@ -1,14 +1,14 @@
 """Where new links come from: `athena_queries/identity_links.sql` on the lake's events.
 
 In AWS the query runs on Athena (awswrangler, as the report queries); locally on DuckDB over the local lake
-(the `events` view of `DuckDbQueryRunner`). Both bind the same file with the report queries' binder.
+(`featurepulse/local/identity.py`, which no runtime ships). Both bind the same file with the report queries'
+binder.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any, Protocol
 
 from featurepulse.domain.identity import IdentityLink
@@ -76,23 +76,3 @@ class AthenaLinkSource:
         )
         columns = [str(c) for c in frame.columns]
         return links_from_rows(columns, list(frame.itertuples(index=False, name=None)))
-
-
-class DuckDbLinkSource:
-    """The local lake's events (`<lake_dir>/events/dt=.../hr=.../*.parquet`) through DuckDB."""
-
-    def __init__(self, lake_dir: Path) -> None:
-        self.lake_dir = Path(lake_dir)
-        self.description = f"duckdb {self.lake_dir}"
-
-    def links_since(self, since: date | None) -> list[IdentityLink]:
-        from featurepulse.local.duckdb_runner import DuckDbQueryRunner, to_duckdb
-
-        runner = DuckDbQueryRunner(self.lake_dir)
-        try:
-            runner.connection.execute(f"CREATE OR REPLACE VIEW events AS {runner.events_source()}")
-            cursor = runner.connection.execute(to_duckdb(render_links_query(since, TableRef())))
-            columns = [d[0] for d in cursor.description or ()]
-            return links_from_rows(columns, cursor.fetchall())
-        finally:
-            runner.close()

@@ -71,7 +71,7 @@ def lake_dir_of(args: argparse.Namespace) -> Path:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from featurepulse.identity.build import build_local
+    from featurepulse.local.identity import build_local
 
     lake_dir = lake_dir_of(args)
     if not lake_dir.is_dir():
@@ -84,7 +84,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from featurepulse.domain.identity import person_ids
-    from featurepulse.identity.build import local_identity_store
+    from featurepulse.local.identity import local_identity_store
 
     lake_dir = lake_dir_of(args)
     store = local_identity_store(lake_dir)

@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from featurepulse.identity.build import local_refresher
 from featurepulse.local.duckdb_runner import DuckDbQueryRunner
+from featurepulse.local.identity import local_refresher
 from featurepulse.reporting.dal.send_log import STATUS_FAILED, STATUS_SENDING, STATUS_SENT, SendRecord
 from featurepulse.reporting.dal.ses_mailer import SesMailer
 from featurepulse.reporting.experiments_config import parse_experiments

@@ -284,8 +284,8 @@ def finalize_lake_day(
 ) -> FinalizedDay:
     """The daily correction on the local lake: the identity table brought up to date, then the day's batch
     figures (DuckDB) written as final day rows (featurepulse/realtime/finalize.py)."""
-    from featurepulse.identity.build import local_refresher
     from featurepulse.local.duckdb_runner import DuckDbQueryRunner
+    from featurepulse.local.identity import local_refresher
 
     local_refresher(lake_dir)()
     runner = DuckDbQueryRunner(lake_dir)

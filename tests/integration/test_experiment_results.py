@@ -6,8 +6,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from featurepulse.identity.build import build_local
 from featurepulse.local.duckdb_runner import DuckDbQueryRunner
+from featurepulse.local.identity import build_local
 from featurepulse.reporting.experiments_config import experiment_query_parameters, parse_experiments
 from featurepulse.reporting.periods import Period
 from tests.reporting_dataset import REPORT_DAY, make_event, write_lake

@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from featurepulse.cli import main
 from featurepulse.domain.identity import IdentityRow
-from featurepulse.identity.build import build_identities, build_local, local_identity_store
+from featurepulse.identity.build import build_identities
 from featurepulse.identity.schema import (
     IDENTITIES_TABLE,
     LINKS_PREFIX,
@@ -25,11 +25,12 @@ from featurepulse.identity.schema import (
     STATE_KEY,
     duckdb_table_source,
 )
-from featurepulse.identity.sources import AthenaLinkSource, DuckDbLinkSource
+from featurepulse.identity.sources import AthenaLinkSource
 from featurepulse.identity.store import IdentityStore, decode_records
 from featurepulse.lake.store import LocalStore, S3Store
 from featurepulse.lake.writer import LakeWriter
 from featurepulse.local.duckdb_runner import DuckDbQueryRunner, to_duckdb
+from featurepulse.local.identity import DuckDbLinkSource, build_local, local_identity_store
 from tests.lake_samples import enriched
 
 DAY1 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -15,8 +15,7 @@ import pytest
 from moto import mock_aws
 
 from featurepulse.domain.quarantine import QuarantinedEvent, quarantine_key
-from featurepulse.identity.build import build_identities, build_local, local_identity_store
-from featurepulse.identity.sources import DuckDbLinkSource
+from featurepulse.identity.build import build_identities
 from featurepulse.identity.store import IdentityStore
 from featurepulse.lake.erasure import ErasureRequest, LakeEraser
 from featurepulse.lake.erasure_job import QueuedRequest, run_erasure_batch
@@ -25,6 +24,7 @@ from featurepulse.lake.local import local_lake_store
 from featurepulse.lake.parquet import parquet_to_table
 from featurepulse.lake.store import LocalStore, ObjectStore, S3Store
 from featurepulse.lake.writer import LakeWriter
+from featurepulse.local.identity import DuckDbLinkSource, build_local, local_identity_store
 from tests.lake_samples import enriched, quarantined
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

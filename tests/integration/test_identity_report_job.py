@@ -11,9 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from featurepulse.identity.build import athena_refresher, local_identity_store
+from featurepulse.identity.build import athena_refresher
 from featurepulse.identity.store import IdentityStore
 from featurepulse.lake.store import S3Store
+from featurepulse.local.identity import local_identity_store
 from featurepulse.local.reports import LocalReportTarget, run_local_report
 from glue_jobs.campaign_report import identity_build, parse_job_arguments
 from tests.integration.test_identity_build import AthenaOverLocalLake
