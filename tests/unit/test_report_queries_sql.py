@@ -6,14 +6,17 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pandas as pd
 import pytest
 import sqlglot
 from sqlglot import exp
 
 from featurepulse.local.duckdb_runner import to_duckdb
+from featurepulse.reporting.athena_runner import AthenaQueryRunner
 from featurepulse.reporting.periods import Period
 from featurepulse.reporting.queries import (
     BASE_VIEW,
+    IDENTITIES_TABLE_JOB_ARGUMENT,
     QUERY_NAMES,
     SCAN_START_PARAMETER,
     QueryBindingError,
@@ -143,3 +146,33 @@ def test_table_and_database_names_are_validated(name: str) -> None:
 def test_each_query_translates_to_duckdb(name: str) -> None:
     athena_sql = bind(load_query(name), query_scan_parameters(name, PARAMS), TableRef()).sql(dialect="athena")
     assert to_duckdb(athena_sql)
+
+
+def test_the_athena_runner_reads_the_identity_table_the_job_names() -> None:
+    # Given the Glue job's arguments with the identity table's name (the argument the CDK construct passes)
+    from glue_jobs.campaign_report import OPTIONAL, parse_job_arguments
+
+    assert IDENTITIES_TABLE_JOB_ARGUMENT in OPTIONAL
+    argv = [
+        *("--period", "day", "--database", "lake_db", "--events_table", "ev", "--workgroup", "wg"),
+        *("--sender", "a@example.com", "--recipients", "b@example.com", "--send_log_table", "log"),
+        *(f"--{IDENTITIES_TABLE_JOB_ARGUMENT}", "persons_v2"),
+    ]
+    args = parse_job_arguments(argv)
+    seen: list[str] = []
+
+    def read_sql_query(sql: str, **_: object) -> pd.DataFrame:
+        seen.append(sql)
+        return pd.DataFrame({"events": [0]})
+
+    # When the Athena runner built from them runs a report query
+    runner = AthenaQueryRunner(
+        database=args.database,
+        table=args.events_table,
+        identities_table=args.identities_table,
+        workgroup=args.workgroup,
+        read_sql_query=read_sql_query,
+    )
+    runner.run("period_summary", PARAMS)
+    # Then the query reads that identity table, in the lake's database
+    assert '"lake_db"."persons_v2"' in seen[0] and '"lake_db"."ev"' in seen[0]
