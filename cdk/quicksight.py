@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import Annotations, CfnOutput, Names, Stack
+from aws_cdk import Annotations, CfnOutput, Names, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_quicksight as quicksight
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sam as sam
@@ -140,6 +141,7 @@ class LivePanels(Construct):
         results_prefix: str,
         connector_version: str,
         service_role_name: str,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -225,10 +227,19 @@ class LivePanels(Construct):
                 resources=["*"],
             )
         )
+        # The function's log group, made here (encrypted, with the stack's retention) before Lambda would make one.
+        self.connector_log_group = logs.LogGroup(
+            self,
+            "ConnectorLogs",
+            log_group_name=f"/aws/lambda/{self.catalog_name}",
+            encryption_key=encryption_key,
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.connector_role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[f"{arn}:logs:{region_account}:log-group:/aws/lambda/{self.catalog_name}:*"],
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.connector_log_group.log_group_arn],
             )
         )
         self.connector = sam.CfnApplication(
@@ -246,7 +257,7 @@ class LivePanels(Construct):
             ),
         )
         # The function must find its role's policies and its schema from its first invocation on.
-        self.connector.node.add_dependency(self.connector_role, self.schema_table)
+        self.connector.node.add_dependency(self.connector_role, self.schema_table, self.connector_log_group)
         self.catalog = athena.CfnDataCatalog(
             self,
             "Catalog",
@@ -358,15 +369,14 @@ class LivePanels(Construct):
             self.connector_role,
             rule="AwsSolutions-IAM5",
             reason="The Athena DynamoDB connector takes spill-key nonces from kms:GenerateRandom (an action with no "
-            "resource scope), reads the tables of its own Glue schema database, spills results to one prefix of the "
-            "results bucket (prefix wildcard), and logs to its own log group's streams.",
+            "resource scope), reads the tables of its own Glue schema database and spills results to one prefix of the "
+            "results bucket (prefix wildcard).",
             applies_to=[
                 "Resource::*",
                 RegexAppliesTo(regex=r"/^Resource::.*athena-spill\/realtime\/\*$/"),
                 RegexAppliesTo(
                     regex=r"/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):glue:.*:table\/[a-z0-9_]+_live\/\*$/"
                 ),
-                RegexAppliesTo(regex=r"/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):logs:.*:\*$/"),
             ],
             apply_to_children=True,
         )
@@ -393,6 +403,7 @@ def add_live_panels(
     results_prefix: str,
     connector_version: str,
     service_role_name: str,
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
 ) -> LivePanels | None:
     """The live panels when a QuickSight principal is named, else None and a synth-time message saying why."""
     if not principal_arn:
@@ -413,6 +424,7 @@ def add_live_panels(
         results_prefix=results_prefix,
         connector_version=connector_version,
         service_role_name=service_role_name,
+        log_retention=log_retention,
     )
     CfnOutput(scope, OUTPUT_QUICKSIGHT_DASHBOARD, value=panels.dashboard.dashboard_id)
     return panels

@@ -218,6 +218,7 @@ class FeaturePulseStack(Stack):
             results_prefix=self.lake.results_prefix,
             connector_version=settings.quicksight_athena_connector_version,
             service_role_name=settings.quicksight_service_role_name,
+            log_retention=settings.log_retention,
         )
         CfnOutput(self, OUTPUT_AGGREGATES_TABLE, value=self.realtime.table.table_name)
         CfnOutput(self, OUTPUT_FLINK_APPLICATION, value=self.realtime.application_name)

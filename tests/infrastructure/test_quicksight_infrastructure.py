@@ -146,6 +146,12 @@ def test_connector_role_can_generate_spill_keys_and_nothing_broader(panels_on: S
     glue_resources = json.dumps(_granting(statements, "glue:GetTable"))
     assert f":database/{panels.database_name}" in glue_resources and ":table/" + panels.database_name in glue_resources
     assert "dynamodb:ListTables" not in json.dumps(statements)
+    # It logs to the log group the stack makes for it (encrypted, retained as the stack's logs), streams only
+    log_group_id, log_group = panels_on.resource(panels.connector_log_group)
+    assert log_group["Properties"]["LogGroupName"] == f"/aws/lambda/{panels.catalog_name}"
+    assert "KmsKeyId" in log_group["Properties"] and log_group["Properties"]["RetentionInDays"] == 30
+    assert _granting(statements, "logs:PutLogEvents") == [{"Fn::GetAtt": [log_group_id, "Arn"]}]
+    assert "logs:CreateLogGroup" not in json.dumps(statements)
     # And the SAR application gets the role, so the template's own policies (which include these) are not created
     connector = panels_on.resource(panels.connector)[1]["Properties"]["Parameters"]
     assert connector["LambdaRole"] == {"Fn::GetAtt": [role_id, "Arn"]}
