@@ -226,7 +226,7 @@ def main() -> None:
             assert flink._reader is not None
             dau = flink._reader.get(items.APP_PK, items.day_sort_key(day_start_ms(int(time.time() * 1000))))
             exact = len({e["user_id"] for e in events}) + len({f"fresh-user-{i % 40}" for i in range(FRESHNESS_EVENTS)})
-            print(f"distinct users today: table {dau['users'] if dau else 0}, exact {exact} (exact scheme)")
+            print(f"distinct persons today: table {dau['persons'] if dau else 0}, exact {exact} (exact scheme)")
             print(
                 f"throughput: {len(events)} events in {seconds:.1f} s = {len(events) / seconds:,.0f} events/s "
                 f"(mini-cluster, parallelism 1); baseline plain-Python model {len(events) / baseline:,.0f} "
