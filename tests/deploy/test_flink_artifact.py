@@ -46,13 +46,13 @@ TABLE_FACTORIES = "META-INF/services/org.apache.flink.table.factories.Factory"
 # application safely"). A change that moves one of them cannot restore the running job's snapshot: deploy it
 # as the doc says (stop, deploy, start without the snapshot), then update this list.
 STATEFUL_UIDS = [
-    "19_group-window-aggregate",
+    "101_sink",
+    "101_upsert-materialize",
     "1_source",
-    "31_group-window-aggregate",
-    "51_group-aggregate",
-    "55_sink",
-    "55_upsert-materialize",
+    "65_group-window-aggregate",
+    "77_group-window-aggregate",
     "7_deduplicate",
+    "97_group-aggregate",
 ]
 
 

@@ -29,7 +29,7 @@ from featurepulse.realtime.windows import day_start_ms, late_after_ms, minute_st
 # dimensions above the APPLICATION metrics level: the counters below sit directly in this group, so at the
 # APPLICATION level (cdk/realtime.py) their only dimension is `Application`, which is what the alarms select.
 METRIC_GROUP = "kinesisanalytics"
-# Every planner operator gets an explicit uid `<node id>_<transformation>` (e.g. `19_group-window-aggregate`),
+# Every planner operator gets an explicit uid `<node id>_<transformation>` (e.g. `7_deduplicate`),
 # the same in every process for the same job, so a snapshot maps back onto an unchanged job whatever the
 # chaining or parallelism. Node ids count up along the plan: a change that adds or removes a node shifts the
 # uids after it, and a snapshot no longer restores (docs/realtime.md, "Upgrading the Flink application safely";
