@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -21,6 +22,8 @@ from rich.table import Table
 
 from featurepulse.constants import QUARANTINE_PREFIX
 from featurepulse.domain.stages import STAGES
+from featurepulse.local.ground_truth import ground_truth
+from featurepulse.local.reports import latest_lake_day
 from featurepulse.local.runtime import (
     LOCAL_LAKE_BUCKET,
     LocalStack,
@@ -31,6 +34,7 @@ from featurepulse.local.runtime import (
     stop_on_signals,
 )
 from featurepulse.local.traffic import TrafficStats, run_traffic
+from featurepulse.local.truth_check import FigureCheck, ReportReadError, compare, report_tables
 from featurepulse.realtime.local import finalize_local_days
 
 EXIT_OK = 0
@@ -150,6 +154,43 @@ def _quarantine_table(quarantined: list[dict[str, Any]], traffic: TrafficStats) 
     return table
 
 
+def _truth_table(checks: list[FigureCheck], day: str) -> Table:
+    table = Table(
+        title=f"The e-mailed report beside the generator's ground truth, per person ({day})", title_justify="left"
+    )
+    for column in ("metric", "scope"):
+        table.add_column(column)
+    for column in ("report", "ground truth", ""):
+        table.add_column(column, justify="right")
+    for check in checks:
+        mark = "[green]=[/green]" if check.matches else "[red]differs[/red]"
+        shown = "-" if check.report is None else str(check.report)
+        table.add_row(check.metric, check.scope, shown, str(check.truth), mark)
+    return table
+
+
+def check_report_against_truth(stack: LocalStack, traffic: TrafficStats, console: Console) -> list[str]:
+    """Print the e-mailed report's person figures beside the ground truth; the problems found (none: equal)."""
+    if not traffic.sent_requests:
+        return []
+    book = stack.address_book.snapshot()
+    eml, lake_dir = book.get("report_eml"), book.get("lake_dir")
+    day = latest_lake_day(Path(lake_dir)) if lake_dir else None
+    if not eml or day is None:
+        return ["no report e-mail to check against the ground truth"]
+    try:
+        tables = report_tables(Path(eml))
+    except ReportReadError as exc:
+        return [str(exc)]
+    truth = ground_truth(
+        traffic.sent_requests, day, accepted_ids=traffic.accepted_ids, clock_skew_ms=traffic.clock_skew_ms
+    )
+    checks = compare(tables, truth)
+    console.print(_truth_table(checks, day.isoformat()))
+    wrong = [c for c in checks if not c.matches]
+    return [f"{len(wrong)} of {len(checks)} report figures differ from the ground truth"] if wrong else []
+
+
 def report(stack: LocalStack, traffic: TrafficStats, console: Console) -> DemoOutcome:
     """Read the stream and the quarantine back, print them beside what was sent; the outcome's exit code."""
     stream = read_stream(stack.client("kinesis"), stack.address_book.snapshot()["stream_name"])
@@ -182,6 +223,7 @@ def report(stack: LocalStack, traffic: TrafficStats, console: Console) -> DemoOu
         problems.append(f"{traffic.undelivered_valid} valid events were not accepted (see the answers above)")
     if len(quarantined) != invalid_sent:
         problems.append(f"{invalid_sent} invalid events sent but {len(quarantined)} quarantined")
+    problems.extend(check_report_against_truth(stack, traffic, console))
     console.print(
         f"\n[bold]Check[/bold]: {len(traffic.accepted_ids)} events accepted, "
         f"{len(traffic.accepted_ids) - len(missing)} of them on the stream, {duplicates} duplicate records; "
@@ -206,7 +248,12 @@ def report(stack: LocalStack, traffic: TrafficStats, console: Console) -> DemoOu
 
 
 def _traffic_thread(
-    stack: LocalStack, stop: threading.Event, *, rate_eps: float, duration_s: float | None, seed: int
+    stack: LocalStack,
+    stop: threading.Event,
+    *,
+    rate_eps: float,
+    duration_s: float | None,
+    seed: int,
 ) -> tuple[threading.Thread, dict[str, Any]]:
     shared: dict[str, Any] = {"stats": TrafficStats(), "elapsed": 0.0, "error": None}
 
@@ -223,6 +270,7 @@ def _traffic_thread(
                 seed=seed,
                 stop=stop,
                 on_tick=on_tick,
+                keep_requests=duration_s is not None,  # a bounded run is checked against its ground truth
             )
         except Exception as exc:
             shared["error"] = f"{type(exc).__name__}: {exc}"

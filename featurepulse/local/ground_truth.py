@@ -138,13 +138,15 @@ def ground_truth(
     *,
     generator: TrafficGenerator | None = None,
     accepted_ids: Collection[str] | None = None,
+    clock_skew_ms: Mapping[str, int] | None = None,
 ) -> GroundTruth:
     """The day's person counts of the traffic the generator built (`sent`: every request it returned).
 
-    `generator` gives the devices' clock skews (and so the exact day of events near midnight);
-    `accepted_ids` (`TrafficStats.accepted_ids`) leaves out messages the server did not accept.
+    `generator` (or `clock_skew_ms`, anonymous id -> skew, as `run_traffic(keep_requests=True)` records it)
+    gives the devices' clock skews (and so the exact day of events near midnight); `accepted_ids`
+    (`TrafficStats.accepted_ids`) leaves out messages the server did not accept.
     """
-    skews = {u.anonymous_id: u.clock_skew_ms for u in generator.users} if generator is not None else None
+    skews = {u.anonymous_id: u.clock_skew_ms for u in generator.users} if generator is not None else clock_skew_ms
     events = [e for e in truth_events(sent, clock_skew_ms=skews, accepted_ids=accepted_ids) if e.time.date() == day]
     events.sort(key=lambda e: (e.time, e.event_id))
     truth = GroundTruth(day=day)

@@ -448,6 +448,10 @@ class TrafficStats:
     undelivered_valid: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     elapsed_s: float = 0.0
+    # With `run_traffic(keep_requests=True)`: every request sent, and each device's clock skew, which is what the
+    # ground truth (featurepulse/local/ground_truth.py) needs. Off by default: a long `--serve` run keeps nothing.
+    sent_requests: list[OutgoingRequest] = field(default_factory=list)
+    clock_skew_ms: dict[str, int] = field(default_factory=dict)
 
     @property
     def sent_valid(self) -> int:
@@ -561,10 +565,12 @@ def run_traffic(
     on_tick: Callable[[TrafficStats, float], None] | None = None,
     tick_s: float = 1.0,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    keep_requests: bool = False,
 ) -> TrafficStats:
     """Send traffic at about `rate_eps` events/s for `duration_s` seconds (None: until `stop` is set).
 
-    `on_tick(stats, elapsed_s)` is called after each tick (progress bars).
+    `on_tick(stats, elapsed_s)` is called after each tick (progress bars). `keep_requests` keeps every request
+    sent and the devices' clock skews in the stats (for the ground truth of a bounded run).
     """
     stop = stop or threading.Event()
     generator = TrafficGenerator(seed, concurrent_sessions=max(4, int(rate_eps / 3)))
@@ -588,6 +594,8 @@ def run_traffic(
                 stats.record(request, None, None)
                 continue
             stats.record(request, status, answer)
+            if keep_requests:
+                stats.sent_requests.append(request)
 
     try:
         while not stop.is_set():
@@ -609,4 +617,6 @@ def run_traffic(
     finally:
         sender.close()
         stats.elapsed_s = time.monotonic() - started
+        if keep_requests:
+            stats.clock_skew_ms = {u.anonymous_id: u.clock_skew_ms for u in generator.users}
     return stats

@@ -425,7 +425,7 @@ def test_the_serve_mode_shuts_down_cleanly_on_sigterm_with_every_component(tmp_p
         http.client.HTTPConnection(host, int(port), timeout=2).connect()
 
 
-def test_the_demo_runs_for_its_duration_prints_the_counts_and_exits_0(tmp_path: Path):
+def test_the_demo_runs_for_its_duration_prints_the_counts_and_the_report_equals_the_ground_truth(tmp_path: Path):
     # Given the bounded demo of 5 seconds with every registered component
     # When it runs
     result = subprocess.run(
@@ -444,4 +444,8 @@ def test_the_demo_runs_for_its_duration_prints_the_counts_and_exits_0(tmp_path: 
     assert "Accepted feature events on the stream" in output
     assert "Quarantined events by reason" in output
     assert "Check" in output and "PROBLEM" not in output
+    # And the e-mailed report's person figures were printed beside the generator's ground truth, all equal
+    assert "beside the generator's ground truth" in output
+    assert "active_persons" in output and "funnel_viewed" in output and "campaign_reached" in output
+    assert "differs" not in output
     assert "local stack stopped" in output
