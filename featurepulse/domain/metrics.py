@@ -72,9 +72,12 @@ PLACE_KINDS: tuple[str, ...] = ("report", "report_table", "live", "quicksight")
 # What `source` names, per kind of place (the check resolves them; docs/metrics.md explains them).
 PLACE_SOURCES: dict[str, str] = {
     "report": "a report query: an output column of athena_queries/<source>.sql",
-    "report_table": "a table the report computes in Python from query rows (e-mail and CSV)",
+    "report_table": "a table the report computes in Python from query rows (e-mail and CSV): "
+    "retention_by_horizon (featurepulse/reporting/report.py), "
+    "experiment_verdicts (featurepulse/reporting/experiments.py)",
     "live": "a live panel: a field of the model <source> in featurepulse/realtime/panels.py",
-    "quicksight": "a QuickSight data set: a column of the live dashboard's data set <source>",
+    "quicksight": "a QuickSight data set: a column of the data set <source> in "
+    "featurepulse/realtime/quicksight_panels.py",
 }
 
 
