@@ -31,7 +31,8 @@ from featurepulse.domain.packing import pack_events
 from featurepulse.realtime.local import flink_python
 from featurepulse.realtime.settings import PROPERTY_GROUP
 from tests import realtime_scenario
-from tests.infrastructure.conftest import Synthesized, synthesize
+from tests.deploy.conftest import CloudAssembly
+from tests.infrastructure.conftest import Synthesized
 
 pytestmark = [pytest.mark.deploy, pytest.mark.flink, pytest.mark.slow]
 
@@ -56,20 +57,10 @@ STATEFUL_UIDS = [
 ]
 
 
-# Every optional feature on: the application must be deployable in the fullest stack too.
-ALL_FEATURES: dict[str, Any] = {
-    "quicksightPrincipalArn": "arn:aws:quicksight:us-east-1:123456789012:user/default/launch-pm",
-    "reportSender": "reports@example.com",
-    "reportRecipients": ["pm@example.com"],
-    "alarmEmail": "oncall@example.com",
-    "streamMode": "provisioned",
-    "shardCount": 2,
-}
-
-
 @pytest.fixture(scope="module")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return synthesize(tmp_path_factory.mktemp("cdk.out"), ALL_FEATURES)
+def synthesized(assembly: CloudAssembly) -> Synthesized:
+    """The stack with every optional feature on (tests/deploy/conftest.py): the application must deploy there too."""
+    return assembly.synthesized
 
 
 @pytest.fixture(scope="module")
@@ -85,24 +76,14 @@ def _run_options(application: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def artifact(synthesized: Synthesized, application: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The application zip, made from cdk.out as the CDK CLI publishes it (found via the template's S3 key)."""
+def artifact(assembly: CloudAssembly, application: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The application zip as the CDK CLI publishes it from cdk.out (found via the template's S3 key)."""
     code = application["ApplicationConfiguration"]["ApplicationCodeConfiguration"]
     assert code["CodeContentType"] == "ZIPFILE"
     file_key: str = code["CodeContent"]["S3ContentLocation"]["FileKey"]
-    manifest = json.loads((synthesized.outdir / f"{synthesized.stack.stack_name}.assets.json").read_text())
-    (asset,) = [
-        a for a in manifest["files"].values() if any(d["objectKey"] == file_key for d in a["destinations"].values())
-    ]
-    assert asset["source"]["packaging"] == "zip"
-    staged = synthesized.outdir / asset["source"]["path"]
-    assert staged.is_dir(), staged
-    archive = tmp_path_factory.mktemp("artifact") / file_key
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
-        for path in sorted(staged.rglob("*")):
-            if path.is_file():
-                out.write(path, path.relative_to(staged).as_posix())
-    return archive
+    staged, packaging = assembly.asset(file_key)
+    assert packaging == "zip" and staged.is_dir(), (staged, packaging)
+    return assembly.zipped(file_key, tmp_path_factory.mktemp("artifact"))
 
 
 @pytest.fixture(scope="module")
