@@ -82,6 +82,16 @@ def merge(jars: list[Path], output: Path) -> None:
     tmp.replace(output)
 
 
+def remove_other_jars(lib: Path, keep: str) -> list[str]:
+    """flink/app/ ships whole: a merged jar of an earlier version left in lib/ would ship too."""
+    removed = []
+    for jar in sorted(lib.glob("*.jar")):
+        if jar.name != keep:
+            jar.unlink()
+            removed.append(jar.name)
+    return removed
+
+
 def main() -> int:
     config = json.loads(CONFIG.read_text())
     DOWNLOADS.mkdir(exist_ok=True)
@@ -89,6 +99,8 @@ def main() -> int:
     jars = [fetch(jar, config["repository"]) for jar in config["jars"]]
     output = LIB / config["merged_jar"]
     merge(jars, output)
+    for name in remove_other_jars(LIB, output.name):
+        print(f"removed {LIB / name} (not the merged jar of connectors.json)")
     print(f"merged into {output} ({output.stat().st_size // 1024} KiB)")
     return 0
 

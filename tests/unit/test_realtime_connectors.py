@@ -91,3 +91,14 @@ def test_merge_keeps_every_connector_factory_and_drops_signatures(tmp_path: Path
         ]
         assert merged.read("shaded/A.class") == b"k"
         assert "META-INF/K.SF" not in merged.namelist()
+
+
+def test_an_earlier_merged_jar_is_removed_so_it_does_not_ship(tmp_path: Path):
+    # Given lib/ with the merged jar of an earlier connector version beside the current one
+    (tmp_path / "featurepulse-flink-connectors-5.0.0-1.20.jar").write_bytes(b"old")
+    (tmp_path / "featurepulse-flink-connectors-5.1.0-1.20.jar").write_bytes(b"new")
+    # When the fetch cleans up
+    removed = _module().remove_other_jars(tmp_path, "featurepulse-flink-connectors-5.1.0-1.20.jar")
+    # Then only the current jar is left in the folder that ships whole
+    assert removed == ["featurepulse-flink-connectors-5.0.0-1.20.jar"]
+    assert [p.name for p in tmp_path.iterdir()] == ["featurepulse-flink-connectors-5.1.0-1.20.jar"]
