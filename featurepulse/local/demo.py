@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from featurepulse.constants import QUARANTINE_PREFIX
+from featurepulse.domain.schema import parse_timestamp
 from featurepulse.domain.stages import STAGES
 from featurepulse.local.ground_truth import ground_truth
 from featurepulse.local.reports import latest_lake_day
@@ -169,7 +170,9 @@ def _truth_table(checks: list[FigureCheck], day: str) -> Table:
     return table
 
 
-def check_report_against_truth(stack: LocalStack, traffic: TrafficStats, console: Console) -> list[str]:
+def check_report_against_truth(
+    stack: LocalStack, traffic: TrafficStats, stream: StreamContents, console: Console
+) -> list[str]:
     """Print the e-mailed report's person figures beside the ground truth; the problems found (none: equal)."""
     if not traffic.sent_requests:
         return []
@@ -183,7 +186,11 @@ def check_report_against_truth(stack: LocalStack, traffic: TrafficStats, console
     except ReportReadError as exc:
         return [str(exc)]
     truth = ground_truth(
-        traffic.sent_requests, day, accepted_ids=traffic.accepted_ids, clock_skew_ms=traffic.clock_skew_ms
+        traffic.sent_requests,
+        day,
+        accepted_ids=traffic.accepted_ids,
+        clock_skew_ms=traffic.clock_skew_ms,
+        event_times={str(e["event_id"]): parse_timestamp(str(e["timestamp"])) for e in stream.events},
     )
     checks = compare(tables, truth)
     console.print(_truth_table(checks, day.isoformat()))
@@ -223,7 +230,7 @@ def report(stack: LocalStack, traffic: TrafficStats, console: Console) -> DemoOu
         problems.append(f"{traffic.undelivered_valid} valid events were not accepted (see the answers above)")
     if len(quarantined) != invalid_sent:
         problems.append(f"{invalid_sent} invalid events sent but {len(quarantined)} quarantined")
-    problems.extend(check_report_against_truth(stack, traffic, console))
+    problems.extend(check_report_against_truth(stack, traffic, stream, console))
     console.print(
         f"\n[bold]Check[/bold]: {len(traffic.accepted_ids)} events accepted, "
         f"{len(traffic.accepted_ids) - len(missing)} of them on the stream, {duplicates} duplicate records; "

@@ -98,9 +98,11 @@ def truth_events(
     *,
     clock_skew_ms: Mapping[str, int] | None = None,
     accepted_ids: Collection[str] | None = None,
+    event_times: Mapping[str, datetime] | None = None,
 ) -> list[TruthEvent]:
     """The valid messages of the requests, each with its person (the sending device) and its true time."""
     skews = clock_skew_ms or {}
+    times = event_times or {}
     out: list[TruthEvent] = []
     for request in requests:
         bodies: list[dict[str, Any]] = request.payload.get("batch", [request.payload])
@@ -119,7 +121,9 @@ def truth_events(
                 TruthEvent(
                     person=str(person),
                     event_id=meta.message_id,
-                    time=parse_timestamp(body["timestamp"]) - skew,
+                    time=times[meta.message_id]
+                    if meta.message_id in times
+                    else parse_timestamp(body["timestamp"]) - skew,
                     type=meta.type,
                     event=meta.event,
                     feature=feature,
@@ -139,15 +143,23 @@ def ground_truth(
     generator: TrafficGenerator | None = None,
     accepted_ids: Collection[str] | None = None,
     clock_skew_ms: Mapping[str, int] | None = None,
+    event_times: Mapping[str, datetime] | None = None,
 ) -> GroundTruth:
     """The day's person counts of the traffic the generator built (`sent`: every request it returned).
 
     `generator` (or `clock_skew_ms`, anonymous id -> skew, as `run_traffic(keep_requests=True)` records it)
     gives the devices' clock skews (and so the exact day of events near midnight); `accepted_ids`
-    (`TrafficStats.accepted_ids`) leaves out messages the server did not accept.
+    (`TrafficStats.accepted_ids`) leaves out messages the server did not accept. `event_times` (message id ->
+    the time the ingest assigned, e.g. read from the stream) replaces the device time minus its skew: the
+    skew correction also adds the network delay, which can reorder two events of a device sent a few
+    milliseconds apart in two requests; the correction itself is tested elsewhere, persons are checked here.
     """
     skews = {u.anonymous_id: u.clock_skew_ms for u in generator.users} if generator is not None else clock_skew_ms
-    events = [e for e in truth_events(sent, clock_skew_ms=skews, accepted_ids=accepted_ids) if e.time.date() == day]
+    events = [
+        e
+        for e in truth_events(sent, clock_skew_ms=skews, accepted_ids=accepted_ids, event_times=event_times)
+        if e.time.date() == day
+    ]
     events.sort(key=lambda e: (e.time, e.event_id))
     truth = GroundTruth(day=day)
     truth.active_persons = len({e.person for e in events})

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from featurepulse.domain.schema import format_timestamp
+from featurepulse.domain.schema import format_timestamp, parse_timestamp
 from featurepulse.domain.stages import (
     DEFAULT_STAGE_MAP,
     EXPERIMENT_VIEWED,
@@ -554,6 +554,21 @@ class SegmentHttpSender:
             self._conn = None
 
 
+def restamp_sent_at(request: OutgoingRequest, delay: timedelta) -> None:
+    """Move `sentAt` by the time the request waited between planning and sending.
+
+    An SDK stamps `sentAt` when it sends; the server corrects event times with it (received - (sentAt - timestamp)).
+    A request planned at the tick but sent later (the sender is sequential, the machine may be loaded) would
+    otherwise have all that wait added to its events' corrected times, and could reorder a device's events
+    across requests (a 'use' before its 'view').
+    """
+    if delay <= timedelta(0):
+        return
+    sent_at = request.payload.get("sentAt")
+    if isinstance(sent_at, str):
+        request.payload["sentAt"] = format_timestamp(parse_timestamp(sent_at) + delay)
+
+
 def run_traffic(
     base_url: str,
     write_key: str,
@@ -584,9 +599,11 @@ def run_traffic(
     deadline = None if duration_s is None else started + duration_s + tick_s
 
     def send(n: int) -> None:
-        for request in generator.tick(clock(), n, tick_s):
+        planned_at = clock()
+        for request in generator.tick(planned_at, n, tick_s):
             if stop.is_set() or (deadline is not None and time.monotonic() > deadline):
                 return
+            restamp_sent_at(request, clock() - planned_at)
             try:
                 status, answer = sender.post(request.route, request.payload)
             except (OSError, http.client.HTTPException) as exc:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Union
 
 import sqlglot
 from sqlglot import exp
@@ -86,8 +85,7 @@ class InlineTable:
         )
 
 
-# Union, not `|`: this alias is evaluated at import time, and the Glue job runs Python 3.9.
-ParameterValue = Union[date, int, InlineTable]  # noqa: UP007
+ParameterValue = date | int | InlineTable
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$")
 
 

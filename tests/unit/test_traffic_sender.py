@@ -111,3 +111,18 @@ def test_a_bounded_run_that_cannot_keep_up_sends_fewer_events_instead_of_running
     assert 0 < stats.sent_valid < 1000
     assert len(stats.accepted_ids) == stats.sent_valid
     assert stats.requests == sum(stats.statuses.values())
+
+
+def test_a_request_sent_later_than_planned_carries_the_sent_at_of_its_sending():
+    # Given a batch request planned with sentAt 12:00:00.000
+    from datetime import timedelta
+
+    from featurepulse.local.traffic import OutgoingRequest, restamp_sent_at
+
+    request = OutgoingRequest(
+        route="/v1/batch", payload={"batch": [], "sentAt": "2026-12-04T12:00:00.000Z"}, messages=()
+    )
+    # When it goes out 750 ms after it was planned
+    restamp_sent_at(request, timedelta(milliseconds=750))
+    # Then its sentAt says when it was sent, as an SDK's would (the server's skew correction relies on it)
+    assert request.payload["sentAt"] == "2026-12-04T12:00:00.750Z"
