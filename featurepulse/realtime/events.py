@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from featurepulse.domain.metrics import ADOPTER_STAGES
 from featurepulse.realtime import histogram
 from featurepulse.realtime.windows import parse_instant_ms
 
@@ -21,8 +22,8 @@ STAGE_USE = "use"
 STAGE_COMPLETE = "complete"
 STAGE_DISMISS = "dismiss"
 STAGES: tuple[str, ...] = (STAGE_VIEW, STAGE_USE, STAGE_COMPLETE, STAGE_DISMISS)
-# The stages that make a person an adopter of a feature (the catalogue's `adopters`, docs/metrics.md).
-ADOPTION_STAGES: tuple[str, ...] = (STAGE_USE, STAGE_COMPLETE)
+# The stages that make a person an adopter of a feature: the catalogue's rule (docs/metrics.md).
+ADOPTION_STAGES: tuple[str, ...] = ADOPTER_STAGES
 
 
 class UnreadableEventError(ValueError):

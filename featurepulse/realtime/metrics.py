@@ -76,7 +76,7 @@ COUNTERS: tuple[Metric, ...] = (
     Metric("persons_use", "distinct_persons", (STAGE_USE,)),
     Metric("persons_complete", "distinct_persons", (STAGE_COMPLETE,)),
     Metric("persons_dismiss", "distinct_persons", (STAGE_DISMISS,)),
-    Metric("adopters", "distinct_persons", ADOPTION_STAGES),
+    Metric("adopters", "distinct_persons", ADOPTION_STAGES),  # the catalogue's rule: use or complete
     Metric("duration_count", "duration_count"),
     Metric("duration_sum_ms", "duration_sum"),
 )

@@ -54,7 +54,7 @@ class LivePersons:
         self,
         *,
         event_id: str,
-        timestamp: str,
+        event_time_ms: int,
         user_id: str | None,
         anonymous_id: str | None,
         alias_previous_id: str | None = None,
@@ -65,7 +65,7 @@ class LivePersons:
             if alias_previous_id is not None or pair not in self._known_pairs:
                 raw = {
                     "event_id": event_id,
-                    "timestamp": timestamp,
+                    "timestamp": format_instant(event_time_ms),  # only when there is a link to learn
                     "user_id": user_id,
                     "anonymous_id": anonymous_id,
                     "type": "alias" if alias_previous_id is not None else "track",
@@ -86,7 +86,7 @@ class LivePersons:
         """The event with its `person_key` set (see `person_key`)."""
         key = self.person_key(
             event_id=event.event_id,
-            timestamp=format_instant(event.event_time_ms),
+            event_time_ms=event.event_time_ms,
             user_id=event.user_id,
             anonymous_id=event.anonymous_id,
             alias_previous_id=event.alias_previous_id,

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from featurepulse.domain import identity
 from featurepulse.realtime.persons import LivePersons
+from featurepulse.realtime.windows import parse_instant_ms
 
-T0 = "2025-03-01T09:00:00.000Z"
+T0 = parse_instant_ms("2025-03-01T09:00:00.000Z")
 
 
 def _time(second: int) -> str:
@@ -35,7 +36,7 @@ def _live_keys(events: list[dict[str, Any]], persons: LivePersons | None = None)
     return [
         persons.person_key(
             event_id=e["event_id"],
-            timestamp=e["timestamp"],
+            event_time_ms=parse_instant_ms(e["timestamp"]),
             user_id=e["user_id"],
             anonymous_id=e["anonymous_id"],
             alias_previous_id=e["properties"].get("previousId"),
@@ -109,12 +110,12 @@ def test_state_is_bounded_and_a_forgotten_id_counts_as_its_own_person():
     # Given a resolver that remembers 10 ids and 50 persons signing in
     persons = LivePersons(max_ids=10)
     for n in range(50):
-        persons.person_key(event_id=f"e{n}", timestamp=T0, user_id=f"u{n}", anonymous_id=f"dev-{n}")
+        persons.person_key(event_id=f"e{n}", event_time_ms=T0, user_id=f"u{n}", anonymous_id=f"dev-{n}")
     # Then it holds at most 10 ids, and the first device, forgotten, is its own person again
     assert len(persons) <= 10
-    assert persons.person_key(event_id="x", timestamp=T0, user_id=None, anonymous_id="dev-0") == "dev-0"
+    assert persons.person_key(event_id="x", event_time_ms=T0, user_id=None, anonymous_id="dev-0") == "dev-0"
     # While a recent one is still resolved
-    assert persons.person_key(event_id="y", timestamp=T0, user_id=None, anonymous_id="dev-49") == "u49"
+    assert persons.person_key(event_id="y", event_time_ms=T0, user_id=None, anonymous_id="dev-49") == "u49"
 
 
 def test_event_without_any_id_has_no_person():
