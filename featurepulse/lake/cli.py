@@ -53,9 +53,9 @@ def register(subparsers: Any) -> None:
     erase = subparsers.add_parser(
         "erase",
         help="GDPR: remove every row of a user from the lake and the quarantine",
-        description="Remove every row of the given users (and of their anonymous ids seen on their own rows) "
-        "from the lake and the quarantine, rewriting only the affected files; record an audit entry under "
-        "audit/erasure/. Safe to re-run.",
+        description="Remove every row of the given users' persons (every aliased user id and every anonymous id "
+        "the identity table gives them, docs/identity.md) from the lake, the quarantine and the identity "
+        "tables, rewriting only the affected files; record an audit entry under audit/erasure/. Safe to re-run.",
     )
     erase.add_argument("--user-id", action="append", default=[], help="user id to erase (repeatable)")
     erase.add_argument("--file", type=Path, help="file with one user id per line (# comments allowed)")
@@ -63,7 +63,7 @@ def register(subparsers: Any) -> None:
     erase.add_argument(
         "--no-linked-anonymous-ids",
         action="store_true",
-        help="do not also erase the anonymous ids that appear on the user's own rows",
+        help="erase only the ids given: not the person's other user ids and anonymous ids",
     )
     erase.add_argument("--dry-run", action="store_true", help="report what would be removed; change nothing")
     erase.add_argument("--requested-by", help="who asked (recorded in the audit entry; default: you)")
