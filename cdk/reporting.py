@@ -19,7 +19,9 @@ this list) into a Python 3.11 venv and runs the job from cdk.out.
 
 from __future__ import annotations
 
+import atexit
 import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -47,7 +49,7 @@ from featurepulse.reporting.dal.send_log import PARTITION_KEY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 JOB_SCRIPT = REPO_ROOT / "glue_jobs" / "campaign_report.py"
-BUNDLE_DIR = REPO_ROOT / ".build" / "glue-report-bundle"
+BUNDLE_PARENT = REPO_ROOT / ".build"
 GLUE_VERSION = glue.GlueVersion.V5_0
 # Installed by Glue with pip at job start: every third-party module the shipped code imports that Glue 5.0
 # does not provide (pydantic, sqlglot, orjson, awswrangler for Athena), and what they depend on, pinned.
@@ -64,13 +66,18 @@ ADDITIONAL_PYTHON_MODULES: tuple[str, ...] = (
 GLUE_FAILED_STATES = ("FAILED", "TIMEOUT", "ERROR")
 
 
-def stage_code_bundle(out_dir: Path = BUNDLE_DIR) -> Path:
-    """Copy the report job's packages (whole) into `out_dir`, and the SQL files.
+def stage_code_bundle(out_dir: Path | None = None) -> Path:
+    """Copy the report job's packages (whole) into `out_dir` (default: a new folder under .build/), and the SQL.
 
     The SQL lands in `featurepulse/_athena_queries/`, where `featurepulse.reporting.queries` looks when there
     is no checkout around it. Deterministic (same inputs, same files), so the asset hash only changes with
-    the code.
+    the code. A new folder per synth: two synths at once (tests, a second shell) never share one; CDK copies
+    the asset into cdk.out, and the folder is removed when the process exits.
     """
+    if out_dir is None:
+        BUNDLE_PARENT.mkdir(parents=True, exist_ok=True)
+        out_dir = Path(tempfile.mkdtemp(prefix="glue-report-bundle-", dir=BUNDLE_PARENT))
+        atexit.register(shutil.rmtree, out_dir, ignore_errors=True)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)

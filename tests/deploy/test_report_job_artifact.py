@@ -117,7 +117,7 @@ def test_the_code_bundle_holds_only_source_and_sql_and_is_small(assembly: CloudA
     folder, packaging = assembly.asset(object_key_of(job["DefaultArguments"]["--code_bundle"]))
     assert packaging == "zip"
     files = [p for p in folder.rglob("*") if p.is_file()]
-    assert {p.suffix for p in files} <= {".py", ".sql", ".html"}, sorted({p.suffix for p in files})
+    assert {p.suffix for p in files} <= {".py", ".sql"}, sorted({p.suffix for p in files})
     assert not (folder / "featurepulse" / "local").exists()
     assert sum(p.stat().st_size for p in files) < MAX_BUNDLE_BYTES
 
