@@ -360,16 +360,20 @@ class RealtimeAggregation(Construct):
             # Counters of the `kinesisanalytics` metric group (featurepulse_flink/job.py), totals since start.
             return flink_metric(self.application_name, name, "Maximum", label)
 
+        # PyFlink registers a Python counter with Flink only when it first changes: a counter still at 0 is never
+        # published, so the first burst appears from nothing. RATE alone needs two datapoints and would miss it;
+        # FILL(..., 0) supplies the zeros before it (and after a restart, when the counter starts again).
+
         late_total = custom("lateEvents", "late events (total)")
         unreadable_total = custom("unreadableEvents", "unreadable events (total)")
         late_rate = cloudwatch.MathExpression(
-            expression="RATE(late)",
+            expression="RATE(FILL(late, 0))",
             using_metrics={"late": late_total},
             label="late events per second",
             period=Duration.minutes(5),
         )
         unreadable_rate = cloudwatch.MathExpression(
-            expression="RATE(bad)",
+            expression="RATE(FILL(bad, 0))",
             using_metrics={"bad": unreadable_total},
             label="unreadable events per second",
             period=Duration.minutes(5),

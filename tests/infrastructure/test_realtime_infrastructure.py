@@ -201,6 +201,23 @@ def test_custom_metric_alarms_select_the_dimensions_managed_flink_publishes(synt
         assert metric["Dimensions"] == [{"Name": "Application", "Value": app_ref}]
 
 
+def test_custom_counter_alarms_see_the_first_burst_of_a_counter_never_published_before(synthesized: Synthesized):
+    # PyFlink publishes a counter only once it has changed: before its first event the metric does not exist
+    expressions = {}
+    for alarm in synthesized.resources("AWS::CloudWatch::Alarm").values():
+        queries = alarm["Properties"].get("Metrics", [])
+        names = {q["Id"]: q["MetricStat"]["Metric"]["MetricName"] for q in queries if "MetricStat" in q}
+        for query in queries:
+            if "Expression" in query:
+                for query_id, name in names.items():
+                    if name in ("lateEvents", "unreadableEvents"):
+                        expressions[name] = (query["Expression"], query_id)
+    # Then the rate is taken over the counter with the missing datapoints filled with 0 (RATE alone needs two)
+    assert sorted(expressions) == ["lateEvents", "unreadableEvents"]
+    for expression, query_id in expressions.values():
+        assert expression == f"RATE(FILL({query_id}, 0))"
+
+
 def test_the_job_registers_its_counters_directly_in_the_kinesisanalytics_group():
     # Given the job's source (any other user-scope group would become an extra CloudWatch dimension)
     job = REPO_ROOT / "flink" / "app" / "python" / "featurepulse_flink" / "job.py"
