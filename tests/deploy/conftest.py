@@ -6,15 +6,21 @@ key to the artifact the CDK CLI would upload (the asset manifest in cdk.out, nev
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grimp
 import pytest
 
 from tests.infrastructure.conftest import Synthesized, synthesize
+
+IMPORT_ALL_PROBE = Path(__file__).with_name("import_all_probe.py")
 
 # Every optional feature on: QuickSight live panels, the report mailed to recipients, the alarm e-mail, a
 # provisioned stream; and the real Lambda bundling (pip), not the fast source-only mode.
@@ -91,3 +97,32 @@ def object_key_of(value: Any) -> str:
 def assembly(tmp_path_factory: pytest.TempPathFactory) -> CloudAssembly:
     """The app with every optional feature on, synthesized into a temporary cdk.out."""
     return CloudAssembly(synthesize(tmp_path_factory.mktemp("cdk.out.all-features"), ALL_FEATURES_CONTEXT))
+
+
+def reachable_modules(*entry_points: str) -> set[str]:
+    """Every project module the entry points import, directly or not, lazily or not (static import graph)."""
+    graph = grimp.build_graph("featurepulse", "lambdas", "glue_jobs", cache_dir=None)
+    found: set[str] = set()
+    for entry in entry_points:
+        found |= {entry, *graph.find_upstream_modules(entry)}
+    return {m for m in found if m.split(".")[0] in {"featurepulse", "lambdas"}}
+
+
+def import_every_module(
+    python: Path, root: Path, packages: list[str], *, paths: list[Path], env: Mapping[str, str], tmp: Path
+) -> dict[str, str | None]:
+    """Import each module of `packages` under `root` in a fresh interpreter of the runtime; module -> error."""
+    probe = tmp / "import-all" / IMPORT_ALL_PROBE.name
+    probe.parent.mkdir(exist_ok=True)
+    shutil.copyfile(IMPORT_ALL_PROBE, probe)
+    run = subprocess.run(
+        [str(python), str(probe), str(root), ",".join(packages), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp), **env},
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    results: dict[str, str | None] = json.loads(run.stdout.strip().splitlines()[-1])
+    return results

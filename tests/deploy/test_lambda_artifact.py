@@ -43,7 +43,7 @@ from featurepulse.lake.parquet import parquet_to_table
 from featurepulse.lake.store import S3Store
 from featurepulse.lake.writer import LakeWriter
 from featurepulse.sources import create_source
-from tests.deploy.conftest import CloudAssembly, object_key_of
+from tests.deploy.conftest import CloudAssembly, import_every_module, object_key_of, reachable_modules
 from tests.deploy.moto_deployment import FAKE_CREDENTIALS, MotoDeployment, moto_server
 from tests.deploy.runtime_venvs import CACHE_DIR, COMPLETE, runtime_venv
 from tests.integration.ingest_support import load_event, proxy_event
@@ -234,6 +234,23 @@ def function_environment(aws: MotoDeployment, props: dict[str, Any]) -> dict[str
 
 def assert_from(origins: dict[str, str], module: str, folder: Path) -> None:
     assert origins[module].startswith(str(folder)), (module, origins[module], folder)
+
+
+def test_every_module_the_asset_ships_imports_under_python_3_12(
+    assembly: CloudAssembly, functions: dict[str, dict[str, Any]], lambda_python: Path, tmp_path: Path
+) -> None:
+    # Given the asset and the layer, as the erasure function sees them (the ingest function has no layer)
+    dirs = code_dirs(assembly, functions[ERASURE])
+    overlay = x86_overlay(lambda_python, compiled_distributions(dirs))
+    # When each module of our packages is imported under Python 3.12
+    results = import_every_module(
+        lambda_python, dirs[0], ["featurepulse", "lambdas"], paths=[overlay, *dirs], env=FAKE_CREDENTIALS, tmp=tmp_path
+    )
+    # Then every module the handlers can reach (static import graph, lazy imports included) is shipped and
+    # imports; the others are shipped with their package but never imported (import contracts)
+    reachable = reachable_modules("lambdas.ingest.handler", "lambdas.erasure.handler")
+    assert reachable <= set(results), sorted(reachable - set(results))
+    assert {name: results[name] for name in reachable if results[name]} == {}
 
 
 def test_the_ingest_handler_from_cdk_out_puts_a_batch_on_the_stream_under_python_3_12(

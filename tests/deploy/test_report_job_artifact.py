@@ -30,7 +30,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from tests.deploy.athena_on_duckdb import AthenaOnDuckDb
-from tests.deploy.conftest import CloudAssembly, object_key_of
+from tests.deploy.conftest import CloudAssembly, import_every_module, object_key_of, reachable_modules
 from tests.deploy.moto_deployment import ASSETS_BUCKET, FAKE_CREDENTIALS, REGION, MotoDeployment, moto_server
 from tests.deploy.runtime_venvs import installed_distributions, pins, runtime_venv
 from tests.reporting_dataset import REPORT_DAY, demo_events, write_lake
@@ -120,6 +120,24 @@ def test_the_code_bundle_holds_only_source_and_sql_and_is_small(assembly: CloudA
     assert {p.suffix for p in files} <= {".py", ".sql"}, sorted({p.suffix for p in files})
     assert not (folder / "featurepulse" / "local").exists()
     assert sum(p.stat().st_size for p in files) < MAX_BUNDLE_BYTES
+
+
+def test_every_module_the_bundle_ships_imports_under_glue_5(
+    assembly: CloudAssembly, job: dict[str, Any], glue_python: Path, tmp_path: Path
+) -> None:
+    # Given the bundle's packages, shipped whole
+    folder, _ = assembly.asset(object_key_of(job["DefaultArguments"]["--code_bundle"]))
+    # When each of their modules is imported under Glue 5.0's Python with only the bundle added
+    results = import_every_module(
+        glue_python, folder, ["featurepulse"], paths=[folder], env=FAKE_CREDENTIALS, tmp=tmp_path
+    )
+    # Then every module the job can reach (its static import graph, lazy imports included) is shipped and
+    # imports; the others are shipped with their package but the job never imports them (an import contract
+    # keeps the job from local mode, the Lambdas' modules and their libraries)
+    reachable = reachable_modules("glue_jobs.campaign_report")
+    assert "featurepulse.reporting.job" in reachable
+    assert reachable <= set(results), sorted(reachable - set(results))
+    assert {name: results[name] for name in reachable if results[name]} == {}
 
 
 def test_the_job_from_cdk_out_mails_the_report_under_glue_5(
