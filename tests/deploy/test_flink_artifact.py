@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -197,10 +198,19 @@ def test_every_stateful_operator_has_the_pinned_stable_uid(probe: dict[str, Any]
 
 def test_the_shipped_aggregation_runs_and_emits_items(probe: dict[str, Any]):
     keys = set(probe["item_keys"])
-    # minute and day rows of the scenario's feature, and the day's app-wide row
+    # the scenario's checkout minute row and a checkout day row, built by the shipped Python workers
     assert "F#checkout|M#2025-03-01T09:00" in keys
     assert any(k.startswith("F#checkout|D#") for k in keys)
-    assert len(keys) > 10
+
+
+def test_custom_counters_sit_directly_in_the_kinesisanalytics_group(probe: dict[str, Any]):
+    # Given the job's custom metrics as Flink registered them: <subtask>.<operator>.<user scope>.<name>
+    ids = probe["custom_metric_ids"]
+    # Then the user scope is the `kinesisanalytics` group alone: Managed Flink publishes them with the dimension
+    # Application only (at the APPLICATION level), which is what the alarms select (cdk/realtime.py)
+    assert any(i.endswith(".kinesisanalytics.eventsUnpacked") for i in ids), ids
+    pattern = re.compile(r"^\d+\.[^.]+\.kinesisanalytics\.(eventsUnpacked|lateEvents|unreadableEvents)$")
+    assert all(pattern.match(i) for i in ids), ids
 
 
 def test_the_job_properties_group_reaches_the_entry_point(application: dict[str, Any]):
