@@ -223,3 +223,28 @@ def test_cli_corrects_a_local_day_and_refuses_one_that_is_not_over(lake, client,
     assert main(["realtime", "finalize", "--date", "2026-03-12", "--root", str(root)]) == 0
     assert "nothing to correct" in capsys.readouterr().out
     assert main(["realtime", "finalize", "--date", "yesterday"]) == 2
+
+
+def test_a_failing_correction_is_logged_and_the_report_goes_on(lake, client, caplog):
+    # Given a report job whose correction cannot write (the table does not exist)
+    runner = DuckDbQueryRunner(lake)
+    try:
+        finalizer = DayFinalizer(client, "missing-table", AFTER)
+        # When it corrects the period
+        done = finalizer(runner, REPORT_DAY, REPORT_DAY)
+    finally:
+        runner.close()
+    # Then nothing is raised (the e-mail still goes out) and the log says which day failed
+    assert done == []
+    assert f"correcting the live rows of {REPORT_DAY.isoformat()} failed" in caplog.text
+
+
+def test_the_glue_job_corrects_only_when_given_the_aggregates_table(client):
+    from glue_jobs.campaign_report import _day_finalizer, parse_job_arguments
+
+    required = ["--period", "day", "--database", "db", "--events_table", "events", "--workgroup", "wg"]
+    required += ["--sender", "r@example.com", "--recipients", "m@example.com", "--send_log_table", "log"]
+    session = boto3.session.Session(region_name="us-east-1")
+    with_table = _day_finalizer(parse_job_arguments([*required, "--aggregates_table", TABLE]), session, AFTER)
+    assert isinstance(with_table, DayFinalizer) and with_table.table_name == TABLE
+    assert _day_finalizer(parse_job_arguments(required), session, AFTER) is None
