@@ -67,7 +67,10 @@ def panel_queries(day_sql: str = TODAY_SQL, now_sql: str = NOW_SQL) -> PanelQuer
     day_rows = f"d.kind = {_KIND} AND d.pk <> 'APP'"
     return {
         "minutes": (
-            "SELECT feature, from_iso8601_timestamp(window_start) AS minute, CAST(views AS BIGINT) AS views, "
+            # QuickSight skips `timestamp with time zone` columns (what from_iso8601_timestamp returns): the UTC
+            # wall time as a plain timestamp.
+            "SELECT feature, CAST(from_iso8601_timestamp(window_start) AS TIMESTAMP) AS minute, "
+            "CAST(views AS BIGINT) AS views, "
             "CAST(uses AS BIGINT) AS uses, CAST(completions AS BIGINT) AS completions, "
             f"CAST(dismissals AS BIGINT) AS dismissals, {_counter('persons', 'feature_persons')} FROM {{table}} "
             "WHERE kind = 'minute' AND dimension = 'feature' "
