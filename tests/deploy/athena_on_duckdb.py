@@ -2,7 +2,8 @@
 same queue as `POST /moto-api/static/athena/query-results`). Here each query the runtime starts is answered
 with the rows DuckDB computes for that very SQL (transpiled from Athena's dialect) on a local lake, queued
 just before moto looks for them. The runtime under test still does everything itself: it renders the SQL,
-starts the query, polls, and reads the CSV moto writes to the workgroup's output location.
+starts the query, polls, and reads the CSV moto writes to the workgroup's output location. The identity
+table is read from the objects the runtime itself wrote to the (moto) lake bucket, as Athena would.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from typing import Any
 
 import pytest
 from moto.athena import models as athena_models
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.s3.models import s3_backends
 
+from featurepulse.identity.schema import IDENTITIES_TABLE, IDENTITY_PREFIX, duckdb_table_source
 from featurepulse.local.duckdb_runner import DuckDbQueryRunner, to_duckdb
 
 _ATHENA_TYPES = {
@@ -60,18 +64,42 @@ def _cell(value: Any) -> dict[str, str]:
 
 
 class AthenaOnDuckDb:
-    """The lake `lake_dir` as the Glue database `database` (tables `events_table`, `identities_table`)."""
+    """The lake `lake_dir` as the Glue database `database` (tables `events_table`, `identities_table`); the
+    identity table's objects come from the moto bucket `lake_bucket` when given."""
 
-    def __init__(self, lake_dir: Path, *, database: str, events_table: str, identities_table: str) -> None:
+    def __init__(
+        self,
+        lake_dir: Path,
+        *,
+        database: str,
+        events_table: str,
+        identities_table: str,
+        lake_bucket: str | None = None,
+    ) -> None:
         self.runner = DuckDbQueryRunner(lake_dir)
+        self.lake_dir = lake_dir
+        self.lake_bucket = lake_bucket
+        self.identities_view = f'"{database}"."{identities_table}"'
         connection = self.runner.connection
         connection.execute(f'CREATE SCHEMA "{database}"')
         connection.execute(f'CREATE VIEW "{database}"."{events_table}" AS {self.runner.events_source()}')
-        connection.execute(f'CREATE VIEW "{database}"."{identities_table}" AS {self.runner.identities_source()}')
         self.queries: list[str] = []
+
+    def _identity_table_from_the_bucket(self) -> None:
+        """Mirror the bucket's identity/ objects into the local lake, then point the identities view at them."""
+        if self.lake_bucket:
+            bucket = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_bucket(self.lake_bucket)
+            for name, key in list(bucket.keys.items()):
+                if name.startswith(IDENTITY_PREFIX) and hasattr(key, "value"):
+                    target = self.lake_dir / name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(key.value)
+        source = duckdb_table_source(str(self.lake_dir), IDENTITIES_TABLE)
+        self.runner.connection.execute(f"CREATE OR REPLACE VIEW {self.identities_view} AS {source}")
 
     def results(self, athena_sql: str) -> athena_models.QueryResults:
         self.queries.append(athena_sql)
+        self._identity_table_from_the_bucket()
         cursor = self.runner.connection.execute(to_duckdb(athena_sql))
         description = cursor.description or []
         columns = [

@@ -29,6 +29,7 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from featurepulse.identity.schema import IDENTITY_PREFIX
 from tests.deploy.athena_on_duckdb import AthenaOnDuckDb
 from tests.deploy.conftest import CloudAssembly, import_every_module, object_key_of, reachable_modules
 from tests.deploy.moto_deployment import ASSETS_BUCKET, FAKE_CREDENTIALS, REGION, MotoDeployment, moto_server
@@ -170,6 +171,7 @@ def test_the_job_from_cdk_out_mails_the_report_under_glue_5(
             database=resolved["--database"],
             events_table=resolved["--events_table"],
             identities_table=resolved.get("--identities_table", "identities"),
+            lake_bucket=resolved.get("--lake_bucket"),
         )
         engine.install(monkeypatch)
         # When Glue runs the job for the report day (a manual run: --date given), with nothing of this repository
@@ -197,6 +199,12 @@ def test_the_job_from_cdk_out_mails_the_report_under_glue_5(
         table = resolved["--send_log_table"]
         items = aws.client("dynamodb").scan(TableName=table)["Items"]
         assert [item["status"]["S"] for item in items] == ["sent"]
+        # And the steps the template switches on ran without an error logged: the identity build wrote its
+        # table to the lake bucket, the correction of the live day rows ran
+        if "--lake_bucket" in resolved:
+            listing = aws.client("s3").list_objects_v2(Bucket=resolved["--lake_bucket"], Prefix=IDENTITY_PREFIX)
+            assert listing.get("KeyCount", 0) > 0
+        assert " ERROR " not in run.stderr and "Traceback" not in run.stderr, run.stderr[-4000:]
     # And the code that ran can only have come from the bundle: the runtime cannot import featurepulse without it
     probe = subprocess.run([str(glue_python), "-c", "import featurepulse"], cwd=tmp_path, env=env, check=False)
     assert probe.returncode != 0
