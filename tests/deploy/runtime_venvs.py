@@ -50,7 +50,8 @@ def runtime_venv(name: str, python_version: str, steps: Sequence[Sequence[str]])
     python = venv / "bin" / "python"
     if (venv / COMPLETE).is_file():
         return python
-    shutil.rmtree(venv, ignore_errors=True)
+    for stale in CACHE_DIR.glob(f"{name}-*"):  # the same runtime with other pins: never used again
+        shutil.rmtree(stale, ignore_errors=True)
     venv.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([str(pyenv_python(python_version)), "-m", "venv", str(venv)], check=True, capture_output=True)
     for step in steps:
