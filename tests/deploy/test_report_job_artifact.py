@@ -39,6 +39,7 @@ from tests.reporting_dataset import REPORT_DAY, demo_events, write_lake
 pytestmark = [pytest.mark.deploy, pytest.mark.slow]
 
 GLUE_PYTHON = "3.11.7"
+GLUE_5_GLIBC = (2, 34)  # "Appendix B: AWS Glue environment details": AL2023, glibc 2.34
 # Glue 5.0's provided modules (AWS Glue docs, "Python modules already provided in AWS Glue", AWS Glue version
 # 5.0) that the report job's code imports, with what they need from the same list.
 GLUE_5_PROVIDED: tuple[str, ...] = (
@@ -112,6 +113,21 @@ def test_every_module_the_job_gets_is_glue_5s_own_or_pinned_by_the_job(glue_pyth
     # and replaced none of Glue's modules without the job saying so
     expected = {**pins(GLUE_5_PROVIDED), **pins(additional_modules(job))}
     assert installed == expected
+
+
+def test_every_wheel_installed_is_one_glue_5s_glibc_runs(glue_python: Path) -> None:
+    # Given the wheels pip chose on this machine (whose glibc may be newer than Glue's)
+    site = next(glue_python.parent.parent.glob("lib/python3.*/site-packages"))
+    tags = {line.split(":", 1)[1].strip() for w in site.glob("*.dist-info/WHEEL") for line in w.read_text().splitlines()
+            if line.startswith("Tag:")}  # fmt: skip
+    # Then each is pure Python or built for glibc 2.34 or older (Glue 5.0: Amazon Linux 2023, glibc 2.34)
+    for tag in tags:
+        platform = tag.rsplit("-", 1)[1]
+        if platform == "any":
+            continue
+        assert platform.endswith("x86_64"), tag
+        glibc = (2, 17) if platform.startswith("manylinux2014") else tuple(map(int, platform.split("_")[1:3]))
+        assert glibc <= GLUE_5_GLIBC, tag
 
 
 def test_the_code_bundle_holds_only_source_and_sql_and_is_small(assembly: CloudAssembly, job: dict[str, Any]):
