@@ -1,4 +1,4 @@
-"""The lake (DESIGN.md section 4): Firehose from the event stream to partitioned Parquet, catalogued in Glue,
+"""The lake (docs/design.md section 4): Firehose from the event stream to partitioned Parquet, catalogued in Glue,
 queried through an Athena workgroup.
 
 - Firehose reads the Kinesis stream, splits each packed record into its events (JSON de-aggregation), computes
