@@ -6,7 +6,8 @@
 The local runtime (featurepulse/local/realtime.py) reads the moto Kinesis stream and drops each batch of
 records into the spool directory as one JSON file of `{"data": "<record>"}` lines (written under a dot-name,
 then renamed, so the job never reads half a file). The sink writes each upsert with PutItem: the same items
-the DynamoDB connector writes in AWS, attribute for attribute (nulls included, as NULL attributes).
+the DynamoDB connector writes in AWS, attribute for attribute; like the connector with `sink.ignore-nulls`
+(featurepulse/realtime/sql.py), a None attribute is left out, never written as NULL.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class DynamoDbItemWriter(MapFunction):  # type: ignore[misc]
             if item is None:
                 requests.append({"DeleteRequest": {"Key": {items.PK: {"S": key[0]}, items.SK: {"S": key[1]}}}})
             elif self._written.get(key) != item:
-                serialized = {k: self._serializer.serialize(v) for k, v in item.items()}
+                serialized = {k: self._serializer.serialize(v) for k, v in item.items() if v is not None}
                 requests.append({"PutRequest": {"Item": serialized}})
         try:
             for start in range(0, len(requests), 25):
