@@ -98,17 +98,18 @@ def test_run_traffic_stops_when_asked(served):
 
 
 def test_a_bounded_run_that_cannot_keep_up_sends_fewer_events_instead_of_running_late():
-    # Given an endpoint that takes 20 ms per request, far too slow for 2000 events/s
+    # Given an endpoint that takes 200 ms per request: 2000 events/s for 1 s (at least 20 batches) would take 4 s
     class SlowHandler(SegmentLikeHandler):
         def __call__(self, event, context):
-            time.sleep(0.02)
+            time.sleep(0.2)
             return super().__call__(event, context)
 
     with LocalApiEndpoint(SlowHandler()) as endpoint:
-        # When traffic runs for half a second
-        stats = run_traffic(endpoint.url, "k", rate_eps=2000, duration_s=0.5, seed=4, tick_s=0.25)
-    # Then it sent fewer than rate x duration events, and every event it did send is accounted for
-    assert 0 < stats.sent_valid < 1000
+        # When traffic runs for one second
+        stats = run_traffic(endpoint.url, "k", rate_eps=2000, duration_s=1.0, seed=4, tick_s=0.5)
+    # Then it sent fewer than rate x duration events (how many depends on the machine's load, even none when
+    # generating the first tick outlasts the run), and every event it did send is accounted for
+    assert stats.sent_valid < 2000
     assert len(stats.accepted_ids) == stats.sent_valid
     assert stats.requests == sum(stats.statuses.values())
 
