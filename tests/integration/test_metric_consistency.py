@@ -27,14 +27,21 @@ from tests.reporting_dataset import (
     EMPTY_DAY,
     LINKED_PERSONS,
     REPORT_DAY,
+    deduplicated,
     demo_events,
     linking_events,
+    user_key,
+    with_persons,
     write_identities,
     write_lake,
 )
 
 Row = dict[str, Any]
-DATASETS: dict[str, Callable[[], list[Row]]] = {"demo": demo_events, "linking": linking_events}
+DATASETS: dict[str, Callable[[], list[Row]]] = {
+    "demo": demo_events,
+    "linking": linking_events,
+    "both": lambda: demo_events() + linking_events(),
+}
 PERIODS = {
     "day": Period.containing("day", REPORT_DAY),
     "next day": Period.containing("day", REPORT_DAY + timedelta(days=1)),
@@ -82,6 +89,25 @@ def by_dimensions(query: str, rows: Any) -> dict[tuple[Any, ...], Row]:
     keyed = {dimensions(query, r): r for r in rows}
     assert len(keyed) == len(rows), f"{query}: two rows with the same dimensions"
     return keyed
+
+
+def test_the_datasets_hold_duplicates_multi_campaign_persons_linked_ids_and_an_empty_day() -> None:
+    # Given both datasets together
+    rows = demo_events() + linking_events()
+    unique_rows = with_persons(deduplicated(rows))
+    campaigns_per_person: dict[str, set[tuple[Any, ...]]] = {}
+    ids_per_person: dict[str, set[str]] = {}
+    for r in unique_rows:
+        ids_per_person.setdefault(str(r["person_id"]), set()).add(user_key(r))
+        if r["campaign_source"] or r["campaign_name"]:
+            campaign = (r["campaign_source"], r["campaign_medium"], r["campaign_name"])
+            campaigns_per_person.setdefault(str(r["person_id"]), set()).add(campaign)
+    # Then they hold duplicates, persons of several campaigns, persons seen under several ids, and no event on
+    # the empty day: what the comparisons below rely on
+    assert len(rows) > len(unique_rows)
+    assert any(len(c) > 1 for c in campaigns_per_person.values())
+    assert any(len(ids) > 1 for ids in ids_per_person.values())
+    assert not [r for r in rows if r["timestamp"].date() == EMPTY_DAY]
 
 
 def test_every_report_query_except_experiments_has_a_reference() -> None:
