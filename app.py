@@ -35,6 +35,9 @@ def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
 def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None) -> tuple[App, FeaturePulseStack]:
     """The app and its stack. `context` adds to cdk.json's; the CDK CLI's `-c` values override both."""
     app = App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
+    unknown = StackSettings.unknown_context_keys(app.node.get_all_context())
+    if unknown:
+        raise SettingsError("; ".join(unknown) + " (docs/deploy.md lists every context parameter)")
     settings = StackSettings.from_context(app.node.try_get_context)
     stack = FeaturePulseStack(
         app,

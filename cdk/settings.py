@@ -10,6 +10,7 @@ Every field is documented in docs/deploy.md (a test checks that each alias appea
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -275,6 +276,28 @@ class StackSettings(BaseModel):
     def context_keys(cls) -> tuple[str, ...]:
         """The CDK context keys this model reads (its field aliases)."""
         return tuple(field.alias or name for name, field in cls.model_fields.items())
+
+    @classmethod
+    def unknown_context_keys(cls, context: Mapping[str, Any]) -> list[str]:
+        """One message per context key this model does not read, naming the closest valid key.
+
+        CDK feature flags (`@aws-cdk/...`) and the CLI's own keys (`aws:cdk:...`) are not ours; every other key
+        is a deploy parameter, and a misspelt one must not be dropped in silence (`streamMod=provisioned`).
+        """
+        known = cls.context_keys()
+        messages = []
+        for key in sorted(context):
+            if key.startswith("@") or ":" in key or key in known:
+                continue
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6) or difflib.get_close_matches(
+                key.lower(), [k.lower() for k in known], n=1, cutoff=0.6
+            )
+            hint = ""
+            if close:
+                suggestion = next(k for k in known if k.lower() == close[0].lower())
+                hint = f" (did you mean {suggestion!r}?)"
+            messages.append(f"unknown context key {key!r}{hint}")
+        return messages
 
     @classmethod
     def from_context(cls, try_get_context: Callable[[str], Any]) -> StackSettings:

@@ -94,3 +94,28 @@ def test_cdk_json_context_values_are_valid_settings() -> None:
     assert config["app"] == ".venv/bin/python app.py"
     # Then whatever featurepulse keys it holds parse as settings
     StackSettings.from_context(config["context"].get)
+
+
+def test_a_misspelt_context_key_stops_the_synth_naming_the_closest_valid_key():
+    # Given the two typos a platform engineer made on the command line, and a CDK feature flag and CLI key
+    context = {
+        "streamMod": "provisioned",
+        "alarmEmial": "ops@example.com",
+        "@aws-cdk/core:checkSecretUsage": True,
+        "aws:cdk:version-reporting": False,
+        "streamMode": "on-demand",
+    }
+    # When the keys are checked
+    messages = StackSettings.unknown_context_keys(context)
+    # Then each typo is named with the key it was meant to be, and nothing else is reported
+    assert messages == [
+        "unknown context key 'alarmEmial' (did you mean 'alarmEmail'?)",
+        "unknown context key 'streamMod' (did you mean 'streamMode'?)",
+    ]
+
+
+def test_the_app_refuses_an_unknown_context_key_before_building_anything():
+    # Given a context with a key no parameter has
+    # When the app is built, Then it stops with a SettingsError that names the key
+    with pytest.raises(SettingsError, match="unknown context key 'notAParameter'"):
+        cdk_app.build_app({"notAParameter": "1"})
