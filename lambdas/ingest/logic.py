@@ -20,7 +20,12 @@ from featurepulse.dal.quarantine import QuarantineWriteError, write_quarantine
 from featurepulse.dal.sources import SourceCache
 from featurepulse.dal.stream import PutOutcome, put_events_to_stream
 from featurepulse.ingest.answers import accepted_body, refused_body
-from featurepulse.ingest.auth import MalformedAuthorizationError, basic_auth_user
+from featurepulse.ingest.auth import (
+    MalformedAuthorizationError,
+    WriteKeyTooLongError,
+    basic_auth_user,
+    check_write_key_length,
+)
 from featurepulse.ingest.enrich import normalize_country
 from featurepulse.ingest.request import RequestError, decode_body, parse_request, prepare_events
 from featurepulse.ingest.settings import IngestSettings
@@ -75,6 +80,8 @@ def ingest_call(call: IngestCall, deps: IngestDependencies) -> IngestAnswer:
     # A Basic-auth key is checked before the body is read; a key in the body only after.
     try:
         header_key = basic_auth_user(call.authorization)
+    except WriteKeyTooLongError as exc:
+        return _refused(401, "invalid_write_key", str(exc))
     except MalformedAuthorizationError as exc:
         return _refused(401, "invalid_authorization", str(exc))
     source: str | IngestAnswer | None = None if header_key is None else _authenticate(header_key, deps)
@@ -143,6 +150,10 @@ def ingest_call(call: IngestCall, deps: IngestDependencies) -> IngestAnswer:
 
 def _authenticate(write_key: str, deps: IngestDependencies) -> str | IngestAnswer:
     """The source id of an active write key, or the 401 answer (503 when the sources table cannot answer)."""
+    try:
+        check_write_key_length(write_key)
+    except WriteKeyTooLongError as exc:
+        return _refused(401, "invalid_write_key", str(exc))
     try:
         source = deps.sources.get(write_key)
     except (ClientError, BotoCoreError) as exc:

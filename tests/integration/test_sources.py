@@ -168,3 +168,27 @@ def test_the_cli_honours_aws_endpoint_url(monkeypatch: pytest.MonkeyPatch, capsy
         assert [s["source_id"] for s in listed] == [created["source_id"]]
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("where", ["header", "body"])
+def test_an_over_long_write_key_gets_401_with_its_reason(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    from featurepulse.dal.sources import MAX_WRITE_KEY_CHARS
+    from tests.integration.ingest_support import invoke, moto_stack, proxy_event
+
+    # Given the ingest API over moto, and a 400 KB write key
+    with moto_stack(monkeypatch):
+        key = "k" * 400_000
+        body: dict[str, Any] = {"batch": [{"type": "track", "event": "x", "userId": "u1"}]}
+        if where == "body":
+            body["writeKey"] = key
+            event = proxy_event("/v1/batch", body=body)
+        else:
+            event = proxy_event("/v1/batch", body=body, write_key=key)
+
+        # When it is sent
+        status, _, answer = invoke(event)
+
+    # Then the request is refused as unauthenticated, saying why
+    assert status == 401
+    assert answer["code"] == "invalid_write_key"
+    assert f"longer than {MAX_WRITE_KEY_CHARS} characters" in answer["message"]

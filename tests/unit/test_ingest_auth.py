@@ -6,7 +6,8 @@ import base64
 
 import pytest
 
-from featurepulse.ingest.auth import MalformedAuthorizationError, basic_auth_user
+from featurepulse.dal.sources import MAX_WRITE_KEY_CHARS
+from featurepulse.ingest.auth import MalformedAuthorizationError, WriteKeyTooLongError, basic_auth_user
 
 
 def basic(credentials: str) -> str:
@@ -32,3 +33,15 @@ def test_other_authorization_headers_are_refused(header: str) -> None:
     # Given an Authorization header that is not Basic with a user / When it is read / Then it is refused
     with pytest.raises(MalformedAuthorizationError):
         basic_auth_user(header)
+
+
+def test_a_header_key_longer_than_the_limit_is_refused_before_it_is_decoded() -> None:
+    # Given Basic credentials of a 300 KB key, and of a key one character over the limit
+    huge = basic("k" * 300_000 + ":")
+    just_over = basic("k" * (MAX_WRITE_KEY_CHARS + 1) + ":")
+
+    # When / Then both are refused as too long; a key of exactly the limit passes
+    for header in (huge, just_over):
+        with pytest.raises(WriteKeyTooLongError, match=f"longer than {MAX_WRITE_KEY_CHARS}"):
+            basic_auth_user(header)
+    assert basic_auth_user(basic("k" * MAX_WRITE_KEY_CHARS + ":")) == "k" * MAX_WRITE_KEY_CHARS

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from featurepulse.dal.sources import NEGATIVE_TTL_SECONDS, Source, SourceCache
+import random
+import string
+import tracemalloc
+
+from featurepulse.dal.sources import MAX_WRITE_KEY_CHARS, NEGATIVE_TTL_SECONDS, Source, SourceCache
 
 
 class Table:
@@ -81,3 +85,68 @@ def test_an_unknown_key_is_remembered_only_briefly() -> None:
 
     # Then it works without waiting for the full TTL
     assert cache.get("new") == ACTIVE
+
+
+def random_key(rng: random.Random, length: int) -> str:
+    return "".join(rng.choices(string.ascii_letters + string.digits, k=length))
+
+
+def test_random_long_keys_keep_the_cache_memory_bounded() -> None:
+    # Given a cache over a table with no such keys
+    table, clock = Table(), Clock()
+    cache = SourceCache(table.get, ttl_seconds=60, clock=clock, max_entries=64, max_unknown_entries=128)
+    rng = random.Random(7)
+    tracemalloc.start()
+    try:
+        baseline, _ = tracemalloc.get_traced_memory()
+
+        # When 2,000 random keys of the longest allowed length (and 300 far longer ones) are checked
+        for _ in range(2_000):
+            assert cache.get(random_key(rng, MAX_WRITE_KEY_CHARS)) is None
+        for _ in range(300):
+            assert cache.get("x" * 50_000 + random_key(rng, 8)) is None
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    # Then the cache holds at most its bound of unknown keys, none of the key text, and the over-long keys
+    # were never looked up
+    assert len(cache) == 128
+    assert table.lookups == 2_000
+    assert held - baseline < 64 * 1024  # 128 digests and expiry times; the key text alone would be 512 KB
+
+
+def test_a_valid_key_stays_cached_under_a_flood_of_random_keys() -> None:
+    # Given a valid key in the cache
+    table, clock = Table(), Clock()
+    table.sources["valid"] = ACTIVE
+    cache = SourceCache(table.get, ttl_seconds=60, clock=clock, max_entries=8, max_unknown_entries=16)
+    assert cache.get("valid") == ACTIVE
+    lookups_before = table.lookups
+
+    # When 10,000 random keys arrive within the TTL
+    rng = random.Random(11)
+    for _ in range(10_000):
+        cache.get(random_key(rng, 32))
+
+    # Then the valid key is still answered from the cache
+    assert cache.cached("valid")
+    assert cache.get("valid") == ACTIVE
+    assert table.lookups == lookups_before + 10_000
+
+
+def test_known_keys_beyond_the_bound_evict_the_least_recently_used() -> None:
+    # Given a cache of 2 known keys holding a and b, a used last
+    table, clock = Table(), Clock()
+    for key in "abc":
+        table.sources[key] = ACTIVE
+    cache = SourceCache(table.get, ttl_seconds=60, clock=clock, max_entries=2)
+    cache.get("a")
+    cache.get("b")
+    cache.get("a")
+
+    # When a third key is cached
+    cache.get("c")
+
+    # Then b (least recently used) is out, a and c stay
+    assert (cache.cached("a"), cache.cached("b"), cache.cached("c")) == (True, False, True)
