@@ -55,10 +55,12 @@ def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = 
 
 def main(context: Mapping[str, Any] | None = None) -> int:
     try:
-        app, _ = build_app(context)
+        app, stack = build_app(context)
     except SettingsError as exc:
         print(f"featurepulse: {exc}", file=sys.stderr)
         return 2
+    for note in stack.settings.switched_off():
+        print(f"featurepulse: {note}", file=sys.stderr)
     app.synth()
     return 0
 

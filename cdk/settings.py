@@ -277,6 +277,28 @@ class StackSettings(BaseModel):
         """The CDK context keys this model reads (its field aliases)."""
         return tuple(field.alias or name for name, field in cls.model_fields.items())
 
+    def switched_off(self) -> list[str]:
+        """The optional parts this configuration leaves out or disables, each with the context that turns it on.
+
+        The synth prints them once (app.py), so nothing is disabled without a word.
+        """
+        notes = []
+        if self.quicksight_principal_arn is None:
+            notes.append("QuickSight live panels: not created (set -c quicksightPrincipalArn=<user or group ARN>)")
+        if not (self.report_sender and self.report_recipients):
+            have = (
+                "a sender but no recipients"
+                if self.report_sender
+                else ("recipients but no sender" if self.report_recipients else "neither sender nor recipients")
+            )
+            notes.append(
+                f"report e-mails: the daily and weekly schedules are created DISABLED ({have}; set both "
+                "-c reportSender=... and -c reportRecipients=...)"
+            )
+        if self.alarm_email is None:
+            notes.append("alarm e-mails: nobody subscribed to the alarm topic (set -c alarmEmail=...)")
+        return notes
+
     @classmethod
     def unknown_context_keys(cls, context: Mapping[str, Any]) -> list[str]:
         """One message per context key this model does not read, naming the closest valid key.

@@ -119,3 +119,29 @@ def test_the_app_refuses_an_unknown_context_key_before_building_anything():
     # When the app is built, Then it stops with a SettingsError that names the key
     with pytest.raises(SettingsError, match="unknown context key 'notAParameter'"):
         cdk_app.build_app({"notAParameter": "1"})
+
+
+def test_every_optional_part_left_off_is_named_with_the_context_that_turns_it_on():
+    # Given a sender without recipients, and no QuickSight principal nor alarm e-mail
+    settings = StackSettings.from_mapping({"reportSender": "reports@example.com"})
+    # When the synth asks what is switched off
+    notes = settings.switched_off()
+    # Then each part is named once, with what turns it on
+    assert len(notes) == 3
+    assert any("schedules are created DISABLED (a sender but no recipients" in n for n in notes)
+    assert any("quicksightPrincipalArn" in n for n in notes)
+    assert any("alarmEmail" in n for n in notes)
+
+
+def test_nothing_is_announced_when_every_optional_part_is_on():
+    # Given every optional part configured
+    settings = StackSettings.from_mapping(
+        {
+            "reportSender": "reports@example.com",
+            "reportRecipients": "m@example.com",
+            "alarmEmail": "ops@example.com",
+            "quicksightPrincipalArn": "arn:aws:quicksight:eu-west-1:123456789012:group/default/marketing",
+        }
+    )
+    # When asked, Then nothing is switched off
+    assert settings.switched_off() == []
