@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
         "replay",
         help="re-validate quarantined events and send those now valid to the stream",
         description="Re-validate quarantined events with the current ingest rules; send the valid ones to the "
-        "stream (dedup on event_id keeps the numbers right); record the run under audit/replay/.",
+        "stream (dedup on source and event id keeps the numbers right); record the run under audit/replay/.",
     )
     replay.add_argument("--since", required=True, help="received at or after: 2026-11-25, 2026-11-25T08:00Z, 24h, 7d")
     replay.add_argument("--until", help="received at or before (default: now)")
@@ -243,7 +243,7 @@ def _run_replay(args: argparse.Namespace) -> int:
     return 1 if audit.send_failed else 0
 
 
-def _no_send(events: Sequence[dict[str, Any]]) -> Sequence[str]:
+def _no_send(events: Sequence[dict[str, Any]]) -> Sequence[tuple[str, str]]:
     return []
 
 

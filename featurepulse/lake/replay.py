@@ -5,16 +5,17 @@ that are now valid to the stream, from where they reach the lake and the real-ti
 - Re-validation: the ingest code itself (`revalidate`), with the event's original receive time, so clock-skew
   correction and the future bound give the answer they would have given then.
 - Exactly-once numbers: the event id of a replayed event is the one ingest gives it (`messageId`, else a digest
-  of the event), so a replay sent twice, or an event a client also resent, is de-duplicated on `event_id`
-  downstream. Each run also records what it sent under `audit/replay/`, and the next run skips those
-  quarantine ids (unless `force`), so the stream is not refilled with the same events.
+  of the event), so a replay sent twice, or an event a client also resent, is de-duplicated on
+  (`source_id`, `event_id`) downstream (a messageId is unique only within its source). Each run also records
+  what it sent under `audit/replay/`, and the next run skips those quarantine ids (unless `force`), so the
+  stream is not refilled with the same events.
 - The quarantine is left as it is: it is the record of what was refused, and why, when it arrived.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,8 +31,14 @@ from featurepulse.lake.store import ObjectStore
 
 # Re-validates one quarantined event: returns the enriched event (wire dict) or raises ValueError(reason).
 Revalidate = Callable[[QuarantinedEvent], dict[str, Any]]
-# Sends enriched events to the stream; returns the event ids that could not be sent.
-Send = Callable[[Sequence[dict[str, Any]]], Sequence[str]]
+# An event's identity: (source_id, event_id). A messageId is the client's, unique only within its source.
+EventKey = tuple[str, str]
+# Sends enriched events to the stream; returns the keys of the events that could not be sent.
+Send = Callable[[Sequence[dict[str, Any]]], Sequence[EventKey]]
+
+
+def event_key(event: Mapping[str, Any]) -> EventKey:
+    return (str(event.get("source_id") or ""), str(event["event_id"]))
 
 
 class ReplayedEvent(BaseModel):
@@ -106,18 +113,18 @@ def replay_quarantine(
         except (ValueError, ValidationError) as exc:
             invalid.append(StillInvalid(quarantine_id=q.quarantine_id, reason=str(exc).splitlines()[0][:500]))
 
-    failed_ids: set[str] = set()
+    failed_keys: set[EventKey] = set()
     if valid and not dry_run:
-        failed_ids = set(send([event for _, event in valid]))
+        failed_keys = set(send([event for _, event in valid]))
     replayed = [
         ReplayedEvent(quarantine_id=q.quarantine_id, event_id=str(e["event_id"]))
         for q, e in valid
-        if e["event_id"] not in failed_ids
+        if event_key(e) not in failed_keys
     ]
     failed = [
         ReplayedEvent(quarantine_id=q.quarantine_id, event_id=str(e["event_id"]))
         for q, e in valid
-        if e["event_id"] in failed_ids
+        if event_key(e) in failed_keys
     ]
     replay_id = str(uuid.uuid4())
     audit = ReplayAudit(

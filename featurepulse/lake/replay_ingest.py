@@ -14,7 +14,7 @@ from featurepulse.domain.stages import stage_map_from_env
 from featurepulse.ingest.enrich import EnrichmentConfig, RequestInfo, enrich_event
 from featurepulse.ingest.limits import MAX_EVENT_BYTES
 from featurepulse.ingest.timestamps import to_ms
-from featurepulse.lake.replay import Send
+from featurepulse.lake.replay import EventKey, Send, event_key
 
 UNKNOWN_SOURCE = "unknown"
 # A replay is an operator's command, not a client waiting for an answer: it can afford long retries.
@@ -38,15 +38,18 @@ def revalidate_with_ingest(quarantined: QuarantinedEvent) -> dict[str, Any]:
 
 def stream_sender(kinesis: Any, stream_name: str, *, time_budget_ms: int = REPLAY_PUT_BUDGET_MS) -> Send:
     """Send enriched events as ingest does: packed per user (`pack_events`), put with the ingest data layer's
-    retries (`put_events_to_stream`). Returns the event ids still not on the stream when the budget ran out."""
+    retries (`put_events_to_stream`). Returns the (source_id, event_id) of the events still not on the stream
+    when the budget ran out."""
     from featurepulse.dal.stream import put_events_to_stream
 
-    def send(events: Sequence[dict[str, Any]]) -> Sequence[str]:
+    def send(events: Sequence[dict[str, Any]]) -> Sequence[EventKey]:
+        # Records carry each event's position as its label: two sources may send the same messageId, and a
+        # failure must name the one event that failed.
         records = pack_events(
-            (partition_key_for(e.get("user_id"), e.get("anonymous_id"), e["event_id"]), e["event_id"], orjson.dumps(e))
-            for e in events
+            (partition_key_for(e.get("user_id"), e.get("anonymous_id"), e["event_id"]), str(i), orjson.dumps(e))
+            for i, e in enumerate(events)
         )
         outcome = put_events_to_stream(kinesis, stream_name, records, time_budget_ms=time_budget_ms)
-        return [event_id for record in outcome.failed for event_id in record.event_ids]
+        return [event_key(events[int(label)]) for record in outcome.failed for label in record.event_ids]
 
     return send

@@ -3,8 +3,9 @@
 Per partition: rows are buffered until `BufferingHints.size_bytes` of incoming JSON or `interval_s` seconds
 since the first buffered row, then written as one Parquet file `events/dt=/hr=/<name>.parquet` into every
 store (the local lake directory and the lake bucket). Records Firehose could not convert go to the error prefix
-as JSON documents of Firehose's error schema. Events are de-duplicated on `event_id` for the writer's life, so
-every event accepted during a local run is in the lake exactly once (Firehose itself is at-least-once: see
+as JSON documents of Firehose's error schema. Events are de-duplicated on (`source_id`, `event_id`) for the
+writer's life (a messageId is the client's, unique only within its source: two sources may send the same one),
+so every event accepted during a local run is in the lake exactly once (Firehose itself is at-least-once: see
 docs/lake.md).
 """
 
@@ -83,7 +84,7 @@ class LakeWriter:
         self._monotonic = monotonic
         self._now = now
         self._buffers: dict[Partition, _Buffer] = {}
-        self._seen: set[str] = set()
+        self._seen: set[tuple[str, str]] = set()  # (source_id, event_id)
         self.stats = WriterStats()
         self.written: list[WrittenFile] = []
 
@@ -111,12 +112,12 @@ class LakeWriter:
             if row is None or partition is None:
                 self._write_errors("processing-failed", [(line, "record is not a JSON object with a timestamp")])
                 continue
-            event_id = row.get("event_id")
-            if isinstance(event_id, str):
-                if event_id in self._seen:
+            key = _dedup_key(row)
+            if key is not None:
+                if key in self._seen:
                     self.stats.duplicates += 1
                     continue
-                self._seen.add(event_id)
+                self._seen.add(key)
             buffer = self._buffers.get(partition)
             if buffer is None:
                 buffer = self._buffers[partition] = _Buffer(opened_at=self._monotonic())
@@ -186,6 +187,15 @@ class LakeWriter:
         for store in self.stores:
             store.put(key, body)
         self.stats.errors += len(records)
+
+
+def _dedup_key(row: dict[str, Any]) -> tuple[str, str] | None:
+    """The event's identity: its source and its messageId (the reports de-duplicate on the same pair)."""
+    event_id = row.get("event_id")
+    if not isinstance(event_id, str):
+        return None
+    source_id = row.get("source_id")
+    return (source_id if isinstance(source_id, str) else "", event_id)
 
 
 def _partition_or_none(row: dict[str, Any] | None) -> Partition | None:

@@ -33,10 +33,14 @@ class UnreadableEventError(ValueError):
 @dataclass(frozen=True, slots=True)
 class EngagementEvent:
     """The fields the live aggregation reads. `person_key` is the key the event's person is counted under: set
-    in arrival order from the identity links seen so far (featurepulse/realtime/persons.py), None until then."""
+    in arrival order from the identity links seen so far (featurepulse/realtime/persons.py), None until then.
+
+    An event is identified by (source_id, event_id): `event_id` is the client's messageId, unique only within
+    its source, so two sources may send the same one and both events count."""
 
     event_id: str
     event_time_ms: int
+    source_id: str = ""
     user_id: str | None = None
     anonymous_id: str | None = None
     feature: str | None = None
@@ -47,6 +51,12 @@ class EngagementEvent:
     duration_ms: int | None = None
     alias_previous_id: str | None = None  # an `alias` event's previousId (properties), an identity link
     person_key: str | None = None
+
+    @property
+    def dedup_key(self) -> tuple[str, str]:
+        """What the job de-duplicates on: the source and the client's messageId (one source cannot suppress
+        another source's events by reusing its ids)."""
+        return (self.source_id, self.event_id)
 
     @property
     def duration_bucket(self) -> int | None:
@@ -90,6 +100,7 @@ def engagement_from_enriched(obj: Mapping[str, Any]) -> EngagementEvent:
     return EngagementEvent(
         event_id=event_id,
         event_time_ms=event_time_ms,
+        source_id=_text(obj, "source_id") or "",
         user_id=_text(obj, "user_id"),
         anonymous_id=_text(obj, "anonymous_id"),
         feature=_text(obj, "feature"),

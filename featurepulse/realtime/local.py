@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -57,7 +58,7 @@ class SpoolWriter:
         self.files = 0
         self.records = 0
         self.events = 0
-        self.event_ids: set[str] = set()
+        self.event_ids: set[tuple[str, str]] = set()  # (source_id, event_id): what the job de-duplicates on
 
     def write(self, records: list[bytes]) -> None:
         if not records:
@@ -72,7 +73,7 @@ class SpoolWriter:
                 for event in unpack_engagement(text):
                     self.events += 1
                     if isinstance(event, EngagementEvent):
-                        self.event_ids.add(event.event_id)
+                        self.event_ids.add(event.dedup_key)
         os.replace(tmp, self.directory / name)
         self.records += len(records)
 
@@ -87,8 +88,12 @@ class LocalFlink:
         table_name: str = LOCAL_AGGREGATES_TABLE,
         poll_interval_s: float = 0.2,
         file_interval_s: float = 1.0,
+        checkpoint_interval_ms: int | None = None,
     ) -> None:
         self.settings = settings or RealtimeSettings()
+        # Off by default. When set, the job checkpoints to <root>/flink/checkpoints and `kill_job` +
+        # `restart_job(restore_from=...)` restart it from a retained checkpoint (the soak's fault injection).
+        self.checkpoint_interval_ms = checkpoint_interval_ms
         self.table_name = table_name
         self.poll_interval_s = poll_interval_s
         self.file_interval_s = file_interval_s
@@ -118,17 +123,29 @@ class LocalFlink:
         for old in spool.iterdir():
             old.unlink()
         self._spool = SpoolWriter(spool)
-        ready = self._workdir / "job.ready"
-        ready.unlink(missing_ok=True)
+        shutil.rmtree(self._workdir / "checkpoints", ignore_errors=True)
         log_path = ctx.root / "logs" / "flink-job.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
+        self._launch(ctx)
+        ctx.address_book.update(flink_job_log=log_path)
+        kinesis = ctx.client("kinesis")
+        self._thread = threading.Thread(
+            target=self._feed, args=(StreamReader(kinesis, ctx.stream_name, from_start=True),), daemon=True
+        )
+        self._thread.name = "local-flink-feeder"
+        self._thread.start()
+
+    def _launch(self, ctx: LocalContext, restore_from: Path | None = None) -> None:
+        assert self._workdir is not None and self._spool is not None
+        ready = self._workdir / "job.ready"
+        ready.unlink(missing_ok=True)  # the feeder writes no spool file until the new job runs
         command = [
-            str(python),
+            str(flink_python()),
             "-m",
             "featurepulse_flink_local.job",
             "--spool",
-            str(spool),
+            str(self._spool.directory),
             "--table",
             self.table_name,
             "--endpoint-url",
@@ -140,6 +157,11 @@ class LocalFlink:
         ]
         for key, value in self.settings.to_properties().items():
             command += ["--property", f"{key}={value}"]
+        if self.checkpoint_interval_ms is not None:
+            command += ["--checkpoint-dir", str(self._workdir / "checkpoints")]
+            command += ["--checkpoint-interval-ms", str(self.checkpoint_interval_ms)]
+        if restore_from is not None:
+            command += ["--restore-from", str(restore_from)]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(str(path) for path in FLINK_PYTHONPATH)
         for name, value in FAKE_CREDENTIALS.items():
@@ -148,13 +170,36 @@ class LocalFlink:
         self._process = subprocess.Popen(
             command, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, start_new_session=True
         )
-        ctx.address_book.update(flink_job_log=log_path)
-        kinesis = ctx.client("kinesis")
-        self._thread = threading.Thread(
-            target=self._feed, args=(StreamReader(kinesis, ctx.stream_name, from_start=True),), daemon=True
-        )
-        self._thread.name = "local-flink-feeder"
-        self._thread.start()
+
+    # --- fault injection (the soak, featurepulse/local/soak.py); unused by `make run` ---------------
+    def latest_checkpoint(self) -> Path | None:
+        """The newest completed checkpoint (`chk-N` holding `_metadata`) of any run of the job, or None."""
+        if self._workdir is None:
+            return None
+        done = list((self._workdir / "checkpoints").glob("*/chk-*/_metadata"))
+        return max(done, key=lambda p: p.stat().st_mtime_ns).parent if done else None
+
+    def pause_feeding(self) -> None:
+        """The feeder writes no further spool file until the job is (re)started (`job.ready` reappears)."""
+        assert self._workdir is not None
+        (self._workdir / "job.ready").unlink(missing_ok=True)
+
+    @property
+    def spool(self) -> SpoolWriter | None:
+        return self._spool
+
+    def kill_job(self) -> None:
+        """SIGKILL the job and its JVM, as a crash would: no cancel, no final checkpoint, no flush."""
+        process = self._process
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+    def restart_job(self, ctx: LocalContext, restore_from: Path | None) -> None:
+        """Start the job again (from a retained checkpoint when given); the feeder resumes once it runs."""
+        self._launch(ctx, restore_from)
 
     def _feed(self, reader: StreamReader) -> None:
         """Stream -> spool files, in stream order.

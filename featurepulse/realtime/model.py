@@ -29,7 +29,7 @@ class ReferenceAggregation:
     def __init__(self, settings: RealtimeSettings) -> None:
         self.settings = settings
         self.watermark_ms: int | None = None
-        self._seen: set[str] = set()
+        self._seen: set[tuple[str, str]] = set()
         self._groups: dict[GroupKey, list[EngagementEvent]] = defaultdict(list)
         self.late_by_day: dict[int, int] = defaultdict(int)
         self.persons = LivePersons()
@@ -40,9 +40,9 @@ class ReferenceAggregation:
         for arrived in batch:
             event = self.persons.resolve(arrived)
             max_time = event.event_time_ms if max_time is None else max(max_time, event.event_time_ms)
-            if event.event_id in self._seen:  # first arrival wins, the job's de-duplication
+            if event.dedup_key in self._seen:  # first arrival wins, the job's de-duplication per (source, id)
                 continue
-            self._seen.add(event.event_id)
+            self._seen.add(event.dedup_key)
             if is_late(event.event_time_ms, self.watermark_ms, self.settings.allowed_lateness_ms):
                 self.late_by_day[day_start_ms(event.event_time_ms)] += 1
                 continue

@@ -4,7 +4,8 @@ The aggregation below is the same in AWS and locally. Only two tables differ: `r
 stream record, column `data` = the packed JSON Lines) and the sink `aggregates`. Between them:
 
     raw_records -> (Python) unpack + per-event window arithmetic -> `events` (rowtime, watermark)
-      -> unique_events   de-duplication on event_id, first arrival wins (materialized: one for all branches)
+      -> unique_events   de-duplication on (source_id, event_id), first arrival wins (materialized: one for
+                         all branches)
       -> on_time_events / late_events   split on CURRENT_WATERMARK, by the same rule the windows apply
       -> engagement      one row per (event, dimension): feature, campaign, variant, app
       -> minute and day TUMBLE windows with early firing, allowed lateness, late firing
@@ -27,6 +28,7 @@ UDF_COUNT_LATE_EVENT = "fp_count_late_event"  # returns 1 and counts the event i
 
 # Columns of `events` (what the Python unpack step emits), in order, with their SQL types.
 EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("source_id", "STRING"),  # with event_id, the key of the de-duplication (a messageId is unique per source)
     ("event_id", "STRING"),
     ("event_time_ms", "BIGINT"),
     ("person_key", "STRING"),  # featurepulse/realtime/persons.py
@@ -61,7 +63,7 @@ def table_config(settings: RealtimeSettings) -> dict[str, str]:
         "table.exec.emit.late-fire.enabled": "true",
         "table.exec.emit.late-fire.delay": "0 s",
         "table.exec.emit.allow-lateness": f"{settings.allowed_lateness_s} s",
-        # State of the de-duplication (per event id). Windows clean up on event time instead.
+        # State of the de-duplication (per source and event id). Windows clean up on event time instead.
         "table.exec.state.ttl": f"{settings.dedup_retention_s} s",
         "table.exec.source.idle-timeout": f"{settings.idle_timeout_s} s",
     }
@@ -76,7 +78,7 @@ UNIQUE_EVENTS = "unique_events"
 
 
 def unique_events_query() -> str:
-    """Keep-first-row de-duplication on event_id by arrival (processing) time: append-only, rowtime kept.
+    """Keep-first-row de-duplication on (source_id, event_id) by arrival (processing) time: append-only, rowtime kept.
 
     The job materializes its result as the table `unique_events` (a stream in between), so that the one
     de-duplication feeds every branch below; as a view, the planner would push each branch's projection
@@ -87,7 +89,8 @@ def unique_events_query() -> str:
     columns = ", ".join(EVENT_COLUMN_NAMES)
     return (
         f"SELECT {columns}, rowtime AS event_rowtime FROM (SELECT *, "
-        f"ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY pt ASC) AS row_num FROM {EVENTS}) WHERE row_num = 1"
+        "ROW_NUMBER() OVER (PARTITION BY source_id, event_id ORDER BY pt ASC) AS row_num "
+        f"FROM {EVENTS}) WHERE row_num = 1"
     )
 
 

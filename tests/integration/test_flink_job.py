@@ -22,6 +22,7 @@ from moto.server import ThreadedMotoServer
 
 from featurepulse.domain.packing import pack_events
 from featurepulse.realtime.dal import create_aggregates_table, from_dynamodb
+from featurepulse.realtime.events import engagement_from_enriched
 from featurepulse.realtime.local import FLINK_PYTHONPATH, REPO_ROOT, SpoolWriter, flink_python
 from featurepulse.realtime.model import reference_items
 from tests import realtime_scenario
@@ -156,6 +157,44 @@ def test_job_writes_the_reference_items_after_every_phase_then_ignores_a_full_re
         first_run.send(phase)
     # Then no item changes
     assert _stable(lambda: _table(dynamodb), seconds=4.0) == final
+
+
+def _two_sources_same_message_id() -> list[dict[str, Any]]:
+    """Two sources that both send messageId order-1001, each twice, on the next day (own feature and day rows:
+    the restart test below replays the scenario only)."""
+    base = realtime_scenario.raw_phases()[0][0]
+    events = []
+    for source_id, user_id, stage in (("src-web", "u-web", "use"), ("src-ios", "u-ios", "complete")):
+        events.append(
+            {
+                **base,
+                "event_id": "order-1001",
+                "source_id": source_id,
+                "user_id": user_id,
+                "anonymous_id": f"dev-{user_id}",
+                "feature": "two-sources",
+                "stage": stage,
+                "timestamp": "2025-03-02T09:20:00.000Z",
+                "received_at": "2025-03-02T09:20:00.000Z",
+                "campaign_name": None,
+                "experiment_id": None,
+                "variation_id": None,
+            }
+        )
+    return events + events
+
+
+def test_two_sources_with_the_same_message_id_are_both_counted(first_run, dynamodb):
+    # Given the scenario and its replay already aggregated (the test above)
+    settings, phases = realtime_scenario.settings(), realtime_scenario.phases()
+    raw = _two_sources_same_message_id()
+    # When two sources send the same messageId, each one twice
+    first_run.send(raw)
+    # Then both events count once each, exactly as the reference model says (dedup per source and messageId)
+    arrived = [*phases, *phases, [engagement_from_enriched(e) for e in raw]]
+    _wait_for(lambda: _table(dynamodb), reference_items(arrived, settings), first_run, "two sources")
+    row = _table(dynamodb)[("F#two-sources", "M#2025-03-02T09:20")]
+    assert (row["events"], row["uses"], row["completions"], row["persons"]) == (2, 1, 1, 2)
 
 
 def test_new_job_replaying_the_input_from_scratch_writes_identical_items(

@@ -181,3 +181,58 @@ def test_an_event_over_32_kb_stays_refused(aws: tuple[Any, Any]) -> None:
     audit = replay(store, kinesis)
     assert audit.replayed == [] and "32 KB" in audit.still_invalid[0].reason
     assert stream_events(kinesis) == []
+
+
+class _RefusingSource:
+    """A moto Kinesis client whose PutRecords refuses (throttles) every record of one source."""
+
+    def __init__(self, kinesis: Any, source_id: str) -> None:
+        self.kinesis, self.needle = kinesis, f'"source_id":"{source_id}"'.encode()
+
+    def put_records(self, *, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        refused = [self.needle in r["Data"] for r in Records]
+        accepted = [r for r, no in zip(Records, refused, strict=True) if not no]
+        results = iter(self.kinesis.put_records(StreamName=StreamName, Records=accepted)["Records"] if accepted else [])
+        out = [{"ErrorCode": "ProvisionedThroughputExceededException"} if no else next(results) for no in refused]
+        return {"FailedRecordCount": sum(refused), "Records": out}
+
+
+def test_two_sources_with_the_same_message_id_are_both_replayed_and_both_reach_the_lake(
+    aws: tuple[Any, Any],
+) -> None:
+    s3, kinesis = aws
+    store = S3Store(s3, BUCKET)
+    # Given two sources whose quarantined events both carry messageId order-1001
+    web = {**refused("old rule", raw_event(messageId="order-1001", userId="u-web")), "source_id": "src-web"}
+    ios = {**refused("old rule", raw_event(messageId="order-1001", userId="u-ios")), "source_id": "src-ios"}
+    quarantine(store, [web, ios])
+    # When replayed twice (forced: the stream then holds each event twice)
+    replay(store, kinesis)
+    replay(store, kinesis, force=True)
+    # Then the lake holds both events, once each: de-duplication is per source and messageId
+    writer = LakeWriter([S3Store(s3, BUCKET)])
+    for record in StreamReader(kinesis, STREAM).poll():
+        writer.add_record(record.data)
+    assert sum(f.rows for f in writer.flush()) == 2 and writer.stats.duplicates == 2
+
+
+def test_a_send_failure_names_only_the_event_of_the_source_that_failed(aws: tuple[Any, Any]) -> None:
+    s3, kinesis = aws
+    store = S3Store(s3, BUCKET)
+    # Given two sources' events with the same messageId, and a stream that refuses every record of src-ios
+    web = {**refused("old rule", raw_event(messageId="order-1001", userId="u-web")), "source_id": "src-web"}
+    ios = {**refused("old rule", raw_event(messageId="order-1001", userId="u-ios")), "source_id": "src-ios"}
+    quarantine(store, [web, ios])
+    # When replayed
+    audit = replay_quarantine(
+        store,
+        since=RECEIVED - timedelta(hours=1),
+        revalidate=revalidate_with_ingest,
+        send=stream_sender(_RefusingSource(kinesis, "src-ios"), STREAM, time_budget_ms=0),
+        requested_by="ops@example.com",
+        now=lambda: NOW,
+    )
+    # Then the web event is replayed and only the iOS one is reported as not sent
+    assert [r.quarantine_id for r in audit.replayed] == [web["quarantine_id"]]
+    assert [r.quarantine_id for r in audit.send_failed] == [ios["quarantine_id"]]
+    assert [e["source_id"] for e in stream_events(kinesis)] == ["src-web"]

@@ -97,6 +97,24 @@ def test_duplicates_across_records_are_written_once(lake: LocalStore) -> None:
     assert writer.stats.duplicates == 2
 
 
+def test_two_sources_sending_the_same_message_id_both_land_in_the_lake(lake: LocalStore) -> None:
+    # Given two sources that both send messageId order-1001, each one twice (client retries)
+    web = enriched(event_id="order-1001", source_id="src-web", user_id="u-web", timestamp=T0)
+    ios = enriched(event_id="order-1001", source_id="src-ios", user_id="u-ios", timestamp=T0)
+    writer = LakeWriter([lake])
+    # When all four copies arrive in separate records
+    for data in records_of([web]) + records_of([ios]) + records_of([web, ios]):
+        writer.add_record(data)
+    writer.flush()
+    # Then the lake holds both events, once each (de-duplication per source and messageId)
+    table = ds.dataset(lake.root / "events", format="parquet").to_table(columns=["source_id", "event_id"])
+    assert sorted(zip(*(c.to_pylist() for c in table.columns), strict=True)) == [
+        ("src-ios", "order-1001"),
+        ("src-web", "order-1001"),
+    ]
+    assert writer.stats.duplicates == 2
+
+
 def test_records_firehose_could_not_convert_go_to_the_error_prefix_with_their_data(lake: LocalStore) -> None:
     # Given a record with one good event, one whose timestamp cannot be a time and one line that is not JSON
     good, bad = enriched(timestamp=T0), enriched(timestamp="2026-11-25T25:99:00.000Z")

@@ -119,6 +119,28 @@ def test_replaying_the_whole_input_changes_nothing():
     assert model.items() == before
 
 
+def test_two_sources_sending_the_same_message_id_are_both_counted_and_each_resend_once():
+    # Given two sources that both send messageId order-1001 (ids are the client's, unique only per source),
+    # each resending its event once
+    t = 1_740_819_600_000  # 2025-03-01T09:00:00Z
+    web = EngagementEvent(
+        event_id="order-1001", event_time_ms=t, source_id="src-web", user_id="u1", feature="checkout", stage="use"
+    )
+    ios = EngagementEvent(
+        event_id="order-1001",
+        event_time_ms=t + 1000,
+        source_id="src-ios",
+        user_id="u2",
+        feature="checkout",
+        stage="complete",
+    )
+    # When the model aggregates them
+    items = reference_items([[web, ios], [web, ios]], RealtimeSettings(allowed_lateness_s=300, out_of_orderness_s=5))
+    # Then both events count, once each
+    row = items[("F#checkout", f"M#{DAY}T09:00")]
+    assert _counts(row) == (2, 0, 1, 1, 0, 2)
+
+
 # --- invariances --------------------------------------------------------------------------------
 
 _SETTINGS = RealtimeSettings(allowed_lateness_s=300, out_of_orderness_s=5)
@@ -127,6 +149,7 @@ _T0 = 1_740_819_600_000  # 2025-03-01T09:00:00Z
 _events = st.builds(
     EngagementEvent,
     event_id=st.text("abcdef", min_size=1, max_size=3),
+    source_id=st.sampled_from(["src-web", "src-ios"]),
     # Within 290 s of each other: no order can make one late (the span is below lateness + out-of-orderness).
     event_time_ms=st.integers(_T0, _T0 + 290_000),
     # One id per event: no identity link, so persons do not depend on arrival order (links do: see
@@ -144,7 +167,7 @@ _events = st.builds(
 def _unique_by_id(events):
     seen = {}
     for e in events:
-        seen.setdefault(e.event_id, e)
+        seen.setdefault((e.source_id, e.event_id), e)
     return list(seen.values())
 
 

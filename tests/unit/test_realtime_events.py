@@ -44,6 +44,7 @@ def test_reads_the_engagement_fields():
     assert engagement_from_enriched(event) == EngagementEvent(
         event_id="e02",
         event_time_ms=1_740_819_620_000,
+        source_id="src-web",
         user_id="u1",
         anonymous_id="dev-u1",
         feature="checkout",
@@ -53,6 +54,15 @@ def test_reads_the_engagement_fields():
         variation_id="A",
         duration_ms=1200,
     )
+
+
+def test_the_event_is_identified_by_its_source_and_message_id():
+    # Given the same messageId from two sources
+    base = {"event_id": "order-1001", "timestamp": "2025-03-01T09:00:00.000Z", "user_id": "u"}
+    web = engagement_from_enriched({**base, "source_id": "src-web"})
+    ios = engagement_from_enriched({**base, "source_id": "src-ios"})
+    # Then they are two events for the de-duplication
+    assert (web.dedup_key, ios.dedup_key) == (("src-web", "order-1001"), ("src-ios", "order-1001"))
 
 
 def test_anonymous_event_has_its_device_id_no_person_yet_and_bad_duration_is_ignored():

@@ -24,7 +24,7 @@ def test_every_metric_is_aggregated_in_both_windows():
         assert statements.count(f"{metric.sql()} AS `{metric.name}`") == 2
     assert "TUMBLE(rowtime, INTERVAL '1' MINUTE)" in statements
     assert "TUMBLE(rowtime, INTERVAL '1' DAY)" in statements
-    assert "PARTITION BY event_id ORDER BY pt ASC" in sql.unique_events_query()
+    assert "PARTITION BY source_id, event_id ORDER BY pt ASC" in sql.unique_events_query()
 
 
 def test_source_and_sink_tables_have_the_same_name_and_columns_in_aws_and_locally():

@@ -76,6 +76,7 @@ class UnpackRecords(FlatMapFunction):  # type: ignore[misc]
             event = self.persons.resolve(event)
             t = event.event_time_ms
             yield Row(
+                event.source_id,
                 event.event_id,
                 t,
                 event.person_key,
