@@ -43,7 +43,7 @@ from featurepulse.ingest.fields import (
     text_value,
 )
 from featurepulse.ingest.limits import DEFAULT_MAX_FUTURE_SECONDS, MAX_ID_CHARS, MIN_EVENT_TIME_MS
-from featurepulse.ingest.privacy import truncate_ip
+from featurepulse.ingest.privacy import is_ip_key, truncate_ip
 from featurepulse.ingest.timestamps import InvalidTimestampError, format_ms, parse_iso_ms
 
 _dumps = orjson.dumps
@@ -295,6 +295,8 @@ def enrich_event(raw: Any, event_type: str | None, request: RequestInfo, config:
         ip_prefix = truncate_ip(ip)
         if ip_prefix is not None:
             enriched["ip_prefix"] = ip_prefix  # else the source IP's, from the template
+    if "IP" in context or "Ip" in context or "iP" in context:  # other spellings: never stored, never read
+        context = {k: v for k, v in context.items() if not is_ip_key(k)}
     campaign = cget("campaign")
     if campaign.__class__ is dict:
         # UTM values are strings: tested inline, `text_value` only for anything else.

@@ -1,15 +1,18 @@
 """Client IP truncation (docs/design.md section 1, Privacy).
 
 A whole client IP is never stored: the enriched event keeps only its network prefix, IPv4 /24
-(`203.0.113.0/24`) and IPv6 /48 (`2001:db8:85a3::/48`); an IPv4-mapped IPv6 address counts as IPv4. `context.ip`
-is removed from the stored `context` and from quarantined events. Anything that is not an IP address gives no
-prefix at all.
+(`203.0.113.0/24`) and IPv6 /48 (`2001:db8:85a3::/48`). An IPv6 address that carries an IPv4 address counts
+as that IPv4 address, because its /48 would keep the whole of it: IPv4-mapped (`::ffff:a.b.c.d`), 6to4
+(`2002:AABB:CCDD::/48` is exactly a.b.c.d) and Teredo (`2001:0::/32`, the client's address obfuscated in the
+last 32 bits). `context.ip` is removed from the stored `context`; quarantined events lose every key spelled
+`ip` in any case, at any depth (`without_ip_keys`). Anything that is not an IP address gives no prefix at all.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
+from typing import Any
 
 IPV4_PREFIX_BITS = 24
 IPV6_PREFIX_BITS = 48
@@ -49,8 +52,53 @@ def _truncate_other(value: str) -> str | None:
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address):
-        mapped = address.ipv4_mapped
-        if mapped is None:
+        embedded = embedded_ipv4(address)
+        if embedded is None:
             return str(ipaddress.IPv6Network((address, IPV6_PREFIX_BITS), strict=False))
-        address = mapped
+        address = embedded
     return str(ipaddress.IPv4Network((address, IPV4_PREFIX_BITS), strict=False))
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for when its /48 would reveal it (mapped, 6to4, Teredo client)."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    return None
+
+
+def is_ip_key(key: object) -> bool:
+    """Whether a JSON key names an IP address: `ip` in any case (`ip`, `IP`, `Ip`, `iP`)."""
+    return type(key) is str and len(key) == 2 and key.lower() == "ip"
+
+
+def without_ip_keys(value: Any) -> Any:
+    """A copy of a JSON value without any key spelled `ip` (any case), at any depth, in objects and in arrays.
+
+    Iterative, so that an event nested a thousand levels deep (an invalid event on its way to the quarantine)
+    costs no recursion. Values that hold no object or array are returned as they are.
+    """
+    if type(value) is not dict and type(value) is not list:
+        return value
+    root: list[Any] = [None]
+    pending: list[tuple[Any, Any, Any]] = [(value, root, 0)]
+    while pending:
+        source, parent, slot = pending.pop()
+        if type(source) is dict:
+            copy: Any = {}
+            for key, item in source.items():
+                if is_ip_key(key):
+                    continue
+                copy[key] = item
+                if type(item) is dict or type(item) is list:
+                    pending.append((item, copy, key))
+        else:
+            copy = list(source)
+            for position, item in enumerate(copy):
+                if type(item) is dict or type(item) is list:
+                    pending.append((item, copy, position))
+        parent[slot] = copy
+    return root[0]

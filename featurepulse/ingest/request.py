@@ -30,6 +30,7 @@ from featurepulse.ingest.enrich import (
 )
 from featurepulse.ingest.fields import check_object, text_value
 from featurepulse.ingest.limits import MAX_EVENT_BYTES, MAX_REQUEST_BYTES
+from featurepulse.ingest.privacy import without_ip_keys
 from featurepulse.ingest.timestamps import format_ms, from_ms
 
 BATCH = "batch"
@@ -233,7 +234,7 @@ def quarantined_event(
     in (the event's own keys win). Two secrets are left out: `context.ip` (never stored whole) and `writeKey`.
     `quarantine_id` is a digest of the source and the event, the same when a client resends the event.
     """
-    redacted = _as_read(raw, event_type, request)
+    redacted = without_ip_keys(_as_read(raw, event_type, request))
     raw_text = dumps_any(redacted).decode()
     identity = redacted if type(redacted) is dict else {}
     canonical = dumps_any(redacted, sort_keys=True)

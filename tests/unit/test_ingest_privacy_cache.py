@@ -11,7 +11,7 @@ import ipaddress
 from hypothesis import given
 from hypothesis import strategies as st
 
-from featurepulse.ingest.privacy import truncate_ip
+from featurepulse.ingest.privacy import embedded_ipv4, truncate_ip
 
 
 def _reference_prefix(text: str) -> str | None:
@@ -19,9 +19,9 @@ def _reference_prefix(text: str) -> str | None:
         address = ipaddress.ip_address(text.strip())
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+    if isinstance(address, ipaddress.IPv6Address) and embedded_ipv4(address) is None:
         return str(ipaddress.IPv6Network((address, 48), strict=False))
-    v4 = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else address
+    v4 = embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else address
     assert v4 is not None
     return str(ipaddress.IPv4Network((v4, 24), strict=False))
 
