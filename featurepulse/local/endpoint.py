@@ -10,7 +10,11 @@ What this stand-in does the way API Gateway does it (as `cdk/ingest_api.py` conf
   itself (the CDK's `default_cors_preflight_options`), never by the Lambda.
 - `Content-Encoding: gzip` / `deflate` request bodies are decompressed before the handler is called (API
   Gateway decompresses method request payloads of the supported codings; a body that does not decode is
-  refused with 415). The header is passed through unchanged, as API Gateway passes client headers.
+  refused with 415). The header is passed through unchanged, as API Gateway passes client headers. Every
+  member of a multi-member gzip body is inflated (the handler sees the whole body), and inflation stops at the
+  handler's own request limit (`MAX_REQUEST_BYTES`, 500 KB): a body that inflates past it gets the handler's
+  413 `request_too_large` without being inflated further (a 300 KB gzip bomb never becomes 300 MB in memory).
+- A `Content-Length` that is not a non-negative integer, or a chunk size that is not hex, gets 400.
 - Bodies that are not UTF-8 text reach the handler base64-encoded with `isBase64Encoded: true`.
 - `X-Forwarded-For` gets the peer address appended; `requestContext.identity.sourceIp` is the peer.
 - A payload over API Gateway's 10 MB quota gets 413 without reaching the handler.
@@ -24,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import json
 import logging
 import threading
@@ -37,6 +40,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from featurepulse.ingest.limits import MAX_REQUEST_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +93,40 @@ class UnsupportedContentEncodingError(ValueError):
     """The body does not decode with the coding its `Content-Encoding` names (API Gateway answers 415)."""
 
 
+class InflatedBodyTooLargeError(ValueError):
+    """The body inflates past the limit (the handler's request limit: answered 413 `request_too_large`)."""
+
+
+class BadRequestError(ValueError):
+    """The request's framing is unreadable: a bad `Content-Length` or chunk size (answered 400)."""
+
+
+# zlib window bits: a gzip member (header and trailer) and a zlib (RFC 1950) stream, what `deflate` names.
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+_ZLIB_WBITS = zlib.MAX_WBITS
+
+
+def _inflate(body: bytes, coding: str, limit: int) -> bytes:
+    """Inflate `body`, never holding more than `limit` + 1 bytes of output. A gzip body may hold several members
+    (RFC 1952: a gzip file is a series of members): all are inflated, trailing NUL padding is ignored."""
+    out = bytearray()
+    data = body
+    while True:
+        inflater = zlib.decompressobj(_GZIP_WBITS if coding == "gzip" else _ZLIB_WBITS)
+        try:
+            out += inflater.decompress(data, limit + 1 - len(out))
+        except zlib.error as exc:
+            raise UnsupportedContentEncodingError(f"body is not valid {coding}: {exc}") from None
+        if len(out) > limit:
+            raise InflatedBodyTooLargeError(f"the body inflates to more than {limit} bytes")
+        if not inflater.eof:
+            raise UnsupportedContentEncodingError(f"body is not valid {coding}: the compressed data is truncated")
+        rest = inflater.unused_data
+        if coding != "gzip" or not rest.strip(b"\0"):
+            return bytes(out)
+        data = rest
+
+
 @dataclass
 class LocalLambdaContext:
     """The attributes of the Lambda context object that handlers and Powertools read."""
@@ -107,23 +146,18 @@ class LocalLambdaContext:
         return max(0, self.timeout_ms - elapsed_ms)
 
 
-def decode_content(body: bytes, content_encoding: str | None) -> bytes:
-    """Undo the request's `Content-Encoding` (codings applied in order, so undone in reverse)."""
+def decode_content(body: bytes, content_encoding: str | None, *, limit: int = MAX_REQUEST_BYTES) -> bytes:
+    """Undo the request's `Content-Encoding` (codings applied in order, so undone in reverse), each step within
+    `limit` bytes of output. Raises UnsupportedContentEncodingError or InflatedBodyTooLargeError."""
     if not content_encoding:
         return body
     codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
     for coding in reversed(codings):
         if coding == "identity":
             continue
-        try:
-            if coding == "gzip":
-                body = gzip.decompress(body)
-            elif coding == "deflate":
-                body = zlib.decompress(body)
-            else:
-                raise UnsupportedContentEncodingError(f"unsupported content coding {coding!r}")
-        except (OSError, EOFError, zlib.error) as exc:
-            raise UnsupportedContentEncodingError(f"body is not valid {coding}: {exc}") from exc
+        if coding not in ("gzip", "deflate"):
+            raise UnsupportedContentEncodingError(f"unsupported content coding {coding!r}")
+        body = _inflate(body, coding, limit)
     return body
 
 
@@ -225,6 +259,13 @@ class ProxyResponse:
     body: bytes
 
 
+def _request_too_large(limit: int) -> ProxyResponse:
+    """The handler's own 413 (docs/api.md, Limits), for a body that inflates past its request limit."""
+    message = f"the request inflates to more than {limit} bytes; the limit is {limit} bytes (500 KB) after inflation"
+    body = json.dumps({"success": False, "code": "request_too_large", "message": message}).encode()
+    return ProxyResponse(413, [("Content-Type", "application/json")], body)
+
+
 def _gateway_error(status: int, message: str) -> ProxyResponse:
     body = json.dumps({"message": message}).encode()
     return ProxyResponse(status, [("Content-Type", "application/json")], body)
@@ -269,6 +310,28 @@ def parse_proxy_response(result: Any) -> ProxyResponse:
     return ProxyResponse(int(result["statusCode"]), headers, body)
 
 
+def _content_length(value: str | None) -> int:
+    """The declared body length: absent is 0; anything but a non-negative decimal integer is a bad request (a
+    negative one would make the read wait for the client to close the connection)."""
+    if value is None or not value.strip():
+        return 0
+    text = value.strip()
+    if not text.isascii() or not text.isdigit():
+        raise BadRequestError(f"Content-Length {value[:40]!r} is not a non-negative integer")
+    return int(text)
+
+
+def _chunk_size(line: bytes) -> int:
+    text = line.split(b";")[0].strip() or b"0"
+    try:
+        size = int(text, 16)
+    except ValueError:
+        raise BadRequestError("a chunk size is not hexadecimal") from None
+    if size < 0 or not text.isalnum():
+        raise BadRequestError("a chunk size is not hexadecimal")
+    return size
+
+
 class _EndpointServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -300,7 +363,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             total = 0
             while True:
                 size_line = self.rfile.readline(65_537)
-                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                size = _chunk_size(size_line)
                 if size == 0:
                     while self.rfile.readline(65_537) not in (b"\r\n", b"\n", b""):
                         pass
@@ -313,7 +376,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 if total <= MAX_PAYLOAD_BYTES:
                     chunks.append(chunk)
                 self.rfile.readline(3)
-        length = int(self.headers.get("Content-Length") or 0)
+        length = _content_length(self.headers.get("Content-Length"))
         if length > MAX_PAYLOAD_BYTES:
             if length > 2 * MAX_PAYLOAD_BYTES:
                 self.close_connection = True
@@ -332,8 +395,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         request_id = str(uuid.uuid4())
         try:
             raw = self._read_body()
-        except ValueError:
-            self._send(_gateway_error(400, "Bad chunked encoding"), request_id)
+        except BadRequestError as exc:
+            # Nothing more is read from a connection whose framing is unknown: it is closed after the answer.
+            self.close_connection = True
+            self._send(_gateway_error(400, f"Bad Request: {exc}"), request_id)
             return
         if raw is None:
             self._send(_gateway_error(413, "Request Entity Too Large"), request_id)
@@ -343,6 +408,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except UnsupportedContentEncodingError as exc:
             logger.info("refused request %s: %s", request_id, exc)
             self._send(_gateway_error(415, "Unsupported Media Type"), request_id)
+            return
+        except InflatedBodyTooLargeError as exc:
+            logger.info("refused request %s: %s", request_id, exc)
+            self._send(_request_too_large(MAX_REQUEST_BYTES), request_id)
             return
         path = urlsplit(self.path).path or "/"
         if self.command == "OPTIONS":

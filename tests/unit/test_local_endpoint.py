@@ -11,6 +11,7 @@ import pytest
 
 from featurepulse.local.endpoint import (
     DEFAULT_ROUTES,
+    InflatedBodyTooLargeError,
     LocalLambdaContext,
     UnsupportedContentEncodingError,
     build_proxy_event,
@@ -113,6 +114,34 @@ def test_supported_content_codings_are_decoded(encoding, encode):
 def test_a_body_that_does_not_match_its_content_encoding_is_refused():
     with pytest.raises(UnsupportedContentEncodingError):
         decode_content(b'{"not": "gzip"}', "gzip")
+
+
+@pytest.mark.parametrize(("encoding", "encode"), [("gzip", gzip.compress), ("deflate", zlib.compress)])
+def test_inflation_stops_at_the_limit(encoding, encode):
+    # Given a body that inflates to one byte more than the limit, and one that inflates to exactly the limit
+    limit = 10_000
+    # Then the first is refused as too large, the second decoded
+    with pytest.raises(InflatedBodyTooLargeError):
+        decode_content(encode(b"x" * (limit + 1)), encoding, limit=limit)
+    assert decode_content(encode(b"x" * limit), encoding, limit=limit) == b"x" * limit
+
+
+def test_every_gzip_member_is_inflated_within_the_limit_and_trailing_padding_ignored():
+    # Given three gzip members, then NUL padding
+    body = gzip.compress(b"a" * 40) + gzip.compress(b"b" * 40) + gzip.compress(b"c" * 40) + b"\0" * 8
+    # Then all are inflated
+    assert decode_content(body, "gzip") == b"a" * 40 + b"b" * 40 + b"c" * 40
+    # And the limit holds over the members together, not per member
+    with pytest.raises(InflatedBodyTooLargeError):
+        decode_content(body, "gzip", limit=100)
+
+
+def test_a_truncated_or_garbage_followed_gzip_body_is_refused():
+    whole = gzip.compress(b"x" * 1000)
+    with pytest.raises(UnsupportedContentEncodingError, match="truncated"):
+        decode_content(whole[:-10], "gzip")
+    with pytest.raises(UnsupportedContentEncodingError):
+        decode_content(whole + b"not gzip", "gzip")
 
 
 def test_an_unknown_content_coding_is_refused():

@@ -8,10 +8,13 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import socket
 import threading
+import zlib
 
 import pytest
 
+from featurepulse.ingest.limits import MAX_REQUEST_BYTES
 from featurepulse.local.endpoint import MAX_PAYLOAD_BYTES, LocalApiEndpoint
 
 
@@ -90,6 +93,55 @@ def test_a_body_that_is_not_the_gzip_it_claims_is_refused_with_415_without_calli
     assert status == 415
     assert json.loads(body) == {"message": "Unsupported Media Type"}
     assert handler.events == []
+
+
+def _gzip_bomb(inflated_bytes: int) -> bytes:
+    """A gzip body of zeros: a few hundred KB that inflate to `inflated_bytes`."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    parts = [compressor.compress(block) for _ in range(inflated_bytes // len(block))]
+    return b"".join(parts) + compressor.flush()
+
+
+def test_a_gzip_body_that_inflates_past_the_request_limit_gets_413_with_a_reason_without_calling_the_handler(served):
+    # Given a ~100 KB gzip body that would inflate to 100 MB
+    endpoint, handler = served
+    bomb = _gzip_bomb(100 << 20)
+    assert len(bomb) < MAX_REQUEST_BYTES
+    # When it is posted
+    status, _, body = _request(endpoint, "POST", "/v1/batch", bomb, {"Content-Encoding": "gzip"})
+    # Then the endpoint answers the handler's 413 with its reason, and the handler is never called
+    assert status == 413
+    answer = json.loads(body)
+    assert answer["code"] == "request_too_large" and str(MAX_REQUEST_BYTES) in answer["message"]
+    assert handler.events == []
+
+
+def test_every_member_of_a_multi_member_gzip_body_reaches_the_handler(served):
+    # Given a body of two gzip members (what `cat a.gz b.gz` or a streaming client produces)
+    endpoint, handler = served
+    first, second = b'{"batch": [{"type": "track", ', b'"event": "Feature Viewed"}]}'
+    body = gzip.compress(first) + gzip.compress(second)
+    # When it is posted
+    status, _, _ = _request(endpoint, "POST", "/v1/batch", body, {"Content-Encoding": "gzip"})
+    # Then the handler sees the whole body, both members inflated
+    assert status == 200
+    assert handler.events[0]["body"] == (first + second).decode()
+
+
+@pytest.mark.parametrize("length", ["-5", "-1", "five", "1e3", "+3"])
+def test_a_content_length_that_is_not_a_non_negative_integer_gets_400_and_the_endpoint_keeps_serving(served, length):
+    # Given a request whose Content-Length is negative or not a number, on a connection the client keeps open
+    endpoint, handler = served
+    with socket.create_connection(("127.0.0.1", endpoint.port), timeout=10) as client:
+        client.sendall(f"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n{{}}".encode())
+        # When the endpoint reads it
+        answer = client.recv(65_536)
+    # Then it answers 400 at once (a read of a negative length would wait for the client to hang up)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert handler.events == []
+    # And the next request is served
+    assert _request(endpoint, "POST", "/v1/batch", b"{}")[0] == 200
 
 
 def test_a_payload_over_the_gateway_quota_is_refused_with_413_without_calling_the_handler(served):
