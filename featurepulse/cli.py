@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
+import os
 import sys
 from collections.abc import Sequence
 
@@ -27,10 +29,29 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2, never a stack trace."""
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("featurepulse")
+    except importlib.metadata.PackageNotFoundError:  # a checkout run without `pip install -e`
+        return "unknown (not installed)"
+
+
+def _help_when_no_verb(parser: argparse.ArgumentParser) -> None:
+    """A command group given without its verb (`featurepulse sources`) prints its help, not 'required'."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action.required = False
+            for child in action.choices.values():
+                _help_when_no_verb(child)
+            if parser.get_default("func") is None:
+                parser.set_defaults(func=lambda _args, group=parser: (group.print_help(), 2)[1])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="featurepulse", description="Feature-engagement analytics: ingest, lake, real time, reports."
     )
+    parser.add_argument("--version", action="version", version=f"featurepulse {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -40,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(subparsers)
+    for command in subparsers.choices.values():
+        _help_when_no_verb(command)
     return parser
 
 
@@ -57,6 +80,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # never a traceback for a user: one line, and how to get the details
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"featurepulse: error: {_explain(exc)} (set {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+DEBUG_ENV = "FEATUREPULSE_DEBUG"
+
+
+def _explain(exc: Exception) -> str:
+    """One line for an unexpected error; the AWS ones people meet first say what to do."""
+    name = type(exc).__name__
+    if name == "NoRegionError":
+        return "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or start the local stack (`make serve`)"
+    if name in ("NoCredentialsError", "PartialCredentialsError"):
+        return "no AWS credentials: configure them (aws configure / AWS_PROFILE), or start the local stack"
+    if name == "EndpointConnectionError":
+        return f"cannot reach the AWS endpoint: {exc} (is the local stack running? `make serve`)"
+    return f"{name}: {exc}"
 
 
 if __name__ == "__main__":

@@ -6,12 +6,15 @@ import argparse
 import json
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from featurepulse.cli import CliError
 from featurepulse.constants import ENV_SOURCES_TABLE
+from featurepulse.domain.schema import format_timestamp, parse_timestamp
+from featurepulse.ingest.settings import DEFAULT_SOURCES_CACHE_TTL_SECONDS
 from featurepulse.sources import SourceNotFoundError, create_source, list_sources, revoke_source
 
 
@@ -104,5 +107,12 @@ def _revoke(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(source.__dict__))
     else:
-        print(f"revoked {source.source_id} ({source.name}) at {source.revoked_at}")
+        # The ingest caches keys per Lambda instance (featurepulse/ingest/settings.py): say when it takes effect.
+        until = format_timestamp(
+            parse_timestamp(str(source.revoked_at)) + timedelta(seconds=DEFAULT_SOURCES_CACHE_TTL_SECONDS)
+        )
+        print(
+            f"revoked {source.source_id} ({source.name}) at {source.revoked_at}: its write key gets 401 from "
+            f"{until} at the latest (ingest instances cache keys for {DEFAULT_SOURCES_CACHE_TTL_SECONDS} s)"
+        )
     return 0

@@ -105,6 +105,7 @@ def test_the_cli_creates_lists_and_revokes(dynamodb: Any, capsys: pytest.Capture
     assert [s["source_id"] for s in listed] == [created["source_id"]]
     assert created["write_key"] not in json.dumps(listed)
     assert f"revoked {created['source_id']}" in revoked_text
+    assert "gets 401 from" in revoked_text and "cache keys for 60 s" in revoked_text
     assert "revoked" in table_text and created["source_id"] in table_text
 
 
