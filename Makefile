@@ -8,14 +8,16 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run serve test test-fast lint format synth deploy bench clean flink-connectors
+.PHONY: help setup run serve demo test test-fast lint format synth deploy diff bootstrap destroy bench clean flink-connectors
 
 help:
 	@echo "make run     the whole pipeline on this machine (no AWS account needed)"
 	@echo "make test    the full test suite (what CI runs)"
 	@echo "make lint    ruff + mypy + import contracts"
 	@echo "make synth   synthesize the CloudFormation template (offline) and cfn-lint it"
-	@echo "make deploy  cdk deploy (needs AWS credentials)"
+	@echo "make demo    the local stack with live synthetic traffic until Ctrl-C (watch the dashboard)"
+	@echo "make deploy  cdk deploy (needs AWS credentials); CONTEXT=\"-c key=value ...\" passes parameters"
+	@echo "make diff / bootstrap TARGET=aws://ACCOUNT/REGION / destroy   the other CDK verbs, same CONTEXT"
 	@echo "make bench   benchmarks; figures go to docs/performance.md"
 
 # --- set-up ------------------------------------------------------------------------------------
@@ -51,6 +53,10 @@ run: $(RUNTIME)
 serve: $(RUNTIME)
 	$(BIN)/featurepulse local --serve
 
+# Live numbers to watch: the stack stays up with synthetic traffic until Ctrl-C (dashboard URL printed).
+demo: $(RUNTIME)
+	$(BIN)/featurepulse local --serve --traffic
+
 test: $(SETUP)
 	$(MAKE) lint
 	$(BIN)/pytest tests
@@ -69,9 +75,26 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# CDK verbs: deploy parameters go in CONTEXT, passed through as they are, e.g.
+#   make deploy CONTEXT="-c streamMode=provisioned -c alarmEmail=ops@example.com"
+#   make bootstrap TARGET=aws://123456789012/eu-west-1
+# JSII_SILENCE_WARNING_* (exported above) keep Node's end-of-life banner out of the output.
+CONTEXT ?=
+TARGET ?=
+CDK := npx --no-install cdk
+
 synth: $(VENV)/.installed node_modules/.installed
-	npx --no-install cdk synth --quiet
+	$(CDK) synth --quiet $(CONTEXT)
 	$(BIN)/cfn-lint cdk.out/*.template.json
+
+diff: $(VENV)/.installed node_modules/.installed
+	$(CDK) diff $(CONTEXT)
+
+bootstrap: $(VENV)/.installed node_modules/.installed
+	$(CDK) bootstrap $(TARGET) $(CONTEXT)
+
+destroy: $(VENV)/.installed node_modules/.installed
+	$(CDK) destroy --all $(CONTEXT)
 
 # The Flink connector jars (Kinesis source, DynamoDB sink) from Maven Central, merged into flink/app/lib/: a deploy
 # needs them, synth and the tests never do (docs/realtime.md).
@@ -79,7 +102,7 @@ flink-connectors: flink/connectors.json
 	$(PYTHON) flink/fetch_connectors.py
 
 deploy: $(VENV)/.installed node_modules/.installed flink-connectors
-	npx --no-install cdk deploy --all
+	$(CDK) deploy --all $(CONTEXT)
 
 bench: $(RUNTIME)
 	$(BIN)/python -m bench
