@@ -1,12 +1,15 @@
 """GDPR erasure (docs/design.md section 4, docs/identity.md): remove every row of a person, auditably.
 
 What is erased, for a set of user ids U and anonymous ids A:
-- lake rows (events/) where `user_id` is in U, or where `user_id` is null and `anonymous_id` is in A;
+- lake rows (events/) where `user_id` is in U, or where `user_id` is null and `anonymous_id` is in A, and the
+  `alias` rows whose `properties.previousId` is in U or A (an alias names the erased id even when its user id
+  is another person's, or when the alias was never applied to the identity table);
 - A grows by the anonymous ids that appear on U's own rows (the pre-login events of the same person), unless
   `include_linked_anonymous_ids` is off. A row of another user that shares a device (same anonymous id, other
   user id) is never touched;
 - quarantined events (quarantine/) and Firehose error records (errors/) that name U or A, judged from their
-  identity fields and from the raw event they carry;
+  identity fields and from the raw event they carry (its `previousId` too, at the top level as Segment sends an
+  alias, or in `properties` as the lake stores it);
 - the person's rows of the identity table (identity/, docs/identity.md).
 
 Persons: a user id stands for its whole person. Before the scan, U grows by every user id of the person
@@ -55,6 +58,11 @@ if TYPE_CHECKING:
     from featurepulse.identity.store import IdentityStore
 
 IDENTITY_COLUMNS = ("user_id", "anonymous_id")
+# Read by the scan too: `type` for every file (small, dictionary-encoded), `properties` only for a file that
+# holds an alias row (its previousId is an id).
+TYPE_COLUMN = "type"
+PROPERTIES_COLUMN = "properties"
+ALIAS_TYPE = "alias"
 # Keys an event may carry its identity under: the Segment wire names and our enriched names.
 _RAW_USER_KEYS = ("userId", "user_id")
 _RAW_ANONYMOUS_KEYS = ("anonymousId", "anonymous_id")
@@ -128,24 +136,62 @@ class _Scan:
     has_user_rows: bool = False
 
 
+def _previous_id(properties: Any) -> Any:
+    """`previousId` of an event's properties (a dict, or JSON text as the lake stores it); None if absent."""
+    if isinstance(properties, str):
+        try:
+            properties = json.loads(properties)
+        except ValueError:
+            return None
+    return properties.get("previousId") if isinstance(properties, dict) else None
+
+
+def has_alias_rows(table: pa.Table) -> bool:
+    return TYPE_COLUMN in table.column_names and bool(
+        pc.any(pc.fill_null(pc.equal(table.column(TYPE_COLUMN), ALIAS_TYPE), False)).as_py()
+    )
+
+
 class _Matcher:
     def __init__(self, user_ids: frozenset[str], anonymous_ids: set[str]) -> None:
         self.user_ids = user_ids
         self.anonymous_ids = anonymous_ids
+        self.ids = user_ids | anonymous_ids  # what an alias's previousId may name (an anonymous or a user id)
         self._users = pa.array(sorted(user_ids), type=pa.string())
         self._anons = pa.array(sorted(anonymous_ids), type=pa.string())
 
     def rows(self, table: pa.Table) -> pa.ChunkedArray:
-        """Boolean mask of the rows to erase."""
+        """Boolean mask of the rows to erase (a table without `properties` is judged on its ids only)."""
         user = table.column("user_id")
         by_user = pc.fill_null(pc.is_in(user, value_set=self._users), False)
         by_anon = pc.and_(pc.is_null(user), pc.fill_null(pc.is_in(table.column("anonymous_id"), self._anons), False))
-        return pc.or_(by_user, by_anon)
+        mask = pc.or_(by_user, by_anon)
+        if PROPERTIES_COLUMN in table.column_names and has_alias_rows(table):
+            mask = pc.or_(mask, self._aliases_naming_an_id(table))
+        return mask
+
+    def _aliases_naming_an_id(self, table: pa.Table) -> pa.ChunkedArray:
+        """Alias rows whose previousId is an erased id (the properties of alias rows only are parsed)."""
+        is_alias = pc.fill_null(pc.equal(table.column(TYPE_COLUMN), ALIAS_TYPE), False)
+        positions = pc.indices_nonzero(is_alias).to_pylist()
+        properties = table.column(PROPERTIES_COLUMN).take(positions).to_pylist()
+        flags = [False] * table.num_rows
+        for position, props in zip(positions, properties, strict=True):
+            previous = _previous_id(props)
+            flags[position] = isinstance(previous, str) and previous in self.ids
+        return pa.chunked_array([pa.array(flags, type=pa.bool_())])
 
     def event(self, user_id: Any, anonymous_id: Any) -> bool:
         if isinstance(user_id, str) and user_id:
             return user_id in self.user_ids
         return isinstance(anonymous_id, str) and anonymous_id in self.anonymous_ids
+
+    def names_previous_id(self, event: dict[str, Any]) -> bool:
+        """An event whose previousId (top level as Segment sends an alias, or in properties) is an erased id."""
+        for previous in (event.get("previousId"), _previous_id(event.get("properties"))):
+            if isinstance(previous, str) and previous in self.ids:
+                return True
+        return False
 
     def raw_text(self, raw: str) -> bool:
         """Judge a raw event as the client sent it; unparsable text is matched on the quoted ids it contains."""
@@ -156,7 +202,9 @@ class _Matcher:
         if isinstance(parsed, dict):
             user = next((parsed[k] for k in _RAW_USER_KEYS if parsed.get(k) not in (None, "")), None)
             anon = next((parsed[k] for k in _RAW_ANONYMOUS_KEYS if parsed.get(k) not in (None, "")), None)
-            return self.event(str(user) if user is not None else None, str(anon) if anon is not None else None)
+            return self.event(
+                str(user) if user is not None else None, str(anon) if anon is not None else None
+            ) or self.names_previous_id(parsed)
         return any(json.dumps(i) in raw for i in [*self.user_ids, *self.anonymous_ids])
 
 
@@ -272,8 +320,12 @@ class LakeEraser:
     def _scan(self, keys: list[str], matcher: _Matcher, *, collect_linked: bool) -> list[_Scan]:
         def one(key: str) -> _Scan:
             with self.store.open(key) as handle:
-                # ParquetFile.read: footer + the two column chunks, without read_table's dataset set-up.
-                table = pq.ParquetFile(handle, pre_buffer=True).read(columns=list(IDENTITY_COLUMNS))
+                # ParquetFile.read: footer + the id and type column chunks, without read_table's dataset set-up;
+                # the properties only when the file holds an alias row.
+                parquet = pq.ParquetFile(handle, pre_buffer=True)
+                table = parquet.read(columns=[*IDENTITY_COLUMNS, TYPE_COLUMN])
+                if has_alias_rows(table):
+                    table = table.append_column(PROPERTIES_COLUMN, parquet.read(columns=[PROPERTIES_COLUMN]).column(0))
             mask = matcher.rows(table)
             linked: set[str] = set()
             has_user_rows = False

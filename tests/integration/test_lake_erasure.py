@@ -326,3 +326,55 @@ def test_a_run_killed_half_way_is_completed_by_the_next_one(tmp_path: Path, writ
     rows = lake_rows(store)
     assert {(r["user_id"], r["anonymous_id"]) for r in rows} == {("u-bob", "a-bob")}
     assert len(rows) == 8
+
+
+def alias(previous_id: str, user_id: str, hours: int) -> dict[str, Any]:
+    """An alias event as the lake stores it: previousId in the properties JSON text."""
+    return enriched(
+        type="alias",
+        event=None,
+        feature=None,
+        stage=None,
+        user_id=user_id,
+        anonymous_id=None,
+        properties=json.dumps({"previousId": previous_id}),
+        timestamp=T0 + timedelta(hours=hours),
+    )
+
+
+def test_alias_rows_whose_previous_id_is_the_erased_id_are_removed(store: S3Store) -> None:
+    # Given the lake of alice, bob and carol, plus aliases from alice's user id and from a visitor's device to
+    # other user ids (no identity table yet: the aliases are not applied), and an alias that names neither
+    fill_lake(store)
+    writer = LakeWriter([store])
+    writer.add_rows([alias("u-alice", "u-alice-new", 3), alias("a-visitor", "u-dave", 4), alias("u-x", "u-y", 4)])
+    writer.flush()
+    # When alice is erased, and the visitor by anonymous id only
+    erase(store, "u-alice", include_linked_anonymous_ids=False)
+    erase(store, anonymous_ids=frozenset({"a-visitor"}), include_linked_anonymous_ids=False)
+    # Then no alias row names either erased id; the other alias stays, and so do bob's and carol's rows
+    rows = lake_rows(store)
+    aliases = [json.loads(r["properties"])["previousId"] for r in rows if r["type"] == "alias"]
+    assert aliases == ["u-x"]
+    assert "u-alice" not in {r["user_id"] for r in rows}
+    assert {"u-bob", "u-carol"} <= {r["user_id"] for r in rows}
+
+
+def test_quarantined_and_error_records_naming_the_erased_id_as_previous_id_are_removed(store: S3Store) -> None:
+    # Given a quarantined alias from alice's user id (as the client sent it: previousId at the top level), one of
+    # bob's, and a Firehose error record of an alias from alice's user id (as the lake stores it)
+    key = put_quarantine(
+        store,
+        [
+            quarantined(user_id="u-alice-new", raw=json.dumps({"type": "alias", "previousId": "u-alice"})),
+            quarantined(user_id="u-bob", raw=json.dumps({"type": "alias", "previousId": "a-bob"})),
+        ],
+    )
+    writer = LakeWriter([store])
+    writer.add_rows([{**alias("u-alice", "u-alice-new", 1), "timestamp": "2026-11-25T25:99:00.000Z"}])
+    writer.flush()
+    # When alice is erased
+    audit = erase(store, "u-alice", include_linked_anonymous_ids=False)
+    # Then only bob's quarantined alias is left, and the error record is gone
+    assert [orjson.loads(line)["user_id"] for line in store.get(key).splitlines()] == ["u-bob"]
+    assert audit.quarantine_events_removed == 1 and audit.error_records_removed == 1
