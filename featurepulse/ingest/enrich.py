@@ -143,6 +143,16 @@ def normalize_country(value: str | None) -> str | None:
     return None
 
 
+def _describe(value: Any) -> str:
+    """A short, safe description of a client's value for a reason: never `str()` of a container, which
+    recurses (RecursionError on a value nested 1,000 levels deep) and can be as large as the request."""
+    if value.__class__ is str:
+        return repr(value[:40])
+    if value.__class__ in (int, float, bool):
+        return repr(value)[:40]
+    return f"(a JSON {'object' if value.__class__ is dict else 'array' if value.__class__ is list else 'value'})"
+
+
 def _nested_text(container: Any, key: str) -> str | None:
     if type(container) is dict:
         return text_value(container.get(key))
@@ -183,7 +193,7 @@ def enrich_event(raw: Any, event_type: str | None, request: RequestInfo, config:
     if kind.__class__ is not str or kind not in _EVENT_TYPE_SET:
         if kind is None:
             raise InvalidEventError(f"type is required in a batch: one of {', '.join(EVENT_TYPES)}")
-        raise InvalidEventError(f"unknown type {str(kind)[:40]!r}: expected one of {', '.join(EVENT_TYPES)}")
+        raise InvalidEventError(f"unknown type {_describe(kind)}: expected one of {', '.join(EVENT_TYPES)}")
 
     user_id = get("userId")
     if not (user_id.__class__ is str and 0 < len(user_id) <= MAX_ID_CHARS):

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-# An event's size is the length of its compact JSON; a request's is the length of its (decompressed) body.
+# A request's size is the length of its (decompressed) body. An event's size is measured the same way on every
+# route (docs/api.md, Limits): as the client sent it, the length of its compact JSON (UTF-8, no escapes that are
+# not needed), and as stored, the length of its enriched JSON line after the batch context is merged. Both must
+# be within MAX_EVENT_BYTES.
 MAX_EVENT_BYTES = 32 * 1024
 MAX_REQUEST_BYTES = 500 * 1024
+# Events in one batch: each one costs a stored row (stream or quarantine) and a line of the answer whatever its
+# size, so a body of tiny events must not multiply into rows (and an answer past Lambda's 6 MB response limit).
+MAX_BATCH_EVENTS = 5000
 # Identifiers become Kinesis partition keys (at most 256 characters) and dedup keys.
 MAX_ID_CHARS = 256
 # Corrected event times before this are refused: they come from unset device clocks, not from real events.

@@ -4,6 +4,11 @@ Two steps, because authentication sits between them (the write key may travel in
 `parse_request` reads the body (limits, JSON, shape; raises `RequestError` for a 400/413 answer), then
 `prepare_events` validates and enriches each event on its own: an invalid event becomes a rejection and a
 quarantined event, never a reason to refuse the others.
+
+Limits hold on what is stored (docs/api.md, Limits): an event's size is checked as sent (compact JSON) and as
+stored (its enriched line, with the batch context merged), the same way on every route; the quarantine keeps
+an invalid event as read, but a large batch context is folded into its rows only within a budget of the
+request's own size (`quarantined_event`), so no request multiplies itself on the stream or in the quarantine.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +35,7 @@ from featurepulse.ingest.enrich import (
     enrich_event,
 )
 from featurepulse.ingest.fields import check_object, text_value
-from featurepulse.ingest.limits import MAX_EVENT_BYTES, MAX_REQUEST_BYTES
+from featurepulse.ingest.limits import MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES
 from featurepulse.ingest.privacy import without_ip_keys
 from featurepulse.ingest.timestamps import format_ms, from_ms
 
@@ -38,6 +44,8 @@ ROUTES: tuple[str, ...] = (BATCH, *EVENT_TYPES)
 _GZIP_MAGIC = b"\x1f\x8b"
 _dumps = orjson.dumps
 _OPT_LINE = orjson.OPT_APPEND_NEWLINE
+# The key of a quarantined event's raw JSON that stands for the batch context when it was not folded in.
+BATCH_CONTEXT_MARKER = "$batchContext"
 
 
 class RequestError(Exception):
@@ -97,7 +105,13 @@ def decode_body(body: str | None, *, is_base64: bool) -> bytes:
         except (binascii.Error, ValueError):
             raise MalformedRequestError("malformed_body", "the body is marked base64 but does not decode") from None
     else:
-        data = body.encode()
+        try:
+            data = body.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate (e.g. a "\ud800" escape API Gateway decoded into the proxy event's body).
+            raise MalformedRequestError(
+                "malformed_body", "the body is not valid UTF-8 text: it contains a lone surrogate"
+            ) from None
     if data[:2] == _GZIP_MAGIC:
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
@@ -116,10 +130,6 @@ def parse_request(body: bytes, route: str) -> ParsedRequest:
         raise RequestTooLargeError(
             "request_too_large", f"the request is {size} bytes; the limit is {MAX_REQUEST_BYTES} bytes (500 KB)"
         )
-    if route != BATCH and size > MAX_EVENT_BYTES:
-        raise RequestTooLargeError(
-            "event_too_large", f"the event is {size} bytes; the limit is {MAX_EVENT_BYTES} bytes (32 KB) per event"
-        )
     if not body.strip():
         raise MalformedRequestError("malformed_json", "the body is empty; expected a JSON object")
     try:
@@ -131,10 +141,21 @@ def parse_request(body: bytes, route: str) -> ParsedRequest:
     write_key = document.get("writeKey")
     write_key = write_key if type(write_key) is str and write_key else None
     if route != BATCH:
+        # The event is measured as in a batch (`sent_event_bytes`), not by the body: escapes count once.
+        sent_bytes = sent_event_bytes(document) if size > MAX_EVENT_BYTES else 0
+        if sent_bytes > MAX_EVENT_BYTES:
+            raise RequestTooLargeError(
+                "event_too_large",
+                f"the event is {sent_bytes} bytes; the limit is {MAX_EVENT_BYTES} bytes (32 KB) per event",
+            )
         return ParsedRequest(route=route, events=[document], write_key=write_key, body_bytes=size)
     events = document.get("batch")
     if type(events) is not list or not events:
         raise MalformedRequestError("malformed_batch", "batch must be a non-empty array of events")
+    if len(events) > MAX_BATCH_EVENTS:
+        raise RequestTooLargeError(
+            "too_many_events", f"the batch has {len(events)} events; the limit is {MAX_BATCH_EVENTS} per request"
+        )
     try:
         sent_at_ms = check_sent_at(document.get("sentAt"))
         context = check_object(document.get("context"), "context")
@@ -143,6 +164,15 @@ def parse_request(body: bytes, route: str) -> ParsedRequest:
     return ParsedRequest(
         route=route, events=events, write_key=write_key, body_bytes=size, sent_at_ms=sent_at_ms, context=context
     )
+
+
+def sent_event_bytes(raw: Any) -> int:
+    """The size of an event as the client sent it, the same on every route: its compact JSON in UTF-8 (a `\\u00e9`
+    escape in the body counts as the 2 bytes of `é`). An event too deep to serialize counts as over the limit."""
+    try:
+        return len(_dumps(raw))
+    except orjson.JSONEncodeError:
+        return MAX_EVENT_BYTES + 1
 
 
 def prepare_events(
@@ -169,35 +199,53 @@ def prepare_events(
         context=parsed.context or None,
     )
     event_type = None if parsed.route == BATCH else parsed.route
-    # No event can exceed the per-event limit when the whole body is within it: measure only otherwise.
+    # No event can exceed the per-event limit as sent when the whole body is within it: measure only otherwise
+    # (a single-event route measured its event in `parse_request`).
     measure = parsed.route == BATCH and parsed.body_bytes > MAX_EVENT_BYTES
+    # A batch context over the limit by itself makes every event that inherits it whole too large as stored:
+    # those are refused without merging and serializing it once per event (CPU and memory amplification).
+    batch_context = parsed.context
+    oversized_context = bool(batch_context) and sent_event_bytes(batch_context) > MAX_EVENT_BYTES
+    folding = _ContextFolding(request, budget_bytes=parsed.body_bytes)
     prepared = PreparedRequest()
     records = prepared.records
     # partition key -> [bytes so far, line, event id, line, event id, ...] of its open record
     open_records: dict[str, list[Any]] = {}
     for index, raw in enumerate(parsed.events):
         try:
-            if measure and len(_dumps(raw)) > MAX_EVENT_BYTES:
+            if measure and sent_event_bytes(raw) > MAX_EVENT_BYTES:
                 raise InvalidEventError(f"the event is larger than {MAX_EVENT_BYTES} bytes (32 KB)")
+            if oversized_context and _inherits_whole(raw, batch_context):
+                raise InvalidEventError(_stored_too_large(None))
             enriched = enrich_event(raw, event_type, request, config)
-        except (ValueError, orjson.JSONEncodeError) as exc:
-            # InvalidEventError, the ValueError of a field rule, or orjson refusing a too-deep event
+            line = _dumps(enriched, option=_OPT_LINE)
+            size = len(line)
+            if size > _MAX_LINE_BYTES:
+                raise InvalidEventError(_stored_too_large(size - 1))
+        except (ValueError, orjson.JSONEncodeError, RecursionError) as exc:
+            # InvalidEventError, the ValueError of a field rule, or orjson refusing a too-deep event. A
+            # RecursionError cannot come from the rules (they never recurse into a client's value); it is caught
+            # so that a deep value reaching a library that recurses still costs only its own event.
             reason = (
                 f"the event is nested deeper than {MAX_SERIALIZABLE_DEPTH} levels"
-                if isinstance(exc, orjson.JSONEncodeError)
+                if isinstance(exc, orjson.JSONEncodeError | RecursionError)
                 else str(exc)
             )
             prepared.rejections.append(Rejection(index=index, reason=reason))
             prepared.quarantined.append(
                 quarantined_event(
-                    raw, index=index, reason=reason, request=request, request_id=request_id, event_type=event_type
+                    raw,
+                    index=index,
+                    reason=reason,
+                    request=request,
+                    request_id=request_id,
+                    event_type=event_type,
+                    folding=folding,
                 )
             )
             continue
         event_id = enriched["event_id"]
         key = enriched["user_id"] or enriched["anonymous_id"] or event_id  # partition_key_for, inline
-        line = _dumps(enriched, option=_OPT_LINE)
-        size = len(line)
         current = open_records.get(key)
         if current is None:
             open_records[key] = [size, line, event_id]
@@ -218,23 +266,90 @@ def prepare_events(
     return prepared
 
 
+# A stored line is the event's JSON and its newline.
+_MAX_LINE_BYTES = MAX_EVENT_BYTES + 1
+
+
+def _stored_too_large(size: int | None) -> str:
+    measured = "" if size is None else f" ({size} bytes)"
+    return (
+        f"the event as stored{measured}, with the batch context merged, is larger than {MAX_EVENT_BYTES} bytes (32 KB)"
+    )
+
+
+def _inherits_whole(raw: Any, batch_context: dict[str, Any] | None) -> bool:
+    """Whether an event would store every key of the batch context (its own context overrides none of them)."""
+    if type(raw) is not dict or not batch_context:
+        return False
+    own = raw.get("context")
+    return own is None or (type(own) is dict and batch_context.keys().isdisjoint(own))
+
+
 def _stream_record(key: str, record: list[Any]) -> StreamRecord:
     if len(record) == 3:
         return StreamRecord(key, record[1], (record[2],))
     return StreamRecord(key, b"".join(record[1::2]), tuple(record[2::2]))
 
 
+class _ContextFolding:
+    """How much of a request's batch context its quarantined events may carry (docs/api.md, Quarantine).
+
+    The batch context is folded into each quarantined event (so a replay re-validates the event as it was
+    read) while the bytes folded so far stay within `budget_bytes`, the request's own size; past that, an event
+    keeps its own context and a `$batchContext` marker saying the size left out and which quarantined event of
+    the request carries it whole. So a request's quarantine is at most its events as sent, plus one request's
+    worth of batch context, plus a bounded row per event: never the batch context once per event.
+    """
+
+    def __init__(self, request: RequestInfo, *, budget_bytes: int) -> None:
+        self.request = request
+        self.remaining = budget_bytes
+        self.context_bytes: int | None = None
+        self.carried_by: int | None = None
+
+    def fold(self, index: int) -> str | None:
+        """None when the batch context is folded into the event of `index`, else the marker's text."""
+        if self.context_bytes is None:
+            self.context_bytes = len(dumps_any(_without_ip(self.request.context or {})))
+        if self.context_bytes <= self.remaining:
+            self.remaining -= self.context_bytes
+            if self.carried_by is None:
+                self.carried_by = index
+            return None
+        where = (
+            f"; whole in the quarantined event with index {self.carried_by} of this request"
+            if self.carried_by is not None
+            else ""
+        )
+        return f"omitted: the batch context ({self.context_bytes} bytes) is stored once per request{where}"
+
+
 def quarantined_event(
-    raw: Any, *, index: int, reason: str, request: RequestInfo, request_id: str, event_type: str | None = None
+    raw: Any,
+    *,
+    index: int,
+    reason: str,
+    request: RequestInfo,
+    request_id: str,
+    event_type: str | None = None,
+    folding: _ContextFolding | None = None,
 ) -> QuarantinedEvent:
     """The quarantine row of an invalid event: the event, the reason, who sent it.
 
     `raw` is the event as the server read it, so that a replay after a fix re-validates it the same way: the
     client's event, with the route's `type` on a single-event route, and a batch's `sentAt` and `context` folded
-    in (the event's own keys win). Two secrets are left out: `context.ip` (never stored whole) and `writeKey`.
-    `quarantine_id` is a digest of the source and the event, the same when a client resends the event.
+    in (the event's own keys win) within the request's budget (`_ContextFolding`; without one, always).
+    Two secrets are left out: `context.ip` (never stored whole) and `writeKey`. `quarantine_id` is a digest of
+    the source and the event, the same when a client resends the event.
     """
-    redacted = without_ip_keys(_as_read(raw, event_type, request))
+    marker = None
+    if folding is not None and request.context and type(raw) is dict:
+        own = raw.get("context")
+        if own is None or type(own) is dict:
+            marker = folding.fold(index)
+    redacted = without_ip_keys(_as_read(raw, event_type, request, fold_context=marker is None))
+    if marker is not None and type(redacted) is dict:
+        redacted[BATCH_CONTEXT_MARKER] = marker
     raw_text = dumps_any(redacted).decode()
     identity = redacted if type(redacted) is dict else {}
     canonical = dumps_any(redacted, sort_keys=True)
@@ -253,7 +368,7 @@ def quarantined_event(
     )
 
 
-def _as_read(raw: Any, event_type: str | None, request: RequestInfo) -> Any:
+def _as_read(raw: Any, event_type: str | None, request: RequestInfo, *, fold_context: bool = True) -> Any:
     if type(raw) is not dict:
         return raw
     event = {k: v for k, v in raw.items() if k != "writeKey"}
@@ -262,8 +377,12 @@ def _as_read(raw: Any, event_type: str | None, request: RequestInfo) -> Any:
     if request.sent_at_ms is not None and event.get("sentAt") is None:
         event["sentAt"] = format_ms(request.sent_at_ms)
     context = event.get("context")
-    if request.context and (context is None or type(context) is dict):
+    if fold_context and request.context and (context is None or type(context) is dict):
         context = {**request.context, **(context or {})}
     if type(context) is dict:
-        event["context"] = {k: v for k, v in context.items() if k != "ip"}
+        event["context"] = _without_ip(context)
     return event
+
+
+def _without_ip(context: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in context.items() if k != "ip"}

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -21,9 +22,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from featurepulse.dal.clients import dynamodb_client, kinesis_client, reset_clients, s3_client
 from featurepulse.dal.sources import SourceCache, get_source_by_write_key
-from featurepulse.ingest.answers import Accepted, Refused
+from featurepulse.ingest.answers import Accepted, Refused, refused_body
 from featurepulse.ingest.request import BATCH
-from featurepulse.ingest.settings import settings_from_env
+from featurepulse.ingest.settings import DEFAULT_RETRY_AFTER_SECONDS, settings_from_env
 from featurepulse.observability import logger, metrics, tracer
 from lambdas.ingest.logic import IngestAnswer, IngestCall, IngestDependencies, ingest_call
 
@@ -55,7 +56,7 @@ RESPONSES: dict[int, OpenAPIResponse] = {
     200: _answer(Accepted, "Stored: valid events on the stream, invalid ones in the quarantine (listed)."),
     400: _answer(Refused, "Malformed body: not JSON, not an object, no `batch` array."),
     401: _answer(Refused, "Missing, unknown or revoked write key."),
-    413: _answer(Refused, "Request over 500 KB, or single event over 32 KB."),
+    413: _answer(Refused, "Request over 500 KB, over 5,000 events, or single event over 32 KB."),
     503: _answer(Refused, "Not stored: send the same request again after Retry-After seconds."),
 }
 
@@ -95,12 +96,58 @@ def _ingest(route: str) -> Response[str]:
         request_id=str(request_context.get("requestId") or app.lambda_context.aws_request_id),
         received_at_ms=int(received_at_ms) if received_at_ms else time.time_ns() // 1_000_000,
         time_budget_ms=_time_budget_ms(deps.settings.put_time_budget_ms),
+        remaining_ms=getattr(app.lambda_context, "get_remaining_time_in_millis", None),
         source_ip=identity.get("sourceIp"),
-        viewer_country=headers.get("CloudFront-Viewer-Country"),
+        # No viewer country: the API is a REGIONAL endpoint (cdk/ingest_api.py), with no CloudFront in front to
+        # set CloudFront-Viewer-Country, so that header is whatever the client wrote (docs/api.md, Enrichment).
+        # Country comes from context.locale only.
     )
     answer = ingest_call(call, deps)
     _record_metrics(answer)
     return Response(status_code=answer.status, content_type=_JSON, body=answer.body, headers=answer.headers)
+
+
+UNEXPECTED_ERROR_CODE = "temporarily_unavailable"
+
+
+# Registered for the exception types Powertools answers itself (a 404, a ServiceError), so that the catch-all
+# below, which Powertools looks up along each exception's MRO, does not turn them into 503s.
+@app.not_found
+def answer_not_found(_: NotFoundError) -> Response[str]:
+    return Response(
+        status_code=404, content_type=_JSON, body=refused_body("not_found", "no such route; see /openapi.json")
+    )
+
+
+def answer_service_error(error: ServiceError) -> Response[str]:
+    return Response(status_code=error.status_code, content_type=_JSON, body=refused_body("refused", str(error.msg)))
+
+
+def answer_unexpected_error(error: Exception) -> Response[str]:
+    """Any error no rule answers (a bug, or a dependency failing in a way nobody handles) becomes the documented
+    503 + Retry-After, never API Gateway's bare 502: SDKs keep the events and resend them, and the resend is
+    safe (dedup on messageId; nothing is reported accepted). Logged with the request id for the on-call."""
+    request_context = app.current_event.raw_event.get("requestContext") or {}
+    logger.exception(
+        "unexpected error; answering 503",
+        extra={"request_id": request_context.get("requestId"), "error_type": type(error).__name__},
+    )
+    metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+    try:
+        retry_after = dependencies().settings.retry_after_seconds
+    except Exception:  # settings themselves may be what failed; the answer must still be given
+        retry_after = DEFAULT_RETRY_AFTER_SECONDS
+    return Response(
+        status_code=503,
+        content_type=_JSON,
+        body=refused_body(UNEXPECTED_ERROR_CODE, "the request could not be handled; send the same request again"),
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+# Registered without decorator syntax: Powertools' decorators are untyped (mypy strict).
+app.exception_handler(ServiceError)(answer_service_error)
+app.exception_handler(Exception)(answer_unexpected_error)
 
 
 def _time_budget_ms(configured_ms: int) -> int:

@@ -10,14 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
 from featurepulse import constants
 from featurepulse.dal import clients
 from featurepulse.dal.stream import THROTTLED
 from tests.integration.ingest_support import (
     BUCKET,
+    REGION,
     TABLE,
     Stack,
     invoke,
@@ -201,3 +204,37 @@ def test_a_sources_table_outage_gets_503(stack: Stack) -> None:
     # Then the answer is 503 with Retry-After, not 401 (the key may be valid) and not a crash
     assert (status, answer["code"]) == (503, "sources_unavailable")
     assert "Retry-After" in headers
+
+
+def test_an_unexpected_dependency_error_is_a_503_with_retry_after_and_is_logged(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a Kinesis client that answers PutRecords with something no rule expects: a botocore Stubber at the
+    # AWS boundary returns a response that passes the service model but lists one result for two records
+    kinesis = boto3.client("kinesis", region_name=REGION)
+    stubber = Stubber(kinesis)
+    refused = {"ErrorCode": "InternalFailure", "ErrorMessage": "internal failure"}
+    stubber.add_response("put_records", {"FailedRecordCount": 1, "Records": [refused]})
+    stubber.activate()
+    use_kinesis(monkeypatch, kinesis)
+    request = proxy_event("/v1/batch", body=batch_of(2), write_key=stack.write_key)
+
+    # When a batch is posted
+    status, headers, answer = invoke(request)
+
+    # Then the answer is the documented 503 with Retry-After (not API Gateway's bare 502), asking for a resend
+    assert status == 503
+    assert headers["Retry-After"] == "2"
+    assert answer == {
+        "success": False,
+        "code": "temporarily_unavailable",
+        "message": "the request could not be handled; send the same request again",
+    }
+    # And the error is logged with the request id and the exception
+    (entry,) = [r for r in caplog.records if r.getMessage() == "unexpected error; answering 503"]
+    assert entry.levelname == "ERROR"
+    assert entry.request_id == request["requestContext"]["requestId"]  # type: ignore[attr-defined]
+    assert entry.exc_info is not None
+    assert entry.exc_info[0] is ValueError
+    # And nothing is on the stream, so the resend stores each event once
+    assert stack.stream_events() == []
