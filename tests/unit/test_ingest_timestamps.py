@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from featurepulse.domain.schema import format_timestamp, parse_timestamp
 from featurepulse.ingest.timestamps import (
+    MAX_TIME_MS,
+    MIN_TIME_MS,
     InvalidTimestampError,
     corrected_timestamp_ms,
     format_ms,
@@ -88,3 +90,35 @@ def test_without_sent_at_the_timestamp_is_kept_and_without_timestamp_it_is_the_r
     # Given missing sentAt or missing timestamp / When corrected / Then the rule's fallbacks apply
     assert corrected_timestamp_ms(timestamp_ms=5, sent_at_ms=None, received_at_ms=9) == 5
     assert corrected_timestamp_ms(timestamp_ms=None, sent_at_ms=7, received_at_ms=9) == 9
+
+
+@given(st.integers(min_value=MIN_TIME_MS, max_value=MAX_TIME_MS))
+def test_every_representable_time_is_written_with_a_four_digit_year_and_round_trips(epoch_ms: int) -> None:
+    # Given any time from year 0001 to 9999 / When it is formatted
+    text = format_ms(epoch_ms)
+
+    # Then the year has four digits (0999, not 999), the text has the fixed width, and it parses back
+    assert len(text) == len("2026-11-25T12:00:00.000Z")
+    assert text[4] == "-" and text[:4].isdigit()
+    assert parse_iso_ms(text) == epoch_ms
+
+
+def test_a_time_before_year_1000_is_zero_padded() -> None:
+    # Given a time in year 999 / When it is parsed and formatted / Then the year is 0999
+    assert format_ms(parse_iso_ms("0999-03-04T05:06:07.089Z")) == "0999-03-04T05:06:07.089Z"
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_time_outside_utc_years_1_to_9999_is_refused_with_a_reason(text: str) -> None:
+    # Given an ISO text Python parses, whose UTC time is in year 10000 or year 0
+    # When it is parsed / Then it is refused as out of range (a ValueError with a reason, not an OverflowError)
+    with pytest.raises(InvalidTimestampError, match="out of range: UTC years 0001 to 9999"):
+        parse_iso_ms(text)
+
+
+@pytest.mark.parametrize("epoch_ms", [MIN_TIME_MS - 1, MAX_TIME_MS + 1, -(10**18), 10**18])
+def test_formatting_a_time_out_of_range_is_refused_with_a_reason(epoch_ms: int) -> None:
+    # Given an epoch ms outside the representable range (a clock-skew correction can compute one)
+    # When it is formatted / Then it is refused with InvalidTimestampError, never an OverflowError
+    with pytest.raises(InvalidTimestampError, match="out of range"):
+        format_ms(epoch_ms)

@@ -1,0 +1,159 @@
+"""Limits on the event as stored and a quarantine that never multiplies a request (issue 10, amplification)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+import pytest
+
+from featurepulse.dal.quarantine import quarantine_body
+from featurepulse.domain.stages import DEFAULT_STAGE_MAP
+from featurepulse.ingest.enrich import EnrichmentConfig
+from featurepulse.ingest.limits import MAX_BATCH_EVENTS, MAX_EVENT_BYTES
+from featurepulse.ingest.request import (
+    BATCH,
+    BATCH_CONTEXT_MARKER,
+    MalformedRequestError,
+    PreparedRequest,
+    RequestTooLargeError,
+    decode_body,
+    parse_request,
+    prepare_events,
+    sent_event_bytes,
+)
+from featurepulse.ingest.timestamps import parse_iso_ms
+
+RECEIVED_AT_MS = parse_iso_ms("2026-11-25T12:00:01.000Z")
+CONFIG = EnrichmentConfig(stage_map=DEFAULT_STAGE_MAP)
+
+
+def prepare(body: bytes, route: str = BATCH) -> PreparedRequest:
+    return prepare_events(
+        parse_request(body, route),
+        source_id="src_test",
+        request_id="req-1",
+        received_at_ms=RECEIVED_AT_MS,
+        config=CONFIG,
+    )
+
+
+def track(i: int, **extra: Any) -> dict[str, Any]:
+    return {"type": "track", "event": "Feature Used", "userId": f"u-{i}", "messageId": f"m-{i}", **extra}
+
+
+def stored_lines(prepared: PreparedRequest) -> list[bytes]:
+    return [line for record in prepared.records for line in record.data.splitlines()]
+
+
+def test_an_event_within_32_kb_as_sent_but_over_it_as_stored_is_rejected() -> None:
+    # Given a batch context of 20 KB and an event whose own context adds 15 KB: each within 32 KB alone
+    body = orjson.dumps(
+        {"batch": [track(0, context={"own": "y" * 15_000}), track(1)], "context": {"pad": "x" * 20_000}}
+    )
+
+    # When it is prepared
+    prepared = prepare(body)
+
+    # Then the merged event is rejected with the stored size in the reason; the other is stored, within 32 KB
+    assert [r.index for r in prepared.rejections] == [0]
+    assert "as stored (" in prepared.rejections[0].reason
+    assert [json.loads(line)["event_id"] for line in stored_lines(prepared)] == ["m-1"]
+    assert all(len(line) <= MAX_EVENT_BYTES for line in stored_lines(prepared))
+
+
+def test_a_batch_context_over_32_kb_rejects_the_events_that_inherit_it_without_merging_it() -> None:
+    # Given a 40 KB batch context; event 0 inherits it whole, event 1 overrides its only key
+    body = orjson.dumps({"batch": [track(0), track(1, context={"pad": "small"})], "context": {"pad": "x" * 40_000}})
+
+    # When it is prepared
+    prepared = prepare(body)
+
+    # Then event 0 is rejected as too large as stored; event 1 stores its own value
+    assert [(r.index, r.reason) for r in prepared.rejections] == [
+        (0, "the event as stored, with the batch context merged, is larger than 32768 bytes (32 KB)")
+    ]
+    (line,) = stored_lines(prepared)
+    assert json.loads(json.loads(line)["context"]) == {"pad": "small"}
+
+
+def test_the_quarantine_folds_the_batch_context_once_within_the_request_budget() -> None:
+    # Given 400 invalid tiny events (no event name) and a 300 KB batch context
+    context = {f"k{i}": "v" * 290 for i in range(1000)}
+    body = orjson.dumps({"batch": [{"type": "track", "userId": f"u-{i}"} for i in range(400)], "context": context})
+
+    # When it is prepared
+    prepared = prepare(body)
+
+    # Then the quarantine (as written to S3) is O(request size), not 400 copies of the context
+    assert len(prepared.quarantined) == 400
+    assert len(quarantine_body(prepared.quarantined)) <= 2 * len(body)
+    # And the first row carries the context whole; the others say how large it is and where it is
+    raws = [json.loads(q.raw) for q in prepared.quarantined]
+    assert raws[0]["context"] == context
+    assert BATCH_CONTEXT_MARKER not in raws[0]
+    for raw in raws[1:]:
+        assert "context" not in raw
+        assert raw[BATCH_CONTEXT_MARKER].startswith("omitted: the batch context (")
+        assert "index 0 of this request" in raw[BATCH_CONTEXT_MARKER]
+
+
+def test_a_small_batch_context_is_folded_into_every_quarantined_event() -> None:
+    # Given three invalid events and a small batch context (within the request's budget for all of them)
+    body = orjson.dumps({"batch": [{"type": "track", "userId": f"u-{i}"} for i in range(3)], "context": {"a": 1}})
+
+    # When it is prepared / Then each quarantined event replays as read: with the batch context merged
+    prepared = prepare(body)
+    assert [json.loads(q.raw)["context"] for q in prepared.quarantined] == [{"a": 1}] * 3
+
+
+def test_a_batch_of_more_than_the_event_limit_is_refused_with_413() -> None:
+    # Given a batch of tiny (invalid) events, one more than the limit
+    body = orjson.dumps({"batch": [1] * (MAX_BATCH_EVENTS + 1)})
+
+    # When it is parsed / Then it is refused as a whole, before any row is made
+    with pytest.raises(RequestTooLargeError, match="5000 per request") as refused:
+        parse_request(body, BATCH)
+    assert refused.value.error == "too_many_events"
+
+
+@pytest.mark.parametrize("count", [12_000, 17_000])
+def test_the_32_kb_limit_counts_the_same_bytes_on_a_single_event_route_and_in_a_batch(count: int) -> None:
+    # Given an event of `count` "é" written as \u00e9 escapes in the body (6 bytes each; 2 in UTF-8)
+    event = track(0, properties={"note": "\u00e9" * count})
+    single_body = json.dumps(event).encode()
+    batch_body = json.dumps({"batch": [event]}).encode()
+
+    # When it is measured on /v1/track and in a batch
+    within = sent_event_bytes(event) <= MAX_EVENT_BYTES
+    if within:
+        single = prepare(single_body, "track")
+        batch = prepare(batch_body)
+        # Then both routes accept it
+        assert (single.accepted, batch.accepted) == (1, 1)
+    else:
+        # Then both routes refuse it: the single call as a whole, the batch event alone
+        with pytest.raises(RequestTooLargeError):
+            parse_request(single_body, "track")
+        assert [r.index for r in prepare(batch_body).rejections] == [0]
+    assert len(single_body) > MAX_EVENT_BYTES  # the body alone would have refused both sizes
+
+
+def test_a_type_nested_1000_levels_deep_is_rejected_alone_with_a_short_reason() -> None:
+    # Given a batch whose first event's type is an array nested 1,000 levels deep (orjson parses up to 1024)
+    deep = b"[" * 1000 + b"]" * 1000
+    body = b'{"batch": [{"type": ' + deep + b', "event": "e", "userId": "u"}, ' + orjson.dumps(track(1)) + b"]}"
+
+    # When it is prepared / Then only that event is rejected, with a reason that does not print the value
+    prepared = prepare(body)
+    assert prepared.accepted == 1
+    assert [(r.index, r.reason) for r in prepared.rejections] == [
+        (0, "unknown type (a JSON array): expected one of track, page, screen, identify, group, alias")
+    ]
+
+
+def test_a_body_with_a_lone_surrogate_character_is_malformed() -> None:
+    # Given a proxy-event body (text) holding a lone surrogate / When it is decoded / Then 400 with a reason
+    with pytest.raises(MalformedRequestError, match="lone surrogate"):
+        decode_body('{"batch": [{"event": "\ud800"}]}', is_base64=False)
