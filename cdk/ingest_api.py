@@ -40,6 +40,16 @@ INGEST_HANDLER = "lambdas.ingest.handler.lambda_handler"
 INGEST_RUNTIME = lambda_.Runtime.PYTHON_3_12
 CORS_ALLOW_HEADERS: tuple[str, ...] = ("Authorization", "Content-Type", "X-Amz-Date", "X-Api-Key")
 RATE_LIMIT_RETRY_AFTER_SECONDS = 60
+
+# The AWS managed rule groups of the web ACL, in evaluation order after the rate rule, with the web ACL capacity
+# units (WCU) AWS documents for each ("Baseline rule groups", AWS WAF developer guide). A rate-based rule
+# aggregated by IP costs 2 WCU. The total stays within the 1,500 WCU the basic WAF price covers (a web ACL may
+# hold up to 5,000 at extra cost); tests/infrastructure/test_ingest_infrastructure.py adds them up.
+COMMON_RULE_SET = "AWSManagedRulesCommonRuleSet"
+KNOWN_BAD_INPUTS_RULE_SET = "AWSManagedRulesKnownBadInputsRuleSet"
+MANAGED_RULE_GROUP_WCU: dict[str, int] = {COMMON_RULE_SET: 700, KNOWN_BAD_INPUTS_RULE_SET: 200}
+RATE_RULE_WCU = 2
+WEB_ACL_PRICED_WCU = 1500
 # The access log: who called what and how it went, without the caller's IP (docs/design.md section 1, privacy).
 ACCESS_LOG_FIELDS: dict[str, str] = {
     "requestId": apigw.AccessLogField.context_request_id(),
@@ -310,12 +320,12 @@ class IngestApi(Construct):
             visibility_config=visibility("featurepulse-rate-limit"),
         )
         common_rules = wafv2.CfnWebACL.RuleProperty(
-            name="AWSManagedRulesCommonRuleSet",
+            name=COMMON_RULE_SET,
             priority=1,
             statement=wafv2.CfnWebACL.StatementProperty(
                 managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
                     vendor_name="AWS",
-                    name="AWSManagedRulesCommonRuleSet",
+                    name=COMMON_RULE_SET,
                     # SizeRestrictions_BODY blocks bodies over 8 KB; Segment batches may be 500 KB, and the
                     # Lambda enforces the real limits (413 with a reason). Count, never block, those rules.
                     rule_action_overrides=[
@@ -330,12 +340,27 @@ class IngestApi(Construct):
             override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
             visibility_config=visibility("featurepulse-common-rules"),
         )
+        # Request patterns of known exploits (Log4j JNDI lookups, Java deserialization, exploitable paths, a
+        # localhost Host header, PROPFIND) in headers, path, query string and the first 16 KB of the body: none is
+        # ever part of an analytics event, so the group blocks as AWS ships it. After the rate rule, so a flood of
+        # them is still answered 429 and counted per IP.
+        known_bad_inputs = wafv2.CfnWebACL.RuleProperty(
+            name=KNOWN_BAD_INPUTS_RULE_SET,
+            priority=2,
+            statement=wafv2.CfnWebACL.StatementProperty(
+                managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                    vendor_name="AWS", name=KNOWN_BAD_INPUTS_RULE_SET
+                )
+            ),
+            override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+            visibility_config=visibility("featurepulse-known-bad-inputs"),
+        )
         return wafv2.CfnWebACL(
             self,
             "WebAcl",
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            rules=[rate_rule, common_rules],
+            rules=[rate_rule, common_rules, known_bad_inputs],
             visibility_config=visibility("featurepulse-ingest-acl"),
-            description="featurepulse ingest API: per-IP rate limit and AWS common rules",
+            description="featurepulse ingest API: per-IP rate limit, AWS common rules and known bad inputs",
         )

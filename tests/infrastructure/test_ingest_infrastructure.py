@@ -10,6 +10,12 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
+from cdk.ingest_api import (
+    KNOWN_BAD_INPUTS_RULE_SET,
+    MANAGED_RULE_GROUP_WCU,
+    RATE_RULE_WCU,
+    WEB_ACL_PRICED_WCU,
+)
 from featurepulse.constants import (
     ENV_LOG_LEVEL,
     ENV_METRICS_NAMESPACE,
@@ -234,6 +240,49 @@ def test_waf_rate_limits_per_ip_with_429_and_is_associated_with_the_stage(synthe
         if body["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
     ]
     assert {"Ref": stage_id} in association["Properties"]["ResourceArn"]["Fn::Join"][1]
+
+
+def test_waf_blocks_known_bad_inputs_after_the_rate_rule_within_the_priced_capacity(synthesized: Synthesized) -> None:
+    # Given the web ACL
+    _, acl = synthesized.resource(synthesized.stack.ingest_api.web_acl)
+    rules = acl["Properties"]["Rules"]
+    # Then the AWS known-bad-inputs group runs as shipped (blocking: Log4j, Java deserialization, exploit paths),
+    # with its own metric
+    synthesized.template.has_resource_properties(
+        "AWS::WAFv2::WebACL",
+        {
+            "Rules": Match.array_with(
+                [
+                    {
+                        "Name": KNOWN_BAD_INPUTS_RULE_SET,
+                        "Priority": Match.any_value(),
+                        "Statement": {
+                            "ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": KNOWN_BAD_INPUTS_RULE_SET}
+                        },
+                        "OverrideAction": {"None": {}},
+                        "VisibilityConfig": Match.object_like(
+                            {"MetricName": "featurepulse-known-bad-inputs", "CloudWatchMetricsEnabled": True}
+                        ),
+                    }
+                ]
+            )
+        },
+    )
+    # And the rate rule is evaluated first, every priority is distinct
+    priorities = {rule["Name"]: rule["Priority"] for rule in rules}
+    assert min(priorities, key=priorities.__getitem__) == "RateLimitPerIp"
+    assert len(set(priorities.values())) == len(rules)
+    # And the capacity of the rules (documented WCU of each managed group, 2 for the rate rule) stays within
+    # what the basic WAF price covers; a managed group without a known WCU fails here
+    groups = [
+        r["Statement"]["ManagedRuleGroupStatement"]["Name"]
+        for r in rules
+        if "ManagedRuleGroupStatement" in r["Statement"]
+    ]
+    assert sorted(groups) == sorted(MANAGED_RULE_GROUP_WCU)
+    rate_rules = [r for r in rules if "RateBasedStatement" in r["Statement"]]
+    total = sum(MANAGED_RULE_GROUP_WCU[g] for g in groups) + RATE_RULE_WCU * len(rate_rules)
+    assert total <= WEB_ACL_PRICED_WCU
 
 
 # --- stream, table, bucket ------------------------------------------------------------------------------
