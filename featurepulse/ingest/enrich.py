@@ -15,7 +15,8 @@ Mapping (docs/api.md has the table):
 - campaign_*: `context.campaign` {name, source, medium, term, content}.
 - platform: `web` for browser libraries, else `context.os.name`, `context.device.type`, `context.library.name`.
 - app_version: `context.app.version`. user_agent: `context.userAgent`.
-- country: the CloudFront-Viewer-Country header, else the region of `context.locale` (`en-US` -> `US`).
+- country: `RequestInfo.viewer_country` when a trusted front set one (the Lambda passes none: its REGIONAL
+  endpoint has no CloudFront to set the header, docs/api.md), else the region of `context.locale` (`en-US` -> `US`).
 - ip_prefix: `context.ip`, else the request's source IP, truncated (`featurepulse.ingest.privacy`).
 - properties: the call's payload as JSON text: track/page/screen `properties` (with page/screen `category`),
   identify `traits`, group `{"groupId", "traits"}`, alias `{"previousId"}`.
