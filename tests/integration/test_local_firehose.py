@@ -23,7 +23,7 @@ from featurepulse.lake.local import LocalFirehose, lake_totals
 from featurepulse.lake.parquet import parquet_to_table
 from featurepulse.lake.writer import BufferingHints
 from featurepulse.local.components import AddressBook, LocalComponent, LocalContext
-from tests.lake_samples import quarantined, user_events
+from tests.lake_samples import enriched, quarantined, user_events
 
 T0 = datetime(2026, 11, 25, 23, 30, tzinfo=UTC)
 
@@ -105,6 +105,27 @@ def test_every_accepted_event_is_in_the_lake_exactly_once_even_when_sent_twice(c
         .to_pylist()
     ]
     assert sorted(bucket_ids) == sorted(ids)
+
+
+def test_two_sources_with_the_same_message_id_are_both_in_the_lake_and_their_resends_are_not(ctx: LocalContext) -> None:
+    # Given two sources that both send messageId order-1001, and each resend put on the stream again
+    web = enriched(event_id="order-1001", source_id="src-web", user_id="u-web", timestamp=T0)
+    ios = enriched(event_id="order-1001", source_id="src-ios", user_id="u-ios", timestamp=T0)
+    firehose = LocalFirehose(poll_interval_s=0.05)
+    firehose.start(ctx)
+    try:
+        put(ctx, [web, ios])
+        put(ctx, [ios, web])
+        # When the component drains the stream
+        firehose.drain(ctx, timeout_s=30)
+    finally:
+        firehose.stop()
+    # Then the lake holds both events, once each
+    table = ds.dataset(ctx.lake_dir / "events", format="parquet", partitioning="hive").to_table()
+    assert sorted(zip(table.column("source_id").to_pylist(), table.column("event_id").to_pylist(), strict=True)) == [
+        ("src-ios", "order-1001"),
+        ("src-web", "order-1001"),
+    ]
 
 
 def test_events_that_arrive_after_a_flush_are_written_in_a_new_file(ctx: LocalContext) -> None:
