@@ -142,7 +142,10 @@ def parse_request(body: bytes, route: str) -> ParsedRequest:
     write_key = write_key if type(write_key) is str and write_key else None
     if route != BATCH:
         # The event is measured as in a batch (`sent_event_bytes`), not by the body: escapes count once.
-        sent_bytes = sent_event_bytes(document) if size > MAX_EVENT_BYTES else 0
+        try:
+            sent_bytes = sent_event_bytes(document) if size > MAX_EVENT_BYTES else 0
+        except orjson.JSONEncodeError:
+            sent_bytes = 0  # too deep: rejected for its depth, and quarantined, by `prepare_events`
         if sent_bytes > MAX_EVENT_BYTES:
             raise RequestTooLargeError(
                 "event_too_large",
@@ -168,11 +171,9 @@ def parse_request(body: bytes, route: str) -> ParsedRequest:
 
 def sent_event_bytes(raw: Any) -> int:
     """The size of an event as the client sent it, the same on every route: its compact JSON in UTF-8 (a `\\u00e9`
-    escape in the body counts as the 2 bytes of `é`). An event too deep to serialize counts as over the limit."""
-    try:
-        return len(_dumps(raw))
-    except orjson.JSONEncodeError:
-        return MAX_EVENT_BYTES + 1
+    escape in the body counts as the 2 bytes of `é`). Raises `orjson.JSONEncodeError` for a value nested deeper
+    than orjson writes (`prepare_events` rejects that event for its depth)."""
+    return len(_dumps(raw))
 
 
 def prepare_events(
@@ -205,7 +206,10 @@ def prepare_events(
     # A batch context over the limit by itself makes every event that inherits it whole too large as stored:
     # those are refused without merging and serializing it once per event (CPU and memory amplification).
     batch_context = parsed.context
-    oversized_context = bool(batch_context) and sent_event_bytes(batch_context) > MAX_EVENT_BYTES
+    try:
+        oversized_context = bool(batch_context) and sent_event_bytes(batch_context) > MAX_EVENT_BYTES
+    except orjson.JSONEncodeError:
+        oversized_context = False  # too deep: each event that merges it is rejected for its depth
     folding = _ContextFolding(request, budget_bytes=parsed.body_bytes)
     prepared = PreparedRequest()
     records = prepared.records

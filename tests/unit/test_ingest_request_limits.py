@@ -157,3 +157,16 @@ def test_a_body_with_a_lone_surrogate_character_is_malformed() -> None:
     # Given a proxy-event body (text) holding a lone surrogate / When it is decoded / Then 400 with a reason
     with pytest.raises(MalformedRequestError, match="lone surrogate"):
         decode_body('{"batch": [{"event": "\ud800"}]}', is_base64=False)
+
+
+def test_a_too_deep_event_in_a_batch_over_32_kb_is_rejected_for_its_depth() -> None:
+    # Given a batch over 32 KB (so events are measured) with an event nested 300 levels deep
+    body = orjson.dumps({"batch": [track(0, properties={"pad": "x" * MAX_EVENT_BYTES})]})[:-2]
+    body += b', {"type": "track", "event": "e", "userId": "u", "properties": {"d": ' + b"[" * 300 + b'"leaf"'
+    body += b"]" * 300 + b"}}]}"
+
+    # When it is prepared / Then the deep event's reason is its depth, not a size
+    prepared = prepare(body)
+    reasons = {r.index: r.reason for r in prepared.rejections}
+    assert reasons[1] == "the event is nested deeper than 254 levels"
+    assert reasons[0] == "the event is larger than 32768 bytes (32 KB)"
