@@ -1,7 +1,10 @@
 """boto3 clients of the ingest runtime, created once per process, honouring `AWS_ENDPOINT_URL` (moto locally).
 
-The Kinesis client makes one attempt per call: `put_events_to_stream` owns the retries and their time budget,
-and the SDK's own retries would spend that budget invisibly.
+Every client makes one attempt per call with short timeouts: the callers own the retries and spend them from the
+request's time budget (`featurepulse.dal.budget`). The SDK's own retries would spend that budget invisibly, and
+their wait is unbounded in practice (a throttled answer's `x-amz-retry-after` adds up to 5 s). The worst case of
+one attempt, connect plus read timeout, is what the budget must still hold before a call starts
+(`KINESIS_ATTEMPT_MS`, `S3_ATTEMPT_MS`, `DYNAMODB_ATTEMPT_MS`).
 """
 
 from __future__ import annotations
@@ -18,10 +21,20 @@ if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
     from mypy_boto3_s3 import S3Client
 
-_KINESIS_CONFIG = Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=2)
-# S3 (quarantine) and DynamoDB (write keys): one SDK retry, short timeouts, so that even a slow answer leaves the
-# handler time to answer 503 within its Lambda timeout (10 s by default) instead of timing out.
-_DEFAULT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=1, read_timeout=2)
+CONNECT_TIMEOUT_SECONDS = 1
+# Kinesis PutRecords of at most 5 MB; S3 (quarantine) a PutObject of at most a few MB; DynamoDB one GetItem.
+READ_TIMEOUT_SECONDS = 2
+_KINESIS_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 1},
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
+)
+_DEFAULT_CONFIG = _KINESIS_CONFIG
+# The longest one attempt waits before it fails: connect plus read timeout.
+ATTEMPT_MS = (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS) * 1000
+KINESIS_ATTEMPT_MS = ATTEMPT_MS
+S3_ATTEMPT_MS = ATTEMPT_MS
+DYNAMODB_ATTEMPT_MS = ATTEMPT_MS
 
 
 def _endpoint_url() -> str | None:

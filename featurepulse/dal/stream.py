@@ -7,6 +7,10 @@ until all are on the stream or the next wait would end after the time budget. A 
 retryable error (throttling, a dropped connection) retries its records the same way; a call that can never
 succeed (missing stream, access denied) stops at once.
 
+The time budget bounds when a retry may start; `request_budget` (the whole API request's, `featurepulse.dal.budget`)
+bounds every call: a PutRecords call starts only when its worst case (`attempt_ms`, the client's connect plus
+read timeout) still fits in what the request has left, else its records are reported failed at once.
+
 The outcome says whether every record is on the stream. When one is not, the API answers 503 and reports no
 event as accepted: the client sends the whole request again. Records that did reach the stream then arrive a
 second time with the same `event_id`, and every consumer drops the duplicates (dedup on `event_id`), so the
@@ -23,6 +27,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from featurepulse.dal.budget import TimeBudget
+from featurepulse.dal.clients import KINESIS_ATTEMPT_MS
 from featurepulse.domain.packing import StreamRecord, chunk_for_put
 
 if TYPE_CHECKING:
@@ -47,6 +53,7 @@ RETRYABLE_CALL_ERRORS = frozenset(
 )
 BASE_DELAY_MS = 50
 MAX_DELAY_MS = 1000
+BUDGET_EXHAUSTED = "TimeBudgetExhausted"
 
 
 @dataclass
@@ -75,8 +82,11 @@ def put_events_to_stream(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     jitter: Callable[[], float] = random.random,
+    request_budget: TimeBudget | None = None,
+    attempt_ms: float = KINESIS_ATTEMPT_MS,
 ) -> PutOutcome:
-    """Put `records` on the stream; retry only the refused ones while the time budget allows."""
+    """Put `records` on the stream; retry only the refused ones while the time budget allows; start no call that
+    may not end within `request_budget`."""
     outcome = PutOutcome(records=len(records))
     deadline = clock() + time_budget_ms / 1000
     pending = list(records)
@@ -85,6 +95,10 @@ def put_events_to_stream(
         refused: list[StreamRecord] = []
         chunks = chunk_for_put(pending)
         for position, chunk in enumerate(chunks):
+            if request_budget is not None and not request_budget.allows(attempt_ms):
+                outcome.last_error = BUDGET_EXHAUSTED
+                outcome.failed = refused + [r for c in chunks[position:] for r in c]
+                return outcome
             outcome.calls += 1
             try:
                 response = client.put_records(StreamName=stream_name, Records=_entries(chunk))
@@ -115,6 +129,10 @@ def put_events_to_stream(
         attempt += 1
         delay = jitter() * min(MAX_DELAY_MS, BASE_DELAY_MS * 2**attempt) / 1000
         if clock() + delay > deadline:
+            outcome.failed = refused
+            return outcome
+        if request_budget is not None and not request_budget.allows(delay * 1000 + attempt_ms):
+            outcome.last_error = BUDGET_EXHAUSTED
             outcome.failed = refused
             return outcome
         sleep(delay)

@@ -7,18 +7,27 @@ Order matters for "a 2xx means durably stored":
 4. put the valid events on the stream, retrying only refused records inside the time budget (503 when some
    are still refused: the client resends the request, and dedup on event_id makes that safe);
 5. answer 200 with the rejected events listed, once both writes succeeded.
+
+The whole request runs within one time budget (`featurepulse.dal.budget`): the Lambda context's remaining time
+less `ANSWER_RESERVE_MS`. The write-key lookup, the quarantine write and each PutRecords call start only when
+their worst case still fits in what is left; when it does not, the answer is 503 + Retry-After before the
+Lambda's timeout, never a 2xx for events that are not stored.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from featurepulse.dal.budget import BudgetExhaustedError, TimeBudget, call_within_budget
+from featurepulse.dal.clients import DYNAMODB_ATTEMPT_MS
 from featurepulse.dal.quarantine import QuarantineWriteError, write_quarantine
 from featurepulse.dal.sources import SourceCache
-from featurepulse.dal.stream import PutOutcome, put_events_to_stream
+from featurepulse.dal.stream import BUDGET_EXHAUSTED, PutOutcome, put_events_to_stream
 from featurepulse.ingest.answers import accepted_body, refused_body
 from featurepulse.ingest.auth import (
     MalformedAuthorizationError,
@@ -50,6 +59,8 @@ class IngestCall:
     time_budget_ms: int
     source_ip: str | None = None
     viewer_country: str | None = None
+    # The Lambda context's `get_remaining_time_in_millis`: the whole request's budget (None: unbounded, tests).
+    remaining_ms: Callable[[], int] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,11 @@ class IngestDependencies:
     sources: SourceCache
     kinesis: KinesisClient
     s3: S3Client
+    sleep: Callable[[float], None] = time.sleep
+
+
+# Kept back from the Lambda's remaining time for building and returning the answer.
+ANSWER_RESERVE_MS = 1000
 
 
 @dataclass
@@ -75,8 +91,22 @@ def _refused(status: int, code: str, message: str, headers: dict[str, str] | Non
     return IngestAnswer(status=status, body=refused_body(code, message), headers=headers or {}, code=code)
 
 
+def _out_of_time(retry_after: dict[str, str]) -> IngestAnswer:
+    return _refused(
+        503,
+        "time_budget_exhausted",
+        "the request could not be stored in time; send the same request again",
+        retry_after,
+    )
+
+
 def ingest_call(call: IngestCall, deps: IngestDependencies) -> IngestAnswer:
     settings = deps.settings
+    budget = (
+        TimeBudget.unbounded()
+        if call.remaining_ms is None
+        else TimeBudget.from_remaining_time(call.remaining_ms, reserve_ms=ANSWER_RESERVE_MS)
+    )
     # A Basic-auth key is checked before the body is read; a key in the body only after.
     try:
         header_key = basic_auth_user(call.authorization)
@@ -84,7 +114,7 @@ def ingest_call(call: IngestCall, deps: IngestDependencies) -> IngestAnswer:
         return _refused(401, "invalid_write_key", str(exc))
     except MalformedAuthorizationError as exc:
         return _refused(401, "invalid_authorization", str(exc))
-    source: str | IngestAnswer | None = None if header_key is None else _authenticate(header_key, deps)
+    source: str | IngestAnswer | None = None if header_key is None else _authenticate(header_key, deps, budget)
     if isinstance(source, IngestAnswer):
         return source
     try:
@@ -94,7 +124,7 @@ def ingest_call(call: IngestCall, deps: IngestDependencies) -> IngestAnswer:
     if source is None:
         if parsed.write_key is None:
             return _refused(401, "missing_write_key", "send the write key as the Basic auth user name or as writeKey")
-        source = _authenticate(parsed.write_key, deps)
+        source = _authenticate(parsed.write_key, deps, budget)
         if isinstance(source, IngestAnswer):
             return source
 
@@ -118,7 +148,12 @@ def ingest_call(call: IngestCall, deps: IngestDependencies) -> IngestAnswer:
                 received_at=from_ms(call.received_at_ms),
                 events=prepared.quarantined,
                 kms_key_arn=settings.quarantine_kms_key_arn,
+                budget=budget,
+                sleep=deps.sleep,
             )
+        except BudgetExhaustedError as exc:
+            logger.warning("no time left to write the quarantine; answering 503", extra={"error": str(exc)})
+            return _out_of_time(retry_after)
         except QuarantineWriteError as exc:
             logger.error("quarantine write failed; answering 503", extra={"error": str(exc)})
             return _refused(
@@ -127,15 +162,25 @@ def ingest_call(call: IngestCall, deps: IngestDependencies) -> IngestAnswer:
     outcome: PutOutcome | None = None
     if prepared.records:
         outcome = put_events_to_stream(
-            deps.kinesis, settings.stream_name, prepared.records, time_budget_ms=call.time_budget_ms
+            deps.kinesis,
+            settings.stream_name,
+            prepared.records,
+            time_budget_ms=call.time_budget_ms,
+            sleep=deps.sleep,
+            clock=time.monotonic if call.remaining_ms is None else budget.clock,
+            request_budget=budget,
         )
         if not outcome.complete:
             logger.warning(
                 "stream refused records within the time budget; answering 503",
                 extra={"failed_records": len(outcome.failed), "last_error": outcome.last_error},
             )
-            answer = _refused(
-                503, "stream_unavailable", "the event stream is busy; send the same request again", retry_after
+            answer = (
+                _out_of_time(retry_after)
+                if outcome.last_error == BUDGET_EXHAUSTED
+                else _refused(
+                    503, "stream_unavailable", "the event stream is busy; send the same request again", retry_after
+                )
             )
             answer.put = outcome  # nothing is counted as accepted or rejected: the client sends it all again
             return answer
@@ -148,14 +193,22 @@ def ingest_call(call: IngestCall, deps: IngestDependencies) -> IngestAnswer:
     )
 
 
-def _authenticate(write_key: str, deps: IngestDependencies) -> str | IngestAnswer:
+def _authenticate(write_key: str, deps: IngestDependencies, budget: TimeBudget) -> str | IngestAnswer:
     """The source id of an active write key, or the 401 answer (503 when the sources table cannot answer)."""
     try:
         check_write_key_length(write_key)
     except WriteKeyTooLongError as exc:
         return _refused(401, "invalid_write_key", str(exc))
     try:
-        source = deps.sources.get(write_key)
+        if deps.sources.cached(write_key):
+            source = deps.sources.get(write_key)
+        else:
+            source = call_within_budget(
+                lambda: deps.sources.get(write_key), budget=budget, attempt_ms=DYNAMODB_ATTEMPT_MS, sleep=deps.sleep
+            )
+    except BudgetExhaustedError as exc:
+        logger.warning("no time left to look the write key up; answering 503", extra={"error": str(exc)})
+        return _out_of_time({"Retry-After": str(deps.settings.retry_after_seconds)})
     except (ClientError, BotoCoreError) as exc:
         logger.error("sources table lookup failed; answering 503", extra={"error": str(exc)})
         return _refused(

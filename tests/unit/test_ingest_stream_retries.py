@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from featurepulse.dal.stream import BASE_DELAY_MS, MAX_DELAY_MS, THROTTLED, put_events_to_stream
+from featurepulse.dal.budget import TimeBudget
+from featurepulse.dal.stream import BASE_DELAY_MS, BUDGET_EXHAUSTED, MAX_DELAY_MS, THROTTLED, put_events_to_stream
 from featurepulse.domain.packing import MAX_BYTES_PER_PUT, MAX_RECORDS_PER_PUT, StreamRecord
 
 
@@ -161,3 +162,37 @@ def test_nothing_to_put_makes_no_call() -> None:
     outcome, _ = put(client, [])
     assert client.calls == []
     assert outcome.complete
+
+
+def test_no_call_starts_that_might_not_end_within_the_request_budget() -> None:
+    # Given a stream that refuses everything once, and a request with 3.5 s left when each call may take 3 s
+    client = ScriptedKinesis([{0, 1}])
+    time = SimulatedTime()
+    request_left_ms = 3500.0
+
+    def remaining_ms() -> float:
+        return request_left_ms - time.now * 1000
+
+    # When 2 records are put with a 10 s retry window, each call taking its whole 3 s
+    def slow_put(**kwargs: Any) -> dict[str, Any]:
+        time.now += 3.0
+        return client.put_records(**kwargs)
+
+    slow = type("SlowKinesis", (), {"put_records": staticmethod(slow_put)})()
+    outcome = put_events_to_stream(
+        slow,
+        "stream",
+        records(2),
+        time_budget_ms=10_000,
+        sleep=time.sleep,
+        clock=time.clock,
+        jitter=lambda: 0.5,
+        request_budget=TimeBudget(remaining_ms),
+        attempt_ms=3000,
+    )
+
+    # Then the retry is not started (0.5 s left), the records are reported failed for lack of time
+    assert len(client.calls) == 1
+    assert not outcome.complete
+    assert outcome.last_error == BUDGET_EXHAUSTED
+    assert time.now <= 3.5
