@@ -7,6 +7,7 @@ command tree grows without one file everybody edits.
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import importlib.metadata
 import os
@@ -36,15 +37,33 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def _help_when_no_verb(parser: argparse.ArgumentParser) -> None:
-    """A command group given without its verb (`featurepulse sources`) prints its help, not 'required'."""
+def _finish_group(parser: argparse.ArgumentParser) -> None:
+    """Make a command group forgiving, as people type it.
+
+    Without its verb (`featurepulse sources`) it prints its help rather than a bare 'required' error; its own
+    options are accepted after the verb too (`sources create --name x --table t`, not only `sources --table t
+    create ...`): each verb gets a copy whose default does not override a value given before the verb.
+    """
     for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            action.required = False
-            for child in action.choices.values():
-                _help_when_no_verb(child)
-            if parser.get_default("func") is None:
-                parser.set_defaults(func=lambda _args, group=parser: (group.print_help(), 2)[1])
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        action.required = False
+        group_options = [
+            a
+            for a in parser._actions
+            if a.option_strings and not isinstance(a, (argparse._HelpAction, argparse._VersionAction))
+        ]
+        for child in action.choices.values():
+            taken = {o for a in child._actions for o in a.option_strings}
+            for option in group_options:
+                if taken.isdisjoint(option.option_strings):
+                    copied = copy.copy(option)
+                    copied.default = argparse.SUPPRESS
+                    copied.container = child  # type: ignore[attr-defined]
+                    child._add_action(copied)
+            _finish_group(child)
+        if parser.get_default("func") is None:
+            parser.set_defaults(func=lambda _args, group=parser: (group.print_help(), 2)[1])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(subparsers)
     for command in subparsers.choices.values():
-        _help_when_no_verb(command)
+        _finish_group(command)
     return parser
 
 

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from featurepulse.address_book import running_local_stack, use_local_stack
 from featurepulse.cli import CliError
 
 
@@ -29,7 +30,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("realtime", help="real-time aggregates (Flink -> DynamoDB)")
     commands = parser.add_subparsers(dest="realtime_command", metavar="COMMAND", required=True)
     panels = commands.add_parser("panels", help="print the five live panels as JSON")
-    panels.add_argument("--table", required=True, help="the aggregates table (stack output AggregatesTableName)")
+    panels.add_argument(
+        "--table",
+        default=None,
+        help="the aggregates table (stack output AggregatesTableName; default: the running local stack's)",
+    )
     panels.add_argument("--feature", default=None, help="feature id (default: the most used today)")
     panels.add_argument("--at", default=None, help="ISO-8601 time to read the panels at (default: now)")
     panels.set_defaults(func=print_panels)
@@ -56,6 +61,12 @@ def print_panels(args: argparse.Namespace) -> int:
         now_ms = parse_instant_ms(args.at) if args.at else int(time.time() * 1000)
     except ValueError:
         raise CliError(f"--at is not an ISO-8601 time: {args.at!r}") from None
+    if not args.table:
+        book = running_local_stack()
+        if book is None or not book.get("aggregates_table"):
+            raise CliError("no aggregates table: pass --table, or start the local stack (make serve)")
+        use_local_stack(book)
+        args.table = str(book["aggregates_table"])
     reader = AggregatesReader(boto3.client("dynamodb"), args.table)
     try:
         panels = reader.panels(args.feature, now_ms)

@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
+from featurepulse.address_book import running_local_stack, use_local_stack
 from featurepulse.cli import CliError
 from featurepulse.constants import ENV_SOURCES_TABLE
 from featurepulse.domain.schema import format_timestamp, parse_timestamp
@@ -25,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Sources are the client apps that send events; each has a write key (shown once).",
     )
     parser.add_argument(
-        "--table", help=f"sources table name (default: ${ENV_SOURCES_TABLE}); AWS_ENDPOINT_URL is honoured"
+        "--table",
+        help=f"sources table name (default: ${ENV_SOURCES_TABLE}, else the running local stack's); "
+        "AWS_ENDPOINT_URL is honoured",
     )
     commands = parser.add_subparsers(dest="sources_command", metavar="COMMAND", required=True)
 
@@ -45,9 +48,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _table(args: argparse.Namespace) -> str:
-    table = args.table or os.environ.get(ENV_SOURCES_TABLE)
+    table = getattr(args, "table", None) or os.environ.get(ENV_SOURCES_TABLE)
     if not table:
-        raise CliError(f"no sources table: pass --table or set {ENV_SOURCES_TABLE}")
+        book = running_local_stack()
+        if book is None or not book.get("sources_table"):
+            raise CliError(
+                f"no sources table: pass --table, set {ENV_SOURCES_TABLE}, or start the local stack (make serve)"
+            )
+        use_local_stack(book)
+        table = book["sources_table"]
     return str(table)
 
 

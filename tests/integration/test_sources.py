@@ -127,7 +127,10 @@ def test_the_cli_reads_the_table_from_the_environment(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["sources", "list"], "no sources table: pass --table or set SOURCES_TABLE_NAME"),
+        (
+            ["sources", "list"],
+            "no sources table: pass --table, set SOURCES_TABLE_NAME, or start the local stack (make serve)",
+        ),
         (["sources", "--table", "missing-table", "list"], "sources table 'missing-table' not found"),
         (["sources", "--table", TABLE, "revoke", "src_nope"], "no source with id 'src_nope'"),
         (["sources", "--table", TABLE, "create", "--name", ""], "a source name must be 1 to 128 characters"),

@@ -66,3 +66,12 @@ def test_the_debug_variable_shows_the_traceback(monkeypatch: pytest.MonkeyPatch)
     # When it runs, Then the exception propagates (for the developer)
     with pytest.raises(RuntimeError, match="boom"):
         cli.main([])
+
+
+def test_a_group_option_is_accepted_after_the_verb_too():
+    # Given the sources group's --table typed after the verb, and before it
+    after = cli.build_parser().parse_args(["sources", "create", "--name", "x", "--table", "t1"])
+    before = cli.build_parser().parse_args(["sources", "--table", "t2", "create", "--name", "x"])
+    # When parsed, Then both place the table where the verb reads it
+    assert after.table == "t1"
+    assert before.table == "t2"
