@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -137,9 +138,16 @@ def test_the_cli_reads_the_table_from_the_environment(
     ],
 )
 def test_cli_errors_are_one_line_and_exit_2(
-    dynamodb: Any, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+    dynamodb: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    argv: list[str],
+    message: str,
 ) -> None:
-    # Given a user mistake / When the command runs
+    # Given a user mistake, and no local stack running (a developer's own `make serve` must not answer instead)
+    monkeypatch.setenv("FEATUREPULSE_LOCAL_DIR", str(tmp_path))
+    # When the command runs
     code = main(argv)
 
     # Then it exits 2 with one line naming the problem, no stack trace
