@@ -141,12 +141,11 @@ def test_cli_errors_are_one_line_and_exit_2(
     dynamodb: Any,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
     argv: list[str],
     message: str,
 ) -> None:
     # Given a user mistake, and no local stack running (a developer's own `make serve` must not answer instead)
-    monkeypatch.setenv("FEATUREPULSE_LOCAL_DIR", str(tmp_path))
+    monkeypatch.setenv("FEATUREPULSE_LOCAL_DIR", str(Path(__file__).parent / "no-local-stack-here"))
     # When the command runs
     code = main(argv)
 
