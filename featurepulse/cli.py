@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "featurepulse.realtime.cli",
     "featurepulse.local.report_cli",
     "featurepulse.local.identity_cli",
+    "featurepulse.local.lake_query_cli",
 )
 
 

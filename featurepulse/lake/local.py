@@ -86,8 +86,8 @@ class LocalFirehose:
         events = sum(sum(1 for line in p.read_bytes().splitlines() if line.strip()) for p in quarantined)
         lines.append(f"quarantine: {ctx.quarantine_dir}  ({len(quarantined)} objects, {events} events)")
         lines.append(
-            '            query it: duckdb -c "SELECT dt, hr, count(*) FROM read_parquet('
-            f"'{ctx.lake_dir}/{EVENTS_PREFIX}**/*{PARQUET_SUFFIX}', hive_partitioning=true) GROUP BY ALL\""
+            "            query it: .venv/bin/featurepulse lake query --lake-dir "
+            f'{ctx.lake_dir} "SELECT dt, hr, count(*) AS events FROM events GROUP BY ALL ORDER BY ALL"'
         )
         return lines
 

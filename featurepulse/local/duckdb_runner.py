@@ -78,11 +78,22 @@ class DuckDbQueryRunner:
         bound = bind(load_query(name), query_scan_parameters(name, params), TableRef())
         return to_duckdb(bound.sql(dialect="athena", comments=False))
 
-    def run(self, name: str, params: Mapping[str, ParameterValue]) -> QueryResult:
+    def _ensure_views(self) -> None:
         if not self._view_ready:  # on first use, so the files present when the report runs are the ones read
             self.connection.execute(f"CREATE OR REPLACE VIEW events AS {self.events_source()}")
             self.connection.execute(f"CREATE OR REPLACE VIEW identities AS {self.identities_source()}")
             self._view_ready = True
+
+    def query(self, sql: str, *, athena: bool = False) -> QueryResult:
+        """Any SQL over the views `events` and `identities` (DuckDB's dialect, or Athena's with `athena`)."""
+        self._ensure_views()
+        statement = to_duckdb(sql) if athena else sql
+        cursor = self.connection.execute(statement)
+        columns = tuple(d[0] for d in cursor.description or ())
+        return QueryResult(name="query", columns=columns, rows=rows_from_records(columns, cursor.fetchall()), sql=sql)
+
+    def run(self, name: str, params: Mapping[str, ParameterValue]) -> QueryResult:
+        self._ensure_views()
         sql = self.translate(name, params)
         cursor = self.connection.execute(sql)
         columns = tuple(d[0] for d in cursor.description or ())

@@ -353,7 +353,7 @@ class LocalStack:
         ):
             raise LocalStackError(
                 f"a local stack is already running from {self.root} (pid {pid}); stop it first "
-                "(Ctrl-C in its terminal, or `kill {pid}`), or use another --dir"
+                f"(Ctrl-C in its terminal, or `kill {pid}`), or use another --dir"
             )
 
     def _prepare_dirs(self) -> None:
