@@ -11,6 +11,10 @@ MAX_REQUEST_BYTES = 500 * 1024
 # Events in one batch: each one costs a stored row (stream or quarantine) and a line of the answer whatever its
 # size, so a body of tiny events must not multiply into rows (and an answer past Lambda's 6 MB response limit).
 MAX_BATCH_EVENTS = 5000
+# What one request may put on the stream in all: a batch context within 32 KB merged into thousands of tiny
+# events would otherwise multiply a 500 KB request a hundredfold. Real batches store about 1-3x their size
+# (enrichment columns, the batch context merged), so 10x never refuses one.
+MAX_STORED_BYTES_PER_REQUEST = 10 * MAX_REQUEST_BYTES
 # Identifiers become Kinesis partition keys (at most 256 characters) and dedup keys.
 MAX_ID_CHARS = 256
 # Corrected event times before this are refused: they come from unset device clocks, not from real events.

@@ -35,7 +35,12 @@ from featurepulse.ingest.enrich import (
     enrich_event,
 )
 from featurepulse.ingest.fields import check_object, text_value
-from featurepulse.ingest.limits import MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_REQUEST_BYTES
+from featurepulse.ingest.limits import (
+    MAX_BATCH_EVENTS,
+    MAX_EVENT_BYTES,
+    MAX_REQUEST_BYTES,
+    MAX_STORED_BYTES_PER_REQUEST,
+)
 from featurepulse.ingest.privacy import without_ip_keys
 from featurepulse.ingest.timestamps import format_ms, from_ms
 
@@ -211,6 +216,7 @@ def prepare_events(
     except orjson.JSONEncodeError:
         oversized_context = False  # too deep: each event that merges it is rejected for its depth
     folding = _ContextFolding(request, budget_bytes=parsed.body_bytes)
+    stored_bytes = 0
     prepared = PreparedRequest()
     records = prepared.records
     # partition key -> [bytes so far, line, event id, line, event id, ...] of its open record
@@ -226,6 +232,10 @@ def prepare_events(
             size = len(line)
             if size > _MAX_LINE_BYTES:
                 raise InvalidEventError(_stored_too_large(size - 1))
+            stored_bytes += size
+            if stored_bytes > MAX_STORED_BYTES_PER_REQUEST:
+                stored_bytes -= size
+                raise InvalidEventError(_REQUEST_STORED_TOO_LARGE)
         except (ValueError, orjson.JSONEncodeError, RecursionError) as exc:
             # InvalidEventError, the ValueError of a field rule, or orjson refusing a too-deep event. A
             # RecursionError cannot come from the rules (they never recurse into a client's value); it is caught
@@ -272,6 +282,9 @@ def prepare_events(
 
 # A stored line is the event's JSON and its newline.
 _MAX_LINE_BYTES = MAX_EVENT_BYTES + 1
+_REQUEST_STORED_TOO_LARGE = (
+    f"the request would store over {MAX_STORED_BYTES_PER_REQUEST} bytes (10 x its limit) with the batch context"
+)
 
 
 def _stored_too_large(size: int | None) -> str:
@@ -300,9 +313,10 @@ class _ContextFolding:
 
     The batch context is folded into each quarantined event (so a replay re-validates the event as it was
     read) while the bytes folded so far stay within `budget_bytes`, the request's own size; past that, an event
-    keeps its own context and a `$batchContext` marker saying the size left out and which quarantined event of
-    the request carries it whole. So a request's quarantine is at most its events as sent, plus one request's
-    worth of batch context, plus a bounded row per event: never the batch context once per event.
+    keeps its own context and a `$batchContext` marker saying the size left out and the index of the
+    quarantined event of the request that carries it whole (`omitted: 300010 bytes, whole with index 0`).
+    So a request's quarantine is at most its events as sent, plus one request's worth of batch context, plus a
+    bounded row per event: never the batch context once per event.
     """
 
     def __init__(self, request: RequestInfo, *, budget_bytes: int) -> None:
@@ -320,12 +334,8 @@ class _ContextFolding:
             if self.carried_by is None:
                 self.carried_by = index
             return None
-        where = (
-            f"; whole in the quarantined event with index {self.carried_by} of this request"
-            if self.carried_by is not None
-            else ""
-        )
-        return f"omitted: the batch context ({self.context_bytes} bytes) is stored once per request{where}"
+        where = "" if self.carried_by is None else f", whole with index {self.carried_by}"
+        return f"omitted: {self.context_bytes} bytes{where}"
 
 
 def quarantined_event(
