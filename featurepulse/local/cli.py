@@ -41,9 +41,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--duration",
         type=_positive,
-        default=DEFAULT_DURATION_S,
+        default=None,
         metavar="S",
-        help=f"demo: seconds of synthetic traffic (default {DEFAULT_DURATION_S:g})",
+        help=f"demo: seconds of synthetic traffic (default {DEFAULT_DURATION_S:g}; --serve runs until Ctrl-C)",
     )
     parser.add_argument(
         "--rate",
@@ -95,6 +95,9 @@ def run_local(args: argparse.Namespace) -> int:
 
     if args.traffic and not args.serve:
         raise CliError("--traffic goes with --serve (the demo always sends traffic)")
+    if args.serve and args.duration is not None:
+        raise CliError("--duration goes with the demo; --serve (with or without --traffic) runs until Ctrl-C")
+    duration = DEFAULT_DURATION_S if args.duration is None else args.duration
     only: frozenset[str] | None = None
     if args.components is not None:
         names = {n.strip() for n in args.components.split(",") if n.strip()}
@@ -109,7 +112,7 @@ def run_local(args: argparse.Namespace) -> int:
     try:
         if args.serve:
             return run_serve(options, traffic=args.traffic, rate_eps=args.rate, seed=args.seed)
-        outcome = run_demo(options, duration_s=args.duration, rate_eps=args.rate, seed=args.seed)
+        outcome = run_demo(options, duration_s=duration, rate_eps=args.rate, seed=args.seed)
     except LocalStackError as exc:
         raise CliError(str(exc)) from exc
     return outcome.exit_code if isinstance(outcome, DemoOutcome) else outcome

@@ -14,7 +14,7 @@ def test_local_is_a_command_with_the_demo_and_serve_options():
     assert args.serve is True
     assert args.port == 0
     assert args.components == "none"
-    assert args.duration > 0 and args.rate > 0
+    assert args.duration is None and args.rate > 0  # the demo's default duration applies when it runs
 
 
 def test_traffic_without_serve_is_a_one_line_user_error(capsys: pytest.CaptureFixture[str]):
@@ -24,6 +24,15 @@ def test_traffic_without_serve_is_a_one_line_user_error(capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert code == 2
     assert err.strip() == "featurepulse: error: --traffic goes with --serve (the demo always sends traffic)"
+
+
+def test_duration_with_serve_is_a_one_line_user_error(capsys: pytest.CaptureFixture[str]):
+    # When --duration is given to --serve --traffic (which runs until Ctrl-C)
+    code = main(["local", "--serve", "--traffic", "--duration", "10"])
+    # Then it is refused in one line instead of being ignored
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--duration goes with the demo" in err
 
 
 @pytest.mark.parametrize(
