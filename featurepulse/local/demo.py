@@ -343,7 +343,8 @@ def run_demo(
             return outcome
         finally:
             stack.stop()
-            console.print("local stack stopped")
+            if stack.began:  # a run refused before it started has nothing to stop: its error says why
+                console.print("local stack stopped")
 
 
 def run_serve(
@@ -386,5 +387,6 @@ def run_serve(
                 stats: TrafficStats = shared["stats"]
                 console.print(f"synthetic traffic: {stats.sent_total} events in {stats.requests} requests")
             stack.stop()
-            console.print("local stack stopped")
+            if stack.began:
+                console.print("local stack stopped")
     return EXIT_OK

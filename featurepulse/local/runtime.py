@@ -286,6 +286,8 @@ class LocalStack:
         self._logs = _LogRouting()
         self._metrics_file: TextIO | None = None
         self._stopped = False
+        # True once start-up got past its checks (something may then need stopping and saying so).
+        self.began = False
 
     # --- start-up ----------------------------------------------------------------------------------
 
@@ -299,6 +301,7 @@ class LocalStack:
     def _start(self) -> LocalContext:
         self._refuse_if_running()
         selected = self._select_components()
+        self.began = True
         self._prepare_dirs()
         self.address_book.update(status="starting", pid=os.getpid(), root=self.root)
         aws_endpoint_url = self._start_moto()

@@ -198,8 +198,11 @@ def test_a_second_stack_on_the_same_directory_is_refused_while_the_first_runs(st
     second = LocalStack(LocalStackOptions(root=started.root, port=0, port_is_default=False, components=()))
     # Pretend the first stack belongs to another process (it is this one in the test)
     started.address_book.update(pid=os.getppid())
-    with pytest.raises(LocalStackError, match="already running"):
+    with pytest.raises(LocalStackError, match="already running") as refused:
         second.start()
+    # And the message names the running pid to stop, and the refused stack never began (nothing to stop)
+    assert f"`kill {os.getppid()}`" in str(refused.value)
+    assert not second.began
 
 
 def test_a_busy_default_port_falls_back_to_a_free_one_and_a_busy_explicit_port_is_an_error(tmp_path: Path):
