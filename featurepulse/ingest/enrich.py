@@ -29,7 +29,6 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -60,8 +59,10 @@ _WEB_LIBRARIES = frozenset(
 _COLUMNS: tuple[str, ...] = tuple(EnrichedEvent.model_fields)
 _CACHE_LIMIT = 4096
 _UNKNOWN: Any = object()
-# locale -> country code (or None): `country_from_locale` results, without the lru_cache call per event.
+# locale -> country code (or None): `country_from_locale` results of short locales. A client chooses the
+# locale, so only strings as long as a real one are kept: 4096 unique locales of 400 KB would hold 1.6 GB.
 _countries: dict[str, str | None] = {}
+_MAX_CACHED_LOCALE_CHARS = 64
 # Keys left out of the digest of an event without messageId: SDKs restamp them when they retry.
 _UNSTABLE_KEYS = frozenset(("sentAt", "writeKey"))
 
@@ -128,7 +129,6 @@ def generated_event_id(source_id: str, raw: Mapping[str, Any]) -> str:
     return "fp-" + digest[:32]
 
 
-@lru_cache(maxsize=1024)
 def country_from_locale(locale: str) -> str | None:
     """The ISO country code of a locale's region (`en-US`, `en_GB.UTF-8`, `zh-Hant-TW`), or None (`en`, `es-419`)."""
     for part in locale.replace("_", "-").replace(".", "-").replace("@", "-").split("-")[1:]:
@@ -344,9 +344,10 @@ def enrich_event(raw: Any, event_type: str | None, request: RequestInfo, config:
             country = _countries.get(locale, _UNKNOWN)
             if country is _UNKNOWN:
                 country = country_from_locale(locale)
-                if len(_countries) >= _CACHE_LIMIT:
-                    _countries.clear()
-                _countries[locale] = country
+                if len(locale) <= _MAX_CACHED_LOCALE_CHARS:
+                    if len(_countries) >= _CACHE_LIMIT:
+                        _countries.clear()
+                    _countries[locale] = country
             enriched["country"] = country
     context_session = cget("sessionId")
     if context_session is not None:

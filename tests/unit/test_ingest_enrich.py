@@ -419,3 +419,26 @@ def test_events_without_message_id_get_an_id_stable_across_resends() -> None:
 def test_country_from_locale(locale: str, country: str | None) -> None:
     # Given a locale / When its country is read / Then it is the region subtag
     assert country_from_locale(locale) == country
+
+
+def test_client_chosen_locales_of_any_length_do_not_accumulate_in_memory() -> None:
+    # Given events that each carry a different 20 KB locale (a client chooses the locale)
+    import tracemalloc
+
+    def event(i: int) -> dict[str, Any]:
+        return {"type": "track", "event": "e", "userId": "u", "context": {"locale": f"{i}-" + "x" * 20_000}}
+
+    enrich(event(-1))  # warm-up: first-call allocations are not counted
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+
+        # When 300 of them are enriched one after another, each dropped once enriched
+        for i in range(300):
+            enrich(event(i))
+
+        # Then the process keeps far less than the 6 MB of locales it saw (no cache holds them)
+        grown = sum(stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(before, "filename"))
+    finally:
+        tracemalloc.stop()
+    assert grown < 1_000_000
