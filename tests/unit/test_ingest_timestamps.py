@@ -122,3 +122,30 @@ def test_formatting_a_time_out_of_range_is_refused_with_a_reason(epoch_ms: int) 
     # When it is formatted / Then it is refused with InvalidTimestampError, never an OverflowError
     with pytest.raises(InvalidTimestampError, match="out of range"):
         format_ms(epoch_ms)
+
+
+def test_an_event_sent_with_a_year_before_1000_passes_the_lakes_format_conversion() -> None:
+    # Given an event whose device clock says year 999, through the ingest path
+    import orjson
+
+    from featurepulse.domain.stages import DEFAULT_STAGE_MAP
+    from featurepulse.ingest.enrich import EnrichmentConfig
+    from featurepulse.ingest.request import BATCH, parse_request, prepare_events
+    from featurepulse.lake.parquet import rows_to_table
+
+    event = {"type": "track", "event": "e", "userId": "u", "sentAt": "0999-03-04T05:06:07.000Z"}
+    prepared = prepare_events(
+        parse_request(orjson.dumps({"batch": [event]}), BATCH),
+        source_id="s",
+        request_id="r",
+        received_at_ms=parse_iso_ms("2026-11-25T12:00:01.500Z"),
+        config=EnrichmentConfig(stage_map=DEFAULT_STAGE_MAP),
+    )
+    rows = [orjson.loads(line) for record in prepared.records for line in record.data.splitlines()]
+
+    # When the stored event goes through the lake's format conversion (the Firehose stand-in)
+    converted = rows_to_table(rows)
+
+    # Then it is accepted, not refused for its year (the event would be missing from reports)
+    assert converted.rejected == []
+    assert converted.table.column("sent_at").to_pylist() == [datetime(999, 3, 4, 5, 6, 7)]
