@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run serve demo test test-fast lint format synth deploy diff bootstrap destroy bench clean flink-connectors
+.PHONY: help setup run serve demo test test-fast lint format synth deploy diff bootstrap destroy bench soak clean flink-connectors
 
 help:
 	@echo "make run     the whole pipeline on this machine (no AWS account needed)"
@@ -19,6 +19,7 @@ help:
 	@echo "make deploy  cdk deploy (needs AWS credentials); CONTEXT=\"-c key=value ...\" passes parameters"
 	@echo "make diff / bootstrap TARGET=aws://ACCOUNT/REGION / destroy   the other CDK verbs, same CONTEXT"
 	@echo "make bench   benchmarks; figures go to docs/performance.md"
+	@echo "make soak    1,000,000 events under injected faults, exact checks; figures go to docs/reliability.md"
 
 # --- set-up ------------------------------------------------------------------------------------
 $(VENV)/.installed: pyproject.toml
@@ -106,6 +107,12 @@ deploy: $(VENV)/.installed node_modules/.installed flink-connectors
 
 bench: $(RUNTIME)
 	$(BIN)/python -m bench
+
+# 1,000,000 events under injected faults, exact checks; the table goes to docs/reliability.md. Runs as long as it
+# needs (SOAK_EVENTS=20000 for a short one).
+SOAK_EVENTS ?= 1000000
+soak: $(RUNTIME)
+	$(BIN)/python -m featurepulse.local.soak --events $(SOAK_EVENTS) --write-doc
 
 clean:
 	rm -rf cdk.out .featurepulse .pytest_cache .mypy_cache .ruff_cache .build

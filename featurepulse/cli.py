@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "featurepulse.local.report_cli",
     "featurepulse.local.identity_cli",
     "featurepulse.local.lake_query_cli",
+    "featurepulse.local.soak",
 )
 
 

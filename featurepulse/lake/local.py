@@ -5,6 +5,11 @@ It reads the moto stream like Firehose's Kinesis source (every shard, from the s
 its events (JSON de-aggregation), buffers per partition like Firehose and writes the same Parquet files into the
 local lake directory and into the moto lake bucket, so that erasure and replay behave the same on both. It also
 mirrors the quarantine objects the ingest handler wrote to moto S3 into the local quarantine directory.
+
+A restart (a new `LocalFirehose` on a lake that already holds files, e.g. after a crash that lost the buffered
+rows) reads the stream from the start again, like a Firehose source that lost its position; its
+de-duplication starts from the (source_id, event_id) pairs already in the local lake, so every event is
+written once: the buffered rows the crash lost are written, nothing already written is written again.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ class LocalFirehose:
         self._bucket = S3Store(ctx.client("s3"), ctx.lake_bucket)
         stores: list[ObjectStore] = [self._local, self._bucket]
         self._writer = LakeWriter(stores, writer_name=f"{ctx.stream_name}-lake", hints=self.hints)
+        self._writer._seen.update(lake_event_keys(ctx.lake_dir))  # a restart: what is already in the lake
         self._reader = StreamReader(ctx.client("kinesis"), ctx.stream_name, from_start=True)
         ctx.address_book.update(lake_dir=ctx.lake_dir, quarantine_dir=ctx.quarantine_dir, lake_bucket=ctx.lake_bucket)
         self._thread = threading.Thread(target=self._run, name="local-firehose", daemon=True)
@@ -91,13 +97,14 @@ class LocalFirehose:
         )
         return lines
 
-    def stop(self) -> None:
+    def stop(self, *, flush: bool = True) -> None:
+        """Stop; `flush=False` drops the buffered rows, as a crash would (the soak's fault injection)."""
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout=10)
         with self._lock:
-            if self._writer is not None:
+            if self._writer is not None and flush:
                 try:
                     self._writer.flush()
                 except Exception:  # moto may already be gone at shutdown; the local files are written first
@@ -146,3 +153,15 @@ def lake_totals(lake_dir: Path) -> tuple[int, int, int]:
         size += path.stat().st_size
         rows += pq.ParquetFile(path).metadata.num_rows
     return files, rows, size
+
+
+def lake_event_keys(lake_dir: Path) -> set[tuple[str, str]]:
+    """The (source_id, event_id) pairs of every row in a local lake directory (empty for a new lake)."""
+    events = lake_dir / EVENTS_PREFIX
+    keys: set[tuple[str, str]] = set()
+    if not events.is_dir():
+        return keys
+    for path in events.rglob(f"*{PARQUET_SUFFIX}"):
+        table = pq.read_table(path, columns=["source_id", "event_id"])
+        keys.update(zip(table.column("source_id").to_pylist(), table.column("event_id").to_pylist(), strict=True))
+    return keys

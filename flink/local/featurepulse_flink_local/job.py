@@ -8,6 +8,13 @@ records into the spool directory as one JSON file of `{"data": "<record>"}` line
 then renamed, so the job never reads half a file). The sink writes each upsert with PutItem: the same items
 the DynamoDB connector writes in AWS, attribute for attribute; like the connector with `sink.ignore-nulls`
 (featurepulse/realtime/sql.py), a None attribute is left out, never written as NULL.
+
+Checkpointing is off by default (the demo does not need it). `--checkpoint-dir DIR` turns on periodic
+checkpoints to the file system, retained when the job is cancelled or killed, like Managed Flink's; and
+`--restore-from DIR/<job id>/chk-N` starts the job from one of them (the soak, featurepulse/local/soak.py,
+kills the job and restarts it this way). The spool source is Flink's file source: its checkpoint holds the
+files it has already read and its position in the current one, so a restored job neither re-reads nor skips
+a record; the de-duplication state is in the checkpoint too.
 """
 
 from __future__ import annotations
@@ -121,8 +128,18 @@ def build_local_job(
     settings: RealtimeSettings,
     monitor_interval_ms: int = 500,
     parallelism: int = 1,
+    checkpoint_dir: Path | None = None,
+    checkpoint_interval_ms: int = 2000,
+    restore_from: Path | None = None,
 ) -> StreamExecutionEnvironment:
     config = Configuration()
+    if checkpoint_dir is not None:
+        config.set_string("execution.checkpointing.interval", f"{checkpoint_interval_ms} ms")
+        config.set_string("execution.checkpointing.dir", checkpoint_dir.resolve().as_uri())
+        config.set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
+    if restore_from is not None:
+        # Every operator of the checkpoint must find its operator again: no `allowNonRestoredState`.
+        config.set_string("execution.state-recovery.path", restore_from.resolve().as_uri())
     # The Python workers must run this interpreter (the PyFlink venv), not whatever `python` is on PATH.
     config.set_string("python.executable", sys.executable)
     config.set_string("python.client.executable", sys.executable)
@@ -151,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--property", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--ready-file", type=Path, default=None, help="touched once the job is running")
+    parser.add_argument("--checkpoint-dir", type=Path, default=None, help="checkpoint to this directory")
+    parser.add_argument("--checkpoint-interval-ms", type=int, default=2000)
+    parser.add_argument("--restore-from", type=Path, default=None, help="a retained checkpoint (chk-N) to start from")
     args = parser.parse_args(argv)
     properties = dict(p.split("=", 1) for p in args.property)
     settings = RealtimeSettings.from_properties(properties)
@@ -161,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         endpoint_url=args.endpoint_url,
         region=args.region,
         settings=settings,
+        checkpoint_dir=args.checkpoint_dir,
+        checkpoint_interval_ms=args.checkpoint_interval_ms,
+        restore_from=args.restore_from,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -1,0 +1,509 @@
+"""`make soak`: N events through the local pipeline under injected faults, then exact checks (docs/reliability.md).
+
+    featurepulse soak --events 1000000          # or: python -m featurepulse.local.soak --events 1000000
+
+The local stack runs the real ingest handler behind the local endpoint, the lake writer (Firehose stand-in) and
+the real-time job (PyFlink mini-cluster, checkpointing to the file system). While the traffic generator's
+requests go in:
+
+- clients resend about `resend_rate` of their requests with the same messageIds (an SDK retrying a request whose
+  answer it did not get), and resend every request answered 429/5xx until it is accepted (an SDK's queue);
+- the ingest handler's Kinesis client is throttled and partially refused (featurepulse/local/faults.py);
+- at `lake_restart_at` of the run the lake writer crashes (its buffered rows are lost) and a new one starts;
+- at `flink_kill_at` the Flink job is killed (SIGKILL of its process group) and restarted from its latest
+  retained checkpoint, while the traffic goes on (events wait on the stream).
+
+The kill happens right after a checkpoint that covers all the job's input so far: the feeder stops writing spool
+files, the job catches up, the table stops changing, a checkpoint completes, then SIGKILL. The job's live
+persons (featurepulse/realtime/persons.py) are operator memory, not Flink state, so a restarted job forgets the
+identity links it had seen; the reference model is told where that happened (it starts with no links there),
+which it can only know when the restart point is a spool-file boundary. The window and de-duplication state come
+from the checkpoint; the file source resumes from its checkpointed position.
+
+Checks, all exact: the lake's (source_id, event_id) pairs are the accepted events, each once; the aggregates
+table is the reference model (featurepulse/realtime/model.py) fed the job's input in the job's order; the
+quarantine holds exactly the invalid events sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from featurepulse.local.components import LocalContext
+from featurepulse.local.faults import FaultCounts, PutRecordsFaults
+from featurepulse.local.runtime import LocalStack, LocalStackOptions, read_quarantine
+from featurepulse.local.traffic import (
+    OutgoingRequest,
+    SegmentHttpSender,
+    TrafficGenerator,
+    restamp_sent_at,
+)
+from featurepulse.realtime.local import LocalFlink
+
+DEFAULT_EVENTS = 1_000_000
+SOAK_COMPONENTS = ("featurepulse.lake.local:LocalFirehose", "featurepulse.local.soak:CheckpointedLocalFlink")
+# A loaded machine starts a mini-cluster slowly; this is a limit for a hung start, not a speed assumption.
+JOB_START_TIMEOUT_S = 900.0
+DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
+RESULTS_BEGIN = "<!-- soak-results:begin -->"
+RESULTS_END = "<!-- soak-results:end -->"
+
+
+class CheckpointedLocalFlink(LocalFlink):
+    """The local Flink component with file-system checkpoints every 2 s (off in `make run`)."""
+
+    def __init__(self) -> None:
+        super().__init__(checkpoint_interval_ms=2000)
+
+
+@dataclass
+class SoakOptions:
+    events: int = DEFAULT_EVENTS
+    seed: int = 2026
+    resend_rate: float = 0.05
+    throttle_rate: float = 0.03
+    partial_rate: float = 0.05
+    lake_restart_at: float = 0.35
+    flink_kill_at: float = 0.55
+    events_per_tick: int = 400
+    concurrent_sessions: int = 40
+    drain_timeout_s: float = 3600.0
+    settle_s: float = 30.0
+    root: Path = Path(".featurepulse-soak")
+
+
+@dataclass
+class SoakResult:
+    events: int = 0
+    requests: int = 0
+    resent_requests: int = 0
+    retried_requests: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    valid_sent: int = 0
+    invalid_sent: set[str] = field(default_factory=set)
+    accepted: set[tuple[str, str]] = field(default_factory=set)
+    undeliverable: int = 0
+    faults: FaultCounts = field(default_factory=FaultCounts)
+    lake_restarts: int = 0
+    flink_restarts: int = 0
+    restored_checkpoint: str = ""
+    lake_rows: int = 0
+    lake_keys: set[tuple[str, str]] = field(default_factory=set)
+    job_input_keys: set[tuple[str, str]] = field(default_factory=set)
+    expected_items: int = 0
+    actual_items: int = 0
+    missing_items: list[tuple[str, str]] = field(default_factory=list)
+    wrong_items: list[tuple[str, str]] = field(default_factory=list)
+    extra_items: list[tuple[str, str]] = field(default_factory=list)
+    quarantined_rows: int = 0
+    quarantined_ids: set[str] = field(default_factory=set)
+    send_s: float = 0.0
+    total_s: float = 0.0
+
+    @property
+    def lake_missing(self) -> int:
+        return len(self.accepted - self.lake_keys)
+
+    @property
+    def lake_unexpected(self) -> int:
+        return len(self.lake_keys - self.accepted)
+
+    @property
+    def lake_duplicates(self) -> int:
+        return self.lake_rows - len(self.lake_keys)
+
+    @property
+    def lake_ok(self) -> bool:
+        return self.lake_keys == self.accepted and self.lake_duplicates == 0
+
+    @property
+    def aggregates_ok(self) -> bool:
+        return not (self.missing_items or self.wrong_items or self.extra_items) and self.expected_items > 0
+
+    @property
+    def quarantine_ok(self) -> bool:
+        return self.quarantined_ids == self.invalid_sent
+
+    @property
+    def ok(self) -> bool:
+        return self.lake_ok and self.aggregates_ok and self.quarantine_ok and self.undeliverable == 0
+
+    def table(self) -> str:
+        def mark(ok: bool) -> str:
+            return "yes" if ok else "NO"
+
+        rows = [
+            ("events generated (valid + invalid messages)", f"{self.events:,}"),
+            ("requests (first sends)", f"{self.requests:,}"),
+            ("requests resent with the same messageIds (client resends)", f"{self.resent_requests:,}"),
+            ("requests sent again after 429/5xx or a dropped connection", f"{self.retried_requests:,}"),
+            ("answers by status", ", ".join(f"{s}: {n:,}" for s, n in sorted(self.statuses.items()))),
+            ("PutRecords calls / throttled (injected)", f"{self.faults.calls:,} / {self.faults.throttled_calls:,}"),
+            (
+                "PutRecords partially failed (injected) / records refused",
+                f"{self.faults.partial_calls:,} / {self.faults.refused_records:,}",
+            ),
+            ("lake writer crashes + restarts", f"{self.lake_restarts}"),
+            ("Flink job kills + restarts from checkpoint", f"{self.flink_restarts} ({self.restored_checkpoint})"),
+            ("valid events sent / accepted (distinct)", f"{self.valid_sent:,} / {len(self.accepted):,}"),
+            ("events never accepted", f"{self.undeliverable:,}"),
+            ("lake rows / distinct (source_id, event_id)", f"{self.lake_rows:,} / {len(self.lake_keys):,}"),
+            (
+                "lake: missing / not accepted / duplicate rows",
+                f"{self.lake_missing:,} / {self.lake_unexpected:,} / {self.lake_duplicates:,}",
+            ),
+            ("**lake rows == accepted events**", mark(self.lake_ok)),
+            ("Flink job input, distinct events", f"{len(self.job_input_keys):,}"),
+            ("aggregate items: reference model / table", f"{self.expected_items:,} / {self.actual_items:,}"),
+            (
+                "aggregate items: missing / different / unexpected",
+                f"{len(self.missing_items)} / {len(self.wrong_items)} / {len(self.extra_items)}",
+            ),
+            ("**aggregates == reference model**", mark(self.aggregates_ok)),
+            (
+                "invalid events sent / quarantined (distinct)",
+                f"{len(self.invalid_sent):,} / {len(self.quarantined_ids):,}",
+            ),
+            ("quarantine rows (a resent request quarantines again)", f"{self.quarantined_rows:,}"),
+            ("**quarantine == invalid events sent**", mark(self.quarantine_ok)),
+            ("sending time / whole run", f"{self.send_s:,.0f} s / {self.total_s:,.0f} s"),
+        ]
+        lines = ["| | |", "|---|---|"]
+        lines += [f"| {name} | {value} |" for name, value in rows]
+        return "\n".join(lines)
+
+
+class _Sender:
+    """Sends each request until it is accepted, like an SDK's queue; resends a share of accepted ones."""
+
+    def __init__(self, ctx: LocalContext, result: SoakResult, options: SoakOptions) -> None:
+        self.http = SegmentHttpSender(ctx.endpoint, ctx.write_key, max_retries=0)
+        self.result = result
+        self.rng = random.Random(options.seed + 1)
+        self.resend_rate = options.resend_rate
+        self.source_id = ""
+
+    def deliver(self, request: OutgoingRequest) -> tuple[int, Any]:
+        for attempt in range(60):
+            if attempt:
+                self.result.retried_requests += 1
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+            try:
+                status, answer = self.http.post(request.route, request.payload)
+            except (OSError, http.client.HTTPException):
+                continue
+            self.result.statuses[status] += 1
+            if status != 429 and status < 500:
+                return status, answer
+        return 0, None
+
+    def send(self, request: OutgoingRequest) -> None:
+        self.result.requests += 1
+        status, answer = self.deliver(request)
+        rejected: set[int] = set()
+        if isinstance(answer, dict):
+            rejected = {r["index"] for r in answer.get("rejected") or [] if isinstance(r, dict) and "index" in r}
+        for index, message in enumerate(request.messages):
+            if message.invalid is not None:
+                if message.message_id:
+                    self.result.invalid_sent.add(message.message_id)
+                continue
+            self.result.valid_sent += 1
+            if 200 <= status < 300 and index not in rejected and message.message_id:
+                self.result.accepted.add((self.source_id, message.message_id))
+            else:
+                self.result.undeliverable += 1
+        if 200 <= status < 300 and self.rng.random() < self.resend_rate:
+            self.result.resent_requests += 1
+            self.deliver(request)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _component(stack: LocalStack, name: str) -> Any:
+    for state in stack.components:
+        if state.name == name and state.component is not None:
+            return state.component
+    raise RuntimeError(f"the soak needs the {name} component")
+
+
+def restart_lake_writer(stack: LocalStack) -> None:
+    """The lake writer crashes (buffered rows lost) and a new one starts on the same lake."""
+    from featurepulse.lake.local import LocalFirehose
+
+    assert stack.context is not None
+    for state in stack.components:
+        if isinstance(state.component, LocalFirehose):
+            state.component.stop(flush=False)
+            replacement = LocalFirehose()
+            replacement.start(stack.context)
+            state.component = replacement
+            return
+    raise RuntimeError("the soak needs the lake component")
+
+
+def kill_and_restore_flink(flink: LocalFlink, ctx: LocalContext, log: Callable[[str], None]) -> tuple[str, int]:
+    """Quiesce, checkpoint, SIGKILL, restart from the retained checkpoint. Returns (checkpoint, files before)."""
+    flink.pause_feeding()
+    spool = flink.spool
+    assert spool is not None
+    files = -1
+    while files != spool.files:  # a write that saw job.ready before the pause ends
+        files = spool.files
+        time.sleep(3 * flink.poll_interval_s + flink.file_interval_s)
+    while flink.accounted_events() < len(spool.event_ids):
+        time.sleep(0.5)
+    digest, since = flink._digest(), time.monotonic()
+    quiet_s = max(3.0, 3 * flink.settings.early_fire_delay_ms / 1000)
+    while time.monotonic() - since < quiet_s:
+        time.sleep(0.5)
+        current = flink._digest()
+        if current != digest:
+            digest, since = current, time.monotonic()
+    settled_ns = time.time_ns()
+    while True:
+        latest = flink.latest_checkpoint()
+        if latest is not None and (latest / "_metadata").stat().st_mtime_ns > settled_ns:
+            break
+        time.sleep(0.3)
+    log(f"  Flink: input caught up ({spool.files} spool files), {latest.name} completed; SIGKILL")
+    flink.kill_job()
+    checkpoint = flink.latest_checkpoint()
+    assert checkpoint is not None
+    flink.restart_job(ctx, restore_from=checkpoint)
+    flink.wait_until_running(JOB_START_TIMEOUT_S)
+    log(f"  Flink: restarted from {checkpoint.parent.name[:8]}…/{checkpoint.name}")
+    return checkpoint.name, files
+
+
+def spool_files(flink: LocalFlink) -> list[Path]:
+    spool = flink.spool
+    assert spool is not None
+    return sorted(p for p in spool.directory.iterdir() if not p.name.startswith("."))
+
+
+def reference_table(flink: LocalFlink, restart_after_files: int | None) -> tuple[dict[Any, Any], set[Any]]:
+    """The reference model fed the job's input file by file, in the job's order; no identity links after the
+    restart point. Returns the expected items (None attributes left out, like the sink) and the input's keys."""
+    from featurepulse.realtime.events import EngagementEvent, unpack_engagement
+    from featurepulse.realtime.model import ReferenceAggregation
+    from featurepulse.realtime.persons import LivePersons
+
+    model = ReferenceAggregation(flink.settings)
+    keys: set[tuple[str, str]] = set()
+    for number, path in enumerate(spool_files(flink)):
+        if restart_after_files is not None and number == restart_after_files:
+            model.persons = LivePersons()
+        batch: list[EngagementEvent] = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                for event in unpack_engagement(json.loads(line)["data"]):
+                    if isinstance(event, EngagementEvent):
+                        batch.append(event)
+                        keys.add(event.dedup_key)
+        model.add_batch(batch)
+    expected = {k: {a: v for a, v in item.items() if v is not None} for k, item in model.items().items()}
+    return expected, keys
+
+
+def read_table(flink: LocalFlink) -> dict[tuple[str, str], dict[str, Any]]:
+    from featurepulse.realtime.dal import from_dynamodb
+
+    assert flink._reader is not None
+    client = flink._reader.client
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    kwargs: dict[str, Any] = {"TableName": flink.table_name, "ConsistentRead": True}
+    while True:
+        page = client.scan(**kwargs)
+        for raw in page["Items"]:
+            item = from_dynamodb(raw)
+            out[(item["pk"], item["sk"])] = item
+        if "LastEvaluatedKey" not in page:
+            return out
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def lake_contents(lake_dir: Path) -> tuple[int, set[tuple[str, str]]]:
+    import pyarrow.parquet as pq
+
+    from featurepulse.lake.layout import EVENTS_PREFIX, PARQUET_SUFFIX
+
+    rows, keys = 0, set[tuple[str, str]]()
+    for path in (lake_dir / EVENTS_PREFIX).rglob(f"*{PARQUET_SUFFIX}"):
+        table = pq.read_table(path, columns=["source_id", "event_id"])
+        rows += table.num_rows
+        keys.update(zip(table.column("source_id").to_pylist(), table.column("event_id").to_pylist(), strict=True))
+    return rows, keys
+
+
+def run_soak(options: SoakOptions, log: Callable[[str], None] = print) -> SoakResult:
+    from featurepulse.dal.clients import kinesis_client
+
+    result = SoakResult(events=options.events)
+    started = time.monotonic()
+    stack = LocalStack(LocalStackOptions(root=options.root, port=0, port_is_default=False, components=SOAK_COMPONENTS))
+    ctx = stack.start()
+    try:
+        if stack.failed_components:
+            raise RuntimeError(f"components failed to start: {[(s.name, s.error) for s in stack.failed_components]}")
+        flink: LocalFlink = _component(stack, "realtime")
+        log(f"soak: {options.events:,} events; starting the Flink job (mini-cluster) ...")
+        flink.wait_until_running(JOB_START_TIMEOUT_S)
+        faults = PutRecordsFaults(
+            passthrough_client=ctx.client("kinesis"),
+            throttle_rate=options.throttle_rate,
+            partial_rate=options.partial_rate,
+            seed=options.seed,
+        )
+        faults.install(kinesis_client())  # the client the ingest handler uses (created once per process)
+        restart_point: dict[str, Any] = {}
+        chaos_errors: list[BaseException] = []
+
+        def flink_chaos() -> None:
+            try:
+                name, files = kill_and_restore_flink(flink, ctx, log)
+                restart_point.update(checkpoint=name, files=files)
+            except BaseException as exc:
+                chaos_errors.append(exc)
+
+        generator = TrafficGenerator(options.seed, concurrent_sessions=options.concurrent_sessions)
+        sender = _Sender(ctx, result, options)
+        sender.source_id = stack.source_id
+        planned = 0
+        lake_done = False
+        chaos: threading.Thread | None = None
+        next_report = 0.0
+        send_started = time.monotonic()
+        while planned < options.events:
+            n = min(options.events_per_tick, options.events - planned)
+            planned_at = datetime.now(UTC)
+            for request in generator.tick(planned_at, n):
+                restamp_sent_at(request, datetime.now(UTC) - planned_at)
+                sender.send(request)
+            planned += n
+            progress = planned / options.events
+            if not lake_done and progress >= options.lake_restart_at:
+                log(f"  {planned:,} events: the lake writer crashes and restarts")
+                restart_lake_writer(stack)
+                result.lake_restarts += 1
+                lake_done = True
+            if chaos is None and progress >= options.flink_kill_at:
+                log(f"  {planned:,} events: killing the Flink job after its next checkpoint")
+                chaos = threading.Thread(target=flink_chaos, name="soak-flink-chaos", daemon=True)
+                chaos.start()
+            if time.monotonic() >= next_report:
+                rate = planned / max(1e-9, time.monotonic() - send_started)
+                log(
+                    f"  sent {planned:,}/{options.events:,} events ({rate:,.0f} events/s); {result.requests:,} requests"
+                )
+                next_report = time.monotonic() + 10
+        result.send_s = time.monotonic() - send_started
+        sender.close()
+        if chaos is not None:
+            chaos.join()
+        if chaos_errors:
+            raise chaos_errors[0]
+        result.flink_restarts = 1 if restart_point else 0
+        result.restored_checkpoint = str(restart_point.get("checkpoint", "none"))
+        faults.uninstall()
+        result.faults = faults.counts
+        log(f"soak: sent in {result.send_s:,.0f} s; draining the lake writer and the Flink job ...")
+        stack.drain(options.drain_timeout_s)
+        if stack.failed_components:
+            raise RuntimeError(f"components failed: {[(s.name, s.error) for s in stack.failed_components]}")
+        log("soak: checking the lake, the aggregates and the quarantine ...")
+        result.lake_rows, result.lake_keys = lake_contents(ctx.lake_dir)
+        quarantined = read_quarantine(ctx.client("s3"), ctx.lake_bucket)
+        result.quarantined_rows = len(quarantined)
+        result.quarantined_ids = {str(q.get("message_id")) for q in quarantined}
+        expected, result.job_input_keys = reference_table(flink, restart_point.get("files"))
+        result.expected_items = len(expected)
+        # The job's last early firings may still be on their way: compare until equal, or until the table has
+        # not changed for `settle_s` (then the difference is the answer).
+        actual, since = read_table(flink), time.monotonic()
+        while actual != expected and time.monotonic() - since < options.settle_s:
+            time.sleep(1.0)
+            current = read_table(flink)
+            if current != actual:
+                actual, since = current, time.monotonic()
+        result.actual_items = len(actual)
+        result.missing_items = sorted(set(expected) - set(actual))
+        result.wrong_items = sorted(k for k in expected.keys() & actual.keys() if expected[k] != actual[k])
+        result.extra_items = sorted(set(actual) - set(expected))
+        for key in result.wrong_items[:3]:
+            different = {
+                a for a in expected[key].keys() | actual[key].keys() if expected[key].get(a) != actual[key].get(a)
+            }
+            log(
+                f"  differs {key}: "
+                + ", ".join(f"{a} {expected[key].get(a)!r} != {actual[key].get(a)!r}" for a in sorted(different))
+            )
+        for key in result.missing_items[:3]:
+            log(f"  missing {key}")
+        for key in result.extra_items[:3]:
+            log(f"  unexpected {key}: {actual[key]}")
+    finally:
+        stack.stop()
+        result.total_s = time.monotonic() - started
+    return result
+
+
+def write_doc(result: SoakResult, path: Path = DOC_PATH) -> None:
+    """Replace the results section of docs/reliability.md with this run's table."""
+    text = path.read_text(encoding="utf-8")
+    head, _, rest = text.partition(RESULTS_BEGIN)
+    _, _, tail = rest.partition(RESULTS_END)
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = f"{RESULTS_BEGIN}\nRun of {when}, {result.events:,} events:\n\n{result.table()}\n{RESULTS_END}"
+    path.write_text(head + section + tail, encoding="utf-8")
+
+
+def _run(args: argparse.Namespace) -> int:
+    # SIGTERM (`kill`, CI cancelling) unwinds like Ctrl-C, so the stack stops the Flink job it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    options = SoakOptions(events=args.events, seed=args.seed, root=args.dir)
+    result = run_soak(options, log=lambda line: print(line, flush=True))
+    print(result.table())
+    if args.write_doc:
+        write_doc(result)
+        print(f"soak: results written to {DOC_PATH}")
+    print("soak: PASSED" if result.ok else "soak: FAILED")
+    return 0 if result.ok else 1
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="events to send (default 1,000,000)")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--dir", type=Path, default=Path(".featurepulse-soak"), help="working directory")
+    parser.add_argument("--write-doc", action="store_true", help="write the table into docs/reliability.md")
+    parser.set_defaults(func=_run)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("soak", help="N events through the local pipeline under faults; exact checks")
+    _add_arguments(parser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m featurepulse.local.soak", description=__doc__.splitlines()[0])
+    _add_arguments(parser)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
