@@ -2,7 +2,9 @@
 
 A small HTTP server: `/` is a static page (featurepulse/local/static/dashboard.html: inline SVG charts, no
 library, no build step) that polls `/api/panels?feature=F` every few seconds; the API reads the aggregates
-table with the same reads the panels make in AWS (featurepulse/realtime/dal.py).
+table with the same reads the panels make in AWS (featurepulse/realtime/dal.py). The page names each number
+with the metric catalogue's label and meaning (featurepulse/domain/metrics.py), written into it at start, and
+asks `/api/experiments` which features run an experiment today when the chosen one has none.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from featurepulse.domain.metrics import metrics_at
 from featurepulse.local.components import LocalContext
+from featurepulse.realtime import items
 from featurepulse.realtime.dal import AggregatesReader
-from featurepulse.realtime.windows import parse_instant_ms
+from featurepulse.realtime.settings import RealtimeSettings
+from featurepulse.realtime.windows import day_start_ms, parse_instant_ms
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +36,42 @@ AGGREGATES_TABLE_KEY = "aggregates_table"  # LocalContext.shared key published b
 DEFAULT_AGGREGATES_TABLE = "featurepulse-aggregates"
 
 
+def metric_labels() -> dict[str, dict[str, str]]:
+    """Label and meaning of every metric the live panels carry, by catalogue name (= the panels' JSON field)."""
+    return {m.name: {"label": m.label, "meaning": m.meaning} for m, _ in metrics_at("live")}
+
+
+def render_page(allowed_lateness_s: int) -> bytes:
+    """The page with its constants filled in (JSON inside a script: `</` escaped so no label can end it)."""
+    labels = json.dumps(metric_labels(), sort_keys=True).replace("</", "<\\/")
+    return (
+        PAGE.read_text(encoding="utf-8")
+        .replace("__REFRESH_MS__", str(REFRESH_MS))
+        .replace("__LATE_AFTER_S__", str(allowed_lateness_s))
+        .replace("__METRICS__", labels)
+        .encode()
+    )
+
+
+def features_with_experiment(reader: AggregatesReader, now_ms: int) -> list[str]:
+    """Today's features that have variant rows (from the same day source as the panels: final or live)."""
+    day = day_start_ms(now_ms)
+    final = reader.is_day_final(day)
+    prefix = items.final(items.variant_day_prefix(day)) if final else items.variant_day_prefix(day)
+    features = sorted({str(i["feature"]) for i in reader.features_of_day(day, final=final)})
+    return [f for f in features if reader.with_prefix(items.feature_pk(f), prefix)]
+
+
 class DashboardServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], reader: AggregatesReader) -> None:
+    def __init__(
+        self, address: tuple[str, int], reader: AggregatesReader, *, allowed_lateness_s: int | None = None
+    ) -> None:
         super().__init__(address, _Handler)
         self.reader = reader
-        self.page = PAGE.read_bytes().replace(b"__REFRESH_MS__", str(REFRESH_MS).encode())
+        lateness = RealtimeSettings().allowed_lateness_s if allowed_lateness_s is None else allowed_lateness_s
+        self.page = render_page(lateness)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -52,18 +86,38 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, self.server.page, "text/html; charset=utf-8")
         elif url.path == "/api/panels":
             self._panels(parse_qs(url.query))
+        elif url.path == "/api/experiments":
+            self._experiments(parse_qs(url.query))
         elif url.path == "/api/health":
             self._send_json(HTTPStatus.OK, {"status": "ok"})
         else:
             self._send_json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {url.path}"})
 
-    def _panels(self, query: dict[str, list[str]]) -> None:
-        feature = (query.get("feature") or [""])[0].strip() or None
+    def _now_ms(self, query: dict[str, list[str]]) -> int | None:
+        """`at` (ISO-8601) or now; None after answering 400 for an unreadable `at`."""
         at = (query.get("at") or [""])[0].strip()
         try:
-            now_ms = parse_instant_ms(at) if at else int(time.time() * 1000)
+            return parse_instant_ms(at) if at else int(time.time() * 1000)
         except ValueError:
             self._send_json(HTTPStatus.BAD_REQUEST, {"error": f"'at' is not an ISO-8601 time: {at!r}"})
+            return None
+
+    def _experiments(self, query: dict[str, list[str]]) -> None:
+        now_ms = self._now_ms(query)
+        if now_ms is None:
+            return
+        try:
+            features = features_with_experiment(self.server.reader, now_ms)
+        except Exception as exc:  # as for the panels: the page says so and retries
+            logger.warning("dashboard: reading the experiments failed: %s", exc)
+            self._send_json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"aggregates not readable: {type(exc).__name__}"})
+            return
+        self._send_json(HTTPStatus.OK, {"features_with_experiment": features})
+
+    def _panels(self, query: dict[str, list[str]]) -> None:
+        feature = (query.get("feature") or [""])[0].strip() or None
+        now_ms = self._now_ms(query)
+        if now_ms is None:
             return
         try:
             panels = self.server.reader.panels(feature, now_ms)
