@@ -97,7 +97,6 @@ def _ingest(route: str) -> Response[str]:
         received_at_ms=int(received_at_ms) if received_at_ms else time.time_ns() // 1_000_000,
         time_budget_ms=_time_budget_ms(deps.settings.put_time_budget_ms),
         remaining_ms=getattr(app.lambda_context, "get_remaining_time_in_millis", None),
-        remaining_ms=getattr(app.lambda_context, "get_remaining_time_in_millis", None),
         source_ip=identity.get("sourceIp"),
         # No viewer country: the API is a REGIONAL endpoint (cdk/ingest_api.py), with no CloudFront in front to
         # set CloudFront-Viewer-Country, so that header is whatever the client wrote (docs/api.md, Enrichment).
