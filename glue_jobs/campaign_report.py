@@ -24,6 +24,8 @@ Arguments (Glue passes `--name value`; unknown ones such as `--JOB_ID` are ignor
   --code_bundle s3://...zip   the featurepulse.reporting package and the SQL (set by the CDK construct):
                               extracted to /tmp and put first on sys.path before anything is imported
 Any failure raises: the run fails, the Glue "job failed" event raises the alarm, and no e-mail is half sent.
+A period without any event is not a failure: nothing is mailed, the reason is logged as a warning and the run
+succeeds (no alarm; docs/reports.md, "Partial and empty periods").
 """
 
 from __future__ import annotations
@@ -204,7 +206,10 @@ def main(
         before_queries=identity_build(args, session),
         finalize_days=_day_finalizer(args, session, now),
     )
-    logger.info("report %s: %s (message %s)", outcome.report_key, outcome.status, outcome.message_id)
+    if outcome.status == "sent":
+        logger.info("report %s: sent (message %s)", outcome.report_key, outcome.message_id)
+    else:
+        logger.info("report %s: %s, nothing sent: %s", outcome.report_key, outcome.status, outcome.reason)
     return outcome
 
 

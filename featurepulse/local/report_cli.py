@@ -6,10 +6,13 @@ import argparse
 import dataclasses
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from featurepulse.cli import CliError
 from featurepulse.reporting.periods import PERIOD_KINDS
+
+if TYPE_CHECKING:
+    from featurepulse.reporting.job import RunOutcome
 
 
 def _day(text: str) -> date:
@@ -25,8 +28,11 @@ def register(subparsers: Any) -> None:
         help="build and mail the engagement report of a day or week from the local lake",
         description=(
             "Run the report job locally: the athena_queries/*.sql run by DuckDB on the local lake, the e-mail "
-            "sent through moto's SES and written to the outbox as .eml and .html. A period already sent is not "
-            "sent again unless --force. Paths default to .featurepulse/local.json (written by `featurepulse local`)."
+            "sent through moto's SES and written to the outbox as .eml and .html. A period that is over is mailed "
+            "once (again only with --force); a period not over yet (today) is mailed as a partial report, marked "
+            "'partial (data up to HH:MM UTC)', each time you ask, and does not stop the final one. A period without "
+            "any event is not mailed (exit 0, with the reason). Paths default to .featurepulse/local.json "
+            "(written by `featurepulse local`)."
         ),
     )
     parser.add_argument("--period", choices=PERIOD_KINDS, default="day", help="a day, or the ISO week of --date")
@@ -37,7 +43,9 @@ def register(subparsers: Any) -> None:
         metavar="YYYY-MM-DD",
         help="a day of the period (default: latest in the lake)",
     )
-    parser.add_argument("--force", action="store_true", help="send again even if this period was already sent")
+    parser.add_argument(
+        "--force", action="store_true", help="send again even if the final report of this period was already sent"
+    )
     parser.add_argument("--lake-dir", type=Path, default=None, help="the local lake (default: from local.json)")
     parser.add_argument("--outbox", type=Path, default=None, help="where .eml/.html go (default: from local.json)")
     parser.add_argument("--root", type=Path, default=Path(".featurepulse"), help=argparse.SUPPRESS)
@@ -74,10 +82,27 @@ def run(args: argparse.Namespace) -> int:
     outcome, where = run_local_report(
         args.period, day, target, force=args.force, min_exposed_per_variant=args.min_exposed
     )
+    return _print_outcome(outcome, where)
+
+
+def _print_outcome(outcome: RunOutcome, where: str) -> int:
+    """What the run did, in words. Nothing sent because the period is empty or already sent is not a failure
+    (exit 0: a scheduler running this command must not alarm on a quiet day); errors raise before this."""
     if outcome.status == "skipped":
-        print(f"report {outcome.report_key} was already sent (message {outcome.message_id}); --force to send again")
+        print(f"report {outcome.report_key} not sent: {outcome.reason}; --force to send again")
         return 0
-    print(f"report {outcome.report_key} sent through SES ({where}), message {outcome.message_id}")
+    if outcome.status == "empty":
+        print(f"report {outcome.report_key} not sent: {outcome.reason}")
+        return 0
+    if outcome.data_until is not None:
+        until = outcome.data_until.astimezone(UTC)
+        print(
+            f"partial report {outcome.report_key} (data up to {until:%Y-%m-%d %H:%M} UTC) sent through SES ({where}), "
+            f"message {outcome.message_id}"
+        )
+        print("  the period is not over: a run after it ends sends the final report (this one does not stop it)")
+    else:
+        print(f"report {outcome.report_key} sent through SES ({where}), message {outcome.message_id}")
     print(f"  html: {outcome.html_path}")
     print(f"  eml:  {outcome.eml_path}")
     return 0

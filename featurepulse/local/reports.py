@@ -22,7 +22,13 @@ from typing import Any
 
 from featurepulse.local.duckdb_runner import DuckDbQueryRunner
 from featurepulse.local.identity import local_refresher
-from featurepulse.reporting.dal.send_log import STATUS_FAILED, STATUS_SENDING, STATUS_SENT, SendRecord
+from featurepulse.reporting.dal.send_log import (
+    STATUS_FAILED,
+    STATUS_PARTIAL,
+    STATUS_SENDING,
+    SendRecord,
+    sent_item_status,
+)
 from featurepulse.reporting.dal.ses_mailer import SesMailer
 from featurepulse.reporting.experiments_config import parse_experiments
 from featurepulse.reporting.job import ReportSettings, RunOutcome, run_report
@@ -60,7 +66,14 @@ class FileSendLog:
         item = self._load().get(report_key)
         if item is None:
             return None
-        return SendRecord(report_key, item["status"], item.get("message_id"), int(item.get("updated_at", 0)))
+        until = item.get("data_until")
+        return SendRecord(
+            report_key,
+            item["status"],
+            item.get("message_id"),
+            int(item.get("updated_at", 0)),
+            None if until is None else int(until),
+        )
 
     def claim(self, report_key: str, *, now: int, force: bool = False) -> bool:
         with self._lock:
@@ -68,7 +81,7 @@ class FileSendLog:
             item = records.get(report_key)
             free = (
                 item is None
-                or item["status"] == STATUS_FAILED
+                or item["status"] in (STATUS_FAILED, STATUS_PARTIAL)
                 or (item["status"] == STATUS_SENDING and int(item["updated_at"]) < now - self._stale_after_s)
             )
             if not (free or force):
@@ -77,10 +90,18 @@ class FileSendLog:
             self._save(records)
             return True
 
-    def mark_sent(self, report_key: str, *, message_id: str, recipients: int, now: int) -> None:
-        self._put(
-            report_key, {"status": STATUS_SENT, "message_id": message_id, "recipients": recipients, "updated_at": now}
-        )
+    def mark_sent(
+        self, report_key: str, *, message_id: str, recipients: int, now: int, data_until: int | None = None
+    ) -> None:
+        item: dict[str, Any] = {
+            "status": sent_item_status(partial=data_until is not None),
+            "message_id": message_id,
+            "recipients": recipients,
+            "updated_at": now,
+        }
+        if data_until is not None:
+            item["data_until"] = data_until
+        self._put(report_key, item)
 
     def mark_failed(self, report_key: str, *, error: str, now: int) -> None:
         self._put(report_key, {"status": STATUS_FAILED, "error": error[:1000], "updated_at": now})
@@ -191,6 +212,30 @@ def run_local_report(
     return outcome, where
 
 
+def local_summary(outcome: RunOutcome, day: date, where: str) -> list[str]:
+    """What `make run` prints about the day's report: sent (final or partial), skipped or empty, and why."""
+    if outcome.status != "sent":
+        return [f"report for {day.isoformat()} not sent: {outcome.reason}"]
+    kind = "report"
+    if outcome.data_until is not None:
+        kind = f"partial report (data up to {outcome.data_until.astimezone(UTC):%H:%M} UTC)"
+    h = outcome.headline
+    return [
+        line
+        for line in (
+            f"{kind} for {day.isoformat()} sent through SES ({where})",
+            f"{h.get('events')} events, {h.get('active_persons')} active persons, {h.get('adopters')} adopters, "
+            f"{h.get('completers')} completed"
+            if h
+            else "",
+            *(f"experiment {verdict}" for verdict in outcome.experiment_verdicts),
+            f"open {outcome.html_path}" if outcome.html_path else "",
+            f"mail {outcome.eml_path}" if outcome.eml_path else "",
+        )
+        if line
+    ]
+
+
 class LocalReport:
     """Local component: when the demo traffic has drained into the lake, mail the day's report."""
 
@@ -211,17 +256,7 @@ class LocalReport:
         target = LocalReportTarget(ctx.lake_dir, ctx.outbox_dir, ctx.aws_endpoint_url, ctx.region, experiments)
         outcome, where = run_local_report("day", day, target)
         ctx.address_book.update(report_html=outcome.html_path, report_eml=outcome.eml_path)
-        h = outcome.headline
-        self._lines = [
-            f"report for {day.isoformat()} {outcome.status} through SES ({where})",
-            f"{h.get('events')} events, {h.get('active_persons')} active persons, {h.get('adopters')} adopters, "
-            f"{h.get('completers')} completed"
-            if h
-            else "",
-            *(f"experiment {verdict}" for verdict in outcome.experiment_verdicts),
-            f"open {outcome.html_path}" if outcome.html_path else "",
-            f"mail {outcome.eml_path}" if outcome.eml_path else "",
-        ]
+        self._lines = local_summary(outcome, day, where)
 
     def summary(self, ctx: Any) -> list[str]:
         return [line for line in self._lines if line]

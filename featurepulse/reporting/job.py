@@ -1,9 +1,19 @@
 """The report job: run the queries for a period, build the whole e-mail, send it once, record the send.
 
-Shared by the Glue job (Athena runner) and local mode (DuckDB runner). Order matters for "no partial
-e-mails": if the period was already sent the job stops before querying; everything (queries, charts,
-HTML, CSV, MIME) is built before the send is claimed; the message goes out in a single SES call; a failure
-before SES accepts it marks the record failed and raises (the job fails, the alarm fires, a re-run retries).
+Shared by the Glue job (Athena runner) and local mode (DuckDB runner). Order matters for "no half-built
+e-mails": if the period's final report was already sent the job stops before querying; everything (queries,
+charts, HTML, CSV, MIME) is built before the send is claimed; the message goes out in a single SES call; a
+failure before SES accepts it marks the record failed and raises (the job fails, the alarm fires, a re-run
+retries).
+
+Partial and empty periods (docs/reports.md, "Partial and empty periods"):
+- a period not over when the job runs (e.g. today) is sent as a **partial** report, marked "partial (data up
+  to HH:MM UTC)" in its subject and header and recorded `partial`: it never blocks the final report, which a
+  run after the period ends sends once (then later runs skip it unless forced). Each partial run sends a fresh
+  snapshot;
+- a period without any event is **not sent**: the run returns status `empty`, logs why (a warning) and records
+  nothing, so a later run (after late data arrived) can still send it. It is not an error: the Glue run
+  succeeds and `featurepulse report` exits 0.
 """
 
 from __future__ import annotations
@@ -23,12 +33,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from featurepulse.reporting.charts import Chart, render_charts
 from featurepulse.reporting.csv_export import csv_filename, result_to_csv
-from featurepulse.reporting.dal.send_log import SendRecord
+from featurepulse.reporting.dal.send_log import STATUS_SENT, SendRecord
 from featurepulse.reporting.experiments import verdict_table
 from featurepulse.reporting.experiments_config import ExperimentsConfig
 from featurepulse.reporting.mime import Attachment, build_message
 from featurepulse.reporting.periods import Period
-from featurepulse.reporting.render import render_html, render_text, subject
+from featurepulse.reporting.render import partial_marker, render_html, render_text, subject
 from featurepulse.reporting.report import ReportData, collect
 from featurepulse.reporting.runners import QueryRunner
 
@@ -82,7 +92,9 @@ class SendLog(Protocol):
 
     def claim(self, report_key: str, *, now: int, force: bool = False) -> bool: ...
 
-    def mark_sent(self, report_key: str, *, message_id: str, recipients: int, now: int) -> None: ...
+    def mark_sent(
+        self, report_key: str, *, message_id: str, recipients: int, now: int, data_until: int | None = None
+    ) -> None: ...
 
     def mark_failed(self, report_key: str, *, error: str, now: int) -> None: ...
 
@@ -112,11 +124,17 @@ class BuiltReport:
         return page
 
 
+RunStatus = Literal["sent", "skipped", "empty"]
+
+
 @dataclass(frozen=True)
 class RunOutcome:
-    status: Literal["sent", "skipped"]
+    status: RunStatus  # sent (final or partial), skipped (final already sent), empty (no event: nothing sent)
     report_key: str
     message_id: str | None = None
+    # A partial report (the period was not over): the time its data runs up to; None for a final report.
+    data_until: datetime | None = None
+    reason: str = ""  # why nothing was sent (skipped, empty), in a sentence for the CLI and the job log
     eml_path: Path | None = None
     html_path: Path | None = None
     headline: dict[str, Any] = field(default_factory=dict)  # the period_summary row of a sent report
@@ -124,15 +142,28 @@ class RunOutcome:
     # "experiment / variant" -> {"exposed", "converted"} persons (the shape of the traffic's ground truth)
     experiment_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
+    @property
+    def partial(self) -> bool:
+        return self.data_until is not None
 
-def build_report(runner: QueryRunner, period: Period, settings: ReportSettings, *, now: datetime) -> BuiltReport:
-    data = collect(
+
+def collect_report_data(runner: QueryRunner, period: Period, settings: ReportSettings, *, now: datetime) -> ReportData:
+    return collect(
         runner,
         period,
         min_exposed_per_variant=settings.min_exposed_per_variant,
         now=now,
         experiments=settings.experiments,
     )
+
+
+def build_report(runner: QueryRunner, period: Period, settings: ReportSettings, *, now: datetime) -> BuiltReport:
+    return assemble_report(collect_report_data(runner, period, settings, now=now), settings, now=now)
+
+
+def assemble_report(data: ReportData, settings: ReportSettings, *, now: datetime) -> BuiltReport:
+    """Charts, HTML, text, CSV attachments and the MIME message of the collected data."""
+    period = data.period
     charts = tuple(render_charts(data))
     html = render_html(data, charts)
     text = render_text(data)
@@ -151,6 +182,15 @@ def build_report(runner: QueryRunner, period: Period, settings: ReportSettings, 
         date=now,
     )
     return BuiltReport(data=data, charts=charts, html=html, text=text, message=message)
+
+
+def empty_reason(data: ReportData) -> str:
+    """Why a period without any event is not mailed, in one sentence."""
+    so_far = f" so far ({partial_marker(data)})" if data.partial else ""
+    return (
+        f"there are no events for {data.period.label}{so_far}, so there is nothing to report and no e-mail was "
+        "sent; this is not an error, and nothing is recorded, so a later run sends the report once data arrives"
+    )
 
 
 def write_outbox(report: BuiltReport, outbox_dir: Path, stem: str) -> tuple[Path, Path]:
@@ -178,27 +218,43 @@ def run_report(
     key = settings.report_key(period)
     epoch = int(now.timestamp())
     record = send_log.get(key)
-    if record is not None and record.status == "sent" and not force:
+    if record is not None and record.status == STATUS_SENT and not force:
         logger.info("report %s already sent (message %s); use force to send again", key, record.message_id)
-        return RunOutcome(status="skipped", report_key=key, message_id=record.message_id)
+        return RunOutcome(
+            status="skipped",
+            report_key=key,
+            message_id=record.message_id,
+            reason=f"the final report of {period.label} was already sent (message {record.message_id})",
+        )
 
     if before_queries is not None:  # e.g. the identity table build (docs/identity.md): queries read it as of now
         before_queries()
     if finalize_days is not None:  # the live day rows of the period's final days take the batch figures
         finalize_days(runner, period.start, period.end)
-    report = build_report(runner, period, settings, now=now)  # raises before anything is claimed or sent
+    data = collect_report_data(runner, period, settings, now=now)  # raises before anything is claimed or sent
+    if data.is_empty:
+        reason = empty_reason(data)
+        logger.warning("report %s not sent: %s", key, reason)
+        return RunOutcome(status="empty", report_key=key, data_until=data.data_until, reason=reason)
+    report = assemble_report(data, settings, now=now)
 
     if not send_log.claim(key, now=epoch, force=force):
         logger.info("report %s is being or has been sent by another run", key)
-        return RunOutcome(status="skipped", report_key=key)
+        return RunOutcome(
+            status="skipped",
+            report_key=key,
+            reason=f"the report of {period.label} is being sent, or was sent, by another run",
+        )
     try:
         message_id = mailer.send(report.raw, sender=settings.sender, recipients=settings.recipients)
     except Exception as exc:
         send_log.mark_failed(key, error=f"{type(exc).__name__}: {exc}", now=epoch)
         raise
-    send_log.mark_sent(key, message_id=message_id, recipients=len(settings.recipients), now=epoch)
+    until = None if data.data_until is None else int(data.data_until.timestamp())
+    send_log.mark_sent(key, message_id=message_id, recipients=len(settings.recipients), now=epoch, data_until=until)
     logger.info(
-        "report %s sent to %d recipients (message %s, %s bytes scanned)",
+        "%s report %s sent to %d recipients (message %s, %s bytes scanned)",
+        partial_marker(data) if data.partial else "final",
         key,
         len(settings.recipients),
         message_id,
@@ -212,6 +268,7 @@ def run_report(
         status="sent",
         report_key=key,
         message_id=message_id,
+        data_until=data.data_until,
         eml_path=eml_path,
         html_path=html_path,
         headline=dict(summary[0]) if summary else {},

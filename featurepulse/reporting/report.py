@@ -1,12 +1,17 @@
 """What the report says, computed from the query results: headline KPIs with their change against the
 previous period, and the tables in the order the e-mail shows them. Pure: no engine, no AWS.
+
+Two states of a period matter to the reader (docs/reports.md, "Partial and empty periods"): a period not over
+when the report runs is **partial** (`ReportData.data_until` is the run's time), and a period without any event
+is **empty** (`ReportData.is_empty`: the job sends nothing). Against a previous period without any event every
+change reads "no previous data", counts and rates alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 
 from featurepulse.domain.metrics import metric
@@ -27,8 +32,9 @@ HEADLINE_METRICS: tuple[str, ...] = ("active_persons", "adopters", "adoption_rat
 class Kpi:
     label: str
     value: float | None
-    previous: float | None
+    previous: float | None  # None: no previous data (the previous period had no event)
     format: KpiFormat = "count"
+    meaning: str = ""  # the catalogue's one sentence (featurepulse/domain/metrics.py)
 
     @property
     def change(self) -> float | None:
@@ -54,15 +60,54 @@ class ReportData:
     previous_results: Mapping[str, QueryResult] = field(default_factory=dict)
     # Verdicts computed from results["experiment_results"] (docs/experiments.md).
     experiments: tuple[ExperimentResult, ...] = ()
+    # The run's time when the period was not over yet (a partial report); None: the period is complete.
+    data_until: datetime | None = None
+    # Experiments: persons per variant before a verdict is attempted (the "not enough data yet" text says it).
+    min_exposed_per_variant: int = 100
 
     def rows(self, name: str) -> tuple[dict[str, Any], ...]:
         return self.results[name].rows
+
+    @property
+    def partial(self) -> bool:
+        return self.data_until is not None
+
+    @property
+    def events(self) -> int:
+        """Events of the period (each counted once); 0 when the summary has no row."""
+        return period_events(self.results["period_summary"].rows)
+
+    @property
+    def is_empty(self) -> bool:
+        """No event in the period: nothing to report (the job does not send it)."""
+        return self.events == 0
+
+    @property
+    def previous_is_empty(self) -> bool:
+        """The previous period had no event: its figures are "no previous data", not zeros."""
+        previous = self.previous_results.get("period_summary")
+        return previous is None or period_events(previous.rows) == 0
 
     @property
     def bytes_scanned(self) -> int | None:
         values = [r.bytes_scanned for r in (*self.results.values(), *self.previous_results.values())]
         known = [v for v in values if v is not None]
         return sum(known) if known else None
+
+
+def period_over_at(period: Period) -> datetime:
+    """When the period is over: midnight UTC after its last day (report days are UTC days, like the lake)."""
+    return datetime.combine(period.end + timedelta(days=1), time(), tzinfo=UTC)
+
+
+def partial_until(period: Period, now: datetime) -> datetime | None:
+    """`now` (UTC) when the period is not over at `now` (a partial report), else None. A naive `now` is UTC."""
+    utc_now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+    return utc_now if utc_now < period_over_at(period) else None
+
+
+def period_events(summary: Sequence[Mapping[str, Any]]) -> int:
+    return int(_first(summary).get("events") or 0)
 
 
 def _first(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
@@ -79,18 +124,25 @@ def headline_kpis(
     active_users: Sequence[Mapping[str, Any]],
     previous_active_users: Sequence[Mapping[str, Any]],
 ) -> tuple[Kpi, ...]:
-    """The headline: persons, adoption and completion of the period, and MAU on its last day. Labels and
-    formats come from the metric catalogue (featurepulse/domain/metrics.py); the columns carry its names."""
-    now, before = _first(summary), _first(previous_summary)
+    """The headline: persons, adoption and completion of the period, and MAU on its last day. Labels, meanings
+    and formats come from the metric catalogue (featurepulse/domain/metrics.py); the columns carry its names.
 
-    def kpi(name: str) -> Kpi:
+    A previous period without any event has no previous figures at all: its zero counts would otherwise show
+    as "+399" beside rates that (dividing by zero) say "no previous data".
+    """
+    now = _first(summary)
+    has_previous = period_events(previous_summary) > 0
+    before = _first(previous_summary) if has_previous else {}
+    previous_last_day = _last(previous_active_users) if has_previous else {}
+
+    def kpi(name: str, current: Mapping[str, Any], previous: Mapping[str, Any]) -> Kpi:
         m = metric(name)
-        return Kpi(m.label, now.get(name), before.get(name), "rate" if m.unit == "rate" else "count")
+        unit: KpiFormat = "rate" if m.unit == "rate" else "count"
+        return Kpi(m.label, current.get(name), previous.get(name), unit, m.meaning)
 
-    mau = metric("mau")
     return (
-        *(kpi(name) for name in HEADLINE_METRICS),
-        Kpi(mau.label, _last(active_users).get(mau.name), _last(previous_active_users).get(mau.name)),
+        *(kpi(name, now, before) for name in HEADLINE_METRICS),
+        kpi("mau", _last(active_users), previous_last_day),
     )
 
 
@@ -124,6 +176,8 @@ def collect(
         results=results,
         previous_results=previous,
         experiments=verdicts,
+        data_until=partial_until(period, now),
+        min_exposed_per_variant=min_exposed_per_variant,
     )
 
 

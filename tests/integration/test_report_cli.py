@@ -10,6 +10,7 @@ import pytest
 
 from featurepulse.cli import main
 from featurepulse.local.reports import FileSendLog
+from featurepulse.reporting.dal.send_log import SendRecord
 from tests.reporting_dataset import demo_events, write_lake
 
 
@@ -70,3 +71,32 @@ def test_file_send_log_blocks_a_second_claim_until_stale_or_failed(tmp_path: Pat
     log.mark_sent("k", message_id="m", recipients=1, now=1_104)
     assert not log.claim("k", now=99_999)
     assert log.claim("k", now=99_999, force=True)
+
+
+def test_a_day_without_events_is_not_mailed_exits_0_and_says_why(
+    lake_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a lake whose 12 March has no event
+    outbox = tmp_path / "outbox"
+    # When the report of that day is asked for
+    code = report("--date", "2026-03-12", "--lake-dir", str(lake_dir), "--outbox", str(outbox), "--root", str(tmp_path))
+    # Then nothing is mailed or written, the exit code is 0 (not a failure for a scheduler), and it says why
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "report feature-report#day-2026-03-12 not sent: there are no events for Thursday 12 March 2026" in out
+    assert "this is not an error" in out
+    assert not list(outbox.glob("*.eml")) and not (outbox / ".sent.json").exists()
+
+
+def test_file_send_log_a_partial_send_does_not_block_the_final_one(tmp_path: Path) -> None:
+    # Given a partial report sent for a period
+    log = FileSendLog(tmp_path / ".sent.json")
+    assert log.claim("k", now=1_000)
+    log.mark_sent("k", message_id="partial-1", recipients=1, now=1_001, data_until=1_000)
+    record = log.get("k")
+    assert record is not None and record.status == "partial" and record.data_until == 1_000
+    # When the final run claims it, Then it may; once the final one is sent, no run may without force
+    assert log.claim("k", now=2_000)
+    log.mark_sent("k", message_id="final", recipients=1, now=2_001)
+    assert log.get("k") == SendRecord("k", "sent", "final", 2_001, None)
+    assert not log.claim("k", now=3_000)

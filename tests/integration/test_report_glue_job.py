@@ -95,3 +95,17 @@ def test_athena_runner_sends_bound_sql_to_the_workgroup_and_keeps_bytes_scanned(
     # And the rows are plain Python values
     assert result.rows == ({"feature": "a", "viewed": 3, "rate": 0.5}, {"feature": None, "viewed": 1, "rate": None})
     assert result.bytes_scanned == 1234
+
+
+def test_a_scheduled_run_on_a_day_without_events_succeeds_without_mailing(aws: Any, tmp_path: Path) -> None:
+    # Given a lake with no event on 12 March; When the scheduled daily run of 13 March happens
+    write_lake(tmp_path, demo_events())
+    outcome = main(
+        ARGS, now=datetime(2026, 3, 13, 6, tzinfo=UTC), runner=DuckDbQueryRunner(tmp_path), boto3_session=aws
+    )
+    # Then the run returns (Glue marks it succeeded: no alarm), mails nothing and records nothing
+    assert outcome.status == "empty" and outcome.report_key == "feature-report#day-2026-03-12"
+    assert ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages == []
+    assert "Item" not in aws.client("dynamodb").get_item(
+        TableName="report-sends", Key={"report_key": {"S": outcome.report_key}}
+    )

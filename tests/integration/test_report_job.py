@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import email
+import email.policy
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from featurepulse.reporting.dal.ses_mailer import SesMailer
 from featurepulse.reporting.job import ReportSettings, run_report
 from featurepulse.reporting.periods import Period
 from featurepulse.reporting.queries import QUERY_NAMES
-from tests.reporting_dataset import REPORT_DAY, demo_events, write_lake
+from tests.reporting_dataset import EMPTY_DAY, REPORT_DAY, demo_events, write_lake
 
 REGION = "us-east-1"
 SENDER = "reports@example.com"
@@ -181,3 +182,83 @@ def test_the_email_has_html_inline_images_referenced_by_cid_and_csv_attachments(
     page = outcome.html_path.read_text()
     assert "cid:" not in page and page.count("data:image/png;base64,") == 4
     assert "FeaturePulse report: week 11 of 2026" in email.message_from_string(message.raw_data)["Subject"]
+
+
+def run_day(aws: dict[str, Any], runner: DuckDbQueryRunner, day: Any, now: datetime, **kwargs: Any) -> Any:
+    return run_report(
+        runner=runner,
+        period=Period.containing("day", day),
+        settings=SETTINGS,
+        send_log=DynamoDbSendLog(aws["dynamodb"], SETTINGS.send_log_table),
+        mailer=SesMailer(aws["sesv2"]),
+        now=now,
+        **kwargs,
+    )
+
+
+def subjects() -> list[str]:
+    # (a long subject is folded after "Subject:"; unfolded, its value is the same text)
+    return [
+        str(email.message_from_string(m.raw_data, policy=email.policy.default)["Subject"]).strip()
+        for m in sent_messages()
+    ]
+
+
+def test_a_partial_day_is_marked_and_does_not_block_the_final_report_which_goes_out_once(
+    aws: dict[str, Any], runner: DuckDbQueryRunner
+) -> None:
+    # Given a verified sender
+    verify_sender(aws)
+    log = DynamoDbSendLog(aws["dynamodb"], SETTINGS.send_log_table)
+    key = SETTINGS.report_key(Period.containing("day", REPORT_DAY))
+    # When the day's report runs at 14:30 that day, and again at 18:00
+    first = run_day(aws, runner, REPORT_DAY, datetime(2026, 3, 10, 14, 30, tzinfo=UTC))
+    second = run_day(aws, runner, REPORT_DAY, datetime(2026, 3, 10, 18, 0, tzinfo=UTC))
+    # Then each is a partial report, marked so, recorded as partial
+    assert first.status == second.status == "sent" and first.partial and second.partial
+    record = log.get(key)
+    assert record is not None and record.status == "partial"
+    assert record.data_until == int(datetime(2026, 3, 10, 18, 0, tzinfo=UTC).timestamp())
+    # When the scheduled run after the day ends, then another one, run
+    final = run_day(aws, runner, REPORT_DAY, datetime(2026, 3, 11, 6, 0, tzinfo=UTC))
+    again = run_day(aws, runner, REPORT_DAY, datetime(2026, 3, 11, 7, 0, tzinfo=UTC))
+    # Then the final report went out once, unmarked, and the record says sent
+    assert final.status == "sent" and not final.partial
+    assert again.status == "skipped" and "already sent" in again.reason
+    assert subjects() == [
+        "FeaturePulse report: Tuesday 10 March 2026, partial (data up to 14:30 UTC)",
+        "FeaturePulse report: Tuesday 10 March 2026, partial (data up to 18:00 UTC)",
+        "FeaturePulse report: Tuesday 10 March 2026",
+    ]
+    record = log.get(key)
+    assert record is not None and record.status == "sent" and record.message_id == final.message_id
+
+
+def test_a_day_without_events_sends_nothing_records_nothing_and_says_why(
+    aws: dict[str, Any], runner: DuckDbQueryRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a verified sender and a day the lake has no event for
+    verify_sender(aws)
+    # When the scheduled run reports that day
+    with caplog.at_level("WARNING", logger="featurepulse.reporting.job"):
+        outcome = run_day(aws, runner, EMPTY_DAY, datetime(2026, 3, 13, 6, 0, tzinfo=UTC))
+    # Then no e-mail goes out, no record blocks a later run, and the job log says why (not an error)
+    assert outcome.status == "empty" and outcome.message_id is None
+    assert "there are no events for Thursday 12 March 2026" in outcome.reason
+    assert sent_messages() == []
+    assert DynamoDbSendLog(aws["dynamodb"], SETTINGS.send_log_table).get(outcome.report_key) is None
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "not sent: there are no events" in warning.getMessage()
+
+
+def test_after_an_empty_day_every_change_reads_no_previous_data(aws: dict[str, Any], runner: DuckDbQueryRunner) -> None:
+    # Given the day after the empty day
+    verify_sender(aws)
+    # When its report is sent
+    run_day(aws, runner, date(2026, 3, 13), datetime(2026, 3, 14, 6, 0, tzinfo=UTC))
+    (message,) = sent_messages()
+    parts = walk(message.raw_data)
+    html = next(p for p in parts if p.get_content_type() == "text/html").get_payload(decode=True).decode()  # type: ignore[union-attr]
+    # Then counts and rates alike say "no previous data" (six headline figures), and the header says why
+    assert html.count("no previous data") == 6 and "&#9650;" not in html and "&#9660;" not in html
+    assert "The previous day (2026-03-12) has no data, so there is nothing to compare with." in html

@@ -10,7 +10,7 @@ from featurepulse.reporting.experiments import METHOD, analyse_experiments
 from featurepulse.reporting.experiments_config import parse_experiments
 from featurepulse.reporting.periods import Period
 from featurepulse.reporting.queries import QUERY_NAMES
-from featurepulse.reporting.render import render_html, render_text
+from featurepulse.reporting.render import SRM_TEXT, render_html, render_text
 from featurepulse.reporting.report import ReportData
 from featurepulse.reporting.runners import QueryResult
 
@@ -53,25 +53,25 @@ def test_the_section_shows_counts_interval_p_srm_verdict_goal_and_method() -> No
     )
     # When the e-mail is rendered
     page = render_html(data, [])
-    # Then each experiment shows its goal, its counts, rate, difference, interval, p and verdict
+    # Then each experiment shows its goal, its counts, rate, difference (in percentage points), likely range and
+    # verdict, with its p-value in the statistics footnote
     assert "Goal: completing ai-summary (the experiment&#x27;s own feature)." in page
-    assert ">1,000<" in page and ">200<" in page and ">20.0%<" in page and ">+10.0 pt<" in page
+    assert ">1,000<" in page and ">200<" in page and ">20.0%<" in page and ">+10.0<" in page
+    assert "Difference vs control (percentage points)" in page and "Likely range of the difference" in page
     assert "B better than control since 2026-03-10" in page and "color:#15803d" in page
-    assert "Always-valid 95% interval" in page and "&lt; 0.001" in page  # the win's p-value
-    # And the sample-ratio check with the expected split, and the method
-    assert "sample ratio vs A 50% / B 50%: chi-square p = 1.000 (ok; flagged below 0.001)" in page
+    assert "always-valid 95% confidence interval" in page and "B vs A: always-valid p &lt; 0.001" in page
+    # And the sample-ratio check with the expected split in words, its test in the footnote, and the method
+    assert "split between the variants as planned (A 50% / B 50%)" in page
+    assert "split check: chi-square p = 1.000 (flagged as a mismatch below 0.001)" in page
     assert METHOD in page
     # And the mismatch is flagged in red, every value escaped
-    assert "MISMATCH, do not trust" in page
-    assert 'color:#b91c1c;font-weight:bold;">sample ratio mismatch: do not trust<' in page
+    assert "MISMATCH" in page
+    assert f'color:#b91c1c;font-weight:bold;">{SRM_TEXT}<' in page
     assert "&lt;pricing&gt;" in page and "Plan &lt;Upgraded&gt;" in page and "<pricing>" not in page
     # And the text version has one line per compared variant with its goal and the method once
     text = render_text(data)
-    assert "- Experiment onboarding / B: B better than control (goal: completing ai-summary" in text
-    assert (
-        "- Experiment <pricing> / treatment: sample ratio mismatch: do not trust (goal: sending 'Plan <Upgraded>'"
-        in text
-    )
+    assert "- Experiment onboarding / B: B better than control since 2026-03-10 (goal: completing ai-summary" in text
+    assert f"- Experiment <pricing> / treatment: {SRM_TEXT} (goal: sending 'Plan <Upgraded>'" in text
     assert text.count("Method: ") == 1
 
 
