@@ -25,6 +25,12 @@ class Accepted(BaseModel):
     success: Literal[True] = True
     accepted: int = Field(description="How many events were stored on the stream.")
     rejected: list[RejectedEvent] = Field(default_factory=list, description="Events refused, kept in quarantine.")
+    generated_ids: int | None = Field(
+        default=None,
+        description="Present when events came without `messageId`: how many. Their ids are derived from their "
+        "content, so sending the same event again is counted once (send a messageId to count each call).",
+    )
+    note: str | None = Field(default=None, description="A sentence about `generated_ids`, for people using curl.")
 
 
 class Refused(BaseModel):
@@ -35,13 +41,18 @@ class Refused(BaseModel):
 
 def accepted_body(prepared: PreparedRequest) -> str:
     """The JSON of the 200 answer (built without pydantic: it is on every request's path)."""
-    return orjson.dumps(
-        {
-            "success": True,
-            "accepted": prepared.accepted,
-            "rejected": [{"index": r.index, "reason": r.reason} for r in prepared.rejections],
-        }
-    ).decode()
+    answer: dict[str, object] = {
+        "success": True,
+        "accepted": prepared.accepted,
+        "rejected": [{"index": r.index, "reason": r.reason} for r in prepared.rejections],
+    }
+    if prepared.generated_ids:
+        answer["generated_ids"] = prepared.generated_ids
+        answer["note"] = (
+            f"{prepared.generated_ids} event(s) had no messageId: ids were derived from their content, so an "
+            "identical event sent again is counted once"
+        )
+    return orjson.dumps(answer).decode()
 
 
 def refused_body(code: str, message: str) -> str:

@@ -98,6 +98,9 @@ class PreparedRequest:
     accepted: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     quarantined: list[QuarantinedEvent] = field(default_factory=list)
+    # Accepted events sent without `messageId`: their id is a digest of their content, so an identical event
+    # sent again counts once (the answer says so).
+    generated_ids: int = 0
 
 
 def decode_body(body: str | None, *, is_base64: bool) -> bytes:
@@ -259,6 +262,8 @@ def prepare_events(
             )
             continue
         event_id = enriched["event_id"]
+        if raw.get("messageId") is None:
+            prepared.generated_ids += 1
         key = enriched["user_id"] or enriched["anonymous_id"] or event_id  # partition_key_for, inline
         current = open_records.get(key)
         if current is None:

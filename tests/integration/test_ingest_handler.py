@@ -367,3 +367,26 @@ def test_quarantine_objects_use_the_configured_kms_key(monkeypatch: pytest.Monke
         head = stack.s3.head_object(Bucket=BUCKET, Key=key)
         assert head["ServerSideEncryption"] == "aws:kms"
         assert head["SSEKMSKeyId"] == key_arn
+
+
+def test_identical_calls_without_message_id_are_told_they_count_once(stack: Stack) -> None:
+    # Given a hand-written call without messageId (what a curl user sends), sent twice
+    raw = {"userId": "u1", "event": "Feature Used", "properties": {"feature": "smart-reports"}}
+    answers = [invoke(proxy_event("/v1/track", body=raw, write_key=stack.write_key)) for _ in range(2)]
+    # Then each answer says its id was derived from the content, so the repeat counts once
+    for status, _, body in answers:
+        assert status == 200 and body["accepted"] == 1
+        assert body["generated_ids"] == 1
+        assert "counted once" in body["note"]
+    # And both calls carry the same event id on the stream (downstream de-duplication keeps one)
+    first, second = stack.stream_events()
+    assert first["event_id"] == second["event_id"]
+
+
+def test_a_call_with_message_id_gets_no_note(stack: Stack) -> None:
+    # Given an SDK call (with messageId) / When posted
+    status, _, body = invoke(
+        proxy_event("/v1/track", body=load_event("segment_track_feature_used.json"), write_key=stack.write_key)
+    )
+    # Then the answer has no generated-id fields
+    assert status == 200 and "generated_ids" not in body and "note" not in body
