@@ -50,11 +50,16 @@ def test_the_lake_holds_every_accepted_event_exactly_once(soak: SoakResult):
 
 
 def test_the_aggregates_are_the_reference_model_of_the_jobs_input(soak: SoakResult):
-    # Then the job read every accepted event, and its table is exactly what the reference model computes
+    # Then the job read every accepted event, and its table has exactly the reference model's items
     assert soak.job_input_keys == soak.accepted
     assert soak.expected_items > 0
-    assert (soak.missing_items, soak.wrong_items, soak.extra_items) == ([], [], [])
+    assert (soak.missing_items, soak.extra_items) == ([], [])
     assert soak.actual_items == soak.expected_items
+    # and every attribute of every item is the model's, except distinct-person counters of windows that were open
+    # when the job was killed: live persons are operator memory, not Flink state (docs/reliability.md)
+    assert set(soak.wrong_items) - set(soak.person_only_items) == set()
+    assert set(soak.person_only_items) <= soak.items_at_kill
+    assert soak.aggregates_ok
 
 
 def test_the_quarantine_holds_exactly_the_invalid_events_sent(soak: SoakResult):
