@@ -73,7 +73,8 @@ def _print_started(stack: LocalStack, console: Console) -> None:
         console.print(f"  [red]FAILED[/red]       {line}")
 
 
-def _where_to_look(stack: LocalStack, console: Console) -> None:
+def _where_to_look(stack: LocalStack, console: Console, *, stays_up: bool = True) -> None:
+    """The addresses; `stays_up=False` (the demo, which stops everything next) marks the live ones as closing."""
     book = stack.address_book.snapshot()
     console.print("\n[bold]Where to look[/bold]")
     console.print(f"  address book   {stack.address_book.path}")
@@ -89,7 +90,9 @@ def _where_to_look(stack: LocalStack, console: Console) -> None:
     }
     for key, label in labels.items():
         if key in book:
-            console.print(f"  {label:<14} {book[key]}")
+            live = key in ("dashboard_url", "aggregates_table") and not stays_up
+            note = "  (stops with this demo: `make demo` keeps it up with live traffic)" if live else ""
+            console.print(f"  {label:<14} {book[key]}{note}")
 
 
 def _funnel_table(stream: StreamContents, traffic: TrafficStats) -> Table:
@@ -251,7 +254,7 @@ def report(stack: LocalStack, traffic: TrafficStats, console: Console) -> DemoOu
             console.print(f"    {line}")
     if stack.failed_components:
         problems.append(f"{len(stack.failed_components)} component(s) failed")
-    _where_to_look(stack, console)
+    _where_to_look(stack, console, stays_up=False)
     return DemoOutcome(
         exit_code=EXIT_MISMATCH if problems else EXIT_OK, traffic=traffic, stream=stream, quarantined=quarantined
     )

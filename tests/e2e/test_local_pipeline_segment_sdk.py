@@ -448,4 +448,6 @@ def test_the_demo_runs_for_its_duration_prints_the_counts_and_the_report_equals_
     assert "beside the generator's ground truth" in output
     assert "active_persons" in output and "funnel_viewed" in output and "campaign_reached" in output
     assert "differs" not in output
+    # And the dashboard address is marked as closing with the demo, pointing to `make demo`
+    assert "stops with this demo: `make demo`" in output
     assert "local stack stopped" in output
