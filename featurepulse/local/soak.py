@@ -161,7 +161,7 @@ class SoakResult:
             return "yes" if ok else "NO"
 
         rows = [
-            ("events generated (valid + invalid messages)", f"{self.events:,}"),
+            ("valid events generated (the invalid ones are extra, below)", f"{self.events:,}"),
             ("requests (first sends)", f"{self.requests:,}"),
             ("requests resent with the same messageIds (client resends)", f"{self.resent_requests:,}"),
             ("requests sent again after 429/5xx or a dropped connection", f"{self.retried_requests:,}"),
