@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
     from mypy_boto3_s3 import S3Client
 
-CONNECT_TIMEOUT_SECONDS = 1
-# Kinesis PutRecords of at most 5 MB; S3 (quarantine) a PutObject of at most a few MB; DynamoDB one GetItem.
-READ_TIMEOUT_SECONDS = 2
+# Short: each of these calls usually answers in tens of milliseconds, and the whole request (write-key lookup,
+# quarantine write, PutRecords) must fit in the Lambda's timeout, which may be as short as 3 s
+# (cdk/settings.py). The read timeout bounds each socket read or write, not a whole upload.
+CONNECT_TIMEOUT_SECONDS = 0.5
+READ_TIMEOUT_SECONDS = 1.0
 _KINESIS_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 1},
     connect_timeout=CONNECT_TIMEOUT_SECONDS,
@@ -31,7 +33,7 @@ _KINESIS_CONFIG = Config(
 )
 _DEFAULT_CONFIG = _KINESIS_CONFIG
 # The longest one attempt waits before it fails: connect plus read timeout.
-ATTEMPT_MS = (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS) * 1000
+ATTEMPT_MS = int((CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS) * 1000)
 KINESIS_ATTEMPT_MS = ATTEMPT_MS
 S3_ATTEMPT_MS = ATTEMPT_MS
 DYNAMODB_ATTEMPT_MS = ATTEMPT_MS
