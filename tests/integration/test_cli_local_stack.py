@@ -33,10 +33,20 @@ def test_sources_list_uses_the_running_local_stack_without_flags(
     tmp_path: Path, moto_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
     # Given a running local stack's address book and its sources table on its moto server, and no AWS settings
-    for name in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "SOURCES_TABLE_NAME", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "unused")  # restored after the test (use_local_stack overwrites them)
+    # (every variable the CLI sets is registered with monkeypatch first, so the test leaves the environment as
+    # it found it: a leaked AWS_ENDPOINT_URL would send later tests to this test's stopped moto server)
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "SOURCES_TABLE_NAME",
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ):
+        monkeypatch.setenv(name, "placeholder")
+        monkeypatch.delenv(name)
     root = tmp_path / ".featurepulse"
     _book(root, moto_url, "running")
     monkeypatch.setenv(address_book.LOCAL_DIR_ENV, str(root))
