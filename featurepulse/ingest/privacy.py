@@ -36,9 +36,12 @@ def truncate_ip(value: object) -> str | None:
                 _ipv4_prefixes.clear()
             _ipv4_prefixes[network] = prefix
             return prefix
-    return _truncate_other(value)
+    # Only strings that can be an address reach the cache: a client-chosen 32 KB "ip" would otherwise hold its
+    # memory there (4,096 entries); the longest IPv6 text, with an IPv4 tail and a short zone, is well under 64.
+    return _truncate_other(value) if len(value) <= _MAX_ADDRESS_TEXT else None
 
 
+_MAX_ADDRESS_TEXT = 64
 _OCTETS = frozenset(str(i) for i in range(256))
 _CACHE_LIMIT = 4096
 # "a.b.c" (checked) -> "a.b.c.0/24"
