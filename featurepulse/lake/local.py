@@ -60,8 +60,12 @@ class LocalFirehose:
         self._local = local_lake_store(ctx.lake_dir, ctx.quarantine_dir)
         self._bucket = S3Store(ctx.client("s3"), ctx.lake_bucket)
         stores: list[ObjectStore] = [self._local, self._bucket]
-        self._writer = LakeWriter(stores, writer_name=f"{ctx.stream_name}-lake", hints=self.hints)
-        self._writer._seen.update(lake_event_keys(ctx.lake_dir))  # a restart: what is already in the lake
+        self._writer = LakeWriter(
+            stores,
+            writer_name=f"{ctx.stream_name}-lake",
+            hints=self.hints,
+            seen=lake_event_keys(ctx.lake_dir),  # a restart: what is already in the lake
+        )
         self._reader = StreamReader(ctx.client("kinesis"), ctx.stream_name, from_start=True)
         ctx.address_book.update(lake_dir=ctx.lake_dir, quarantine_dir=ctx.quarantine_dir, lake_bucket=ctx.lake_bucket)
         self._thread = threading.Thread(target=self._run, name="local-firehose", daemon=True)

@@ -76,7 +76,10 @@ class LakeWriter:
         compression: str = PARQUET_COMPRESSION,
         monotonic: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        seen: Iterable[tuple[str, str]] = (),
     ) -> None:
+        """`seen`: the (source_id, event_id) pairs already in the lake, never written again (a restarted writer
+        starts from what its predecessor wrote)."""
         self.stores = list(stores)
         self.writer_name = writer_name
         self.hints = hints or BufferingHints()
@@ -84,7 +87,7 @@ class LakeWriter:
         self._monotonic = monotonic
         self._now = now
         self._buffers: dict[Partition, _Buffer] = {}
-        self._seen: set[tuple[str, str]] = set()  # (source_id, event_id)
+        self._seen: set[tuple[str, str]] = set(seen)  # (source_id, event_id)
         self.stats = WriterStats()
         self.written: list[WrittenFile] = []
 

@@ -16,6 +16,7 @@ import sqlglot
 from featurepulse.domain.packing import pack_events
 from featurepulse.domain.schema import PARTITION_COLUMNS, glue_columns, lake_columns
 from featurepulse.lake.layout import ERRORS_PREFIX
+from featurepulse.lake.local import lake_event_keys
 from featurepulse.lake.parquet import PARQUET_COMPRESSION, arrow_schema
 from featurepulse.lake.query import DUCKDB_TYPES, create_events_view
 from featurepulse.lake.store import LocalStore
@@ -95,6 +96,26 @@ def test_duplicates_across_records_are_written_once(lake: LocalStore) -> None:
     ids = ds.dataset(lake.root / "events", format="parquet").to_table(columns=["event_id"]).column(0).to_pylist()
     assert sorted(ids) == sorted(e["event_id"] for e in events)
     assert writer.stats.duplicates == 2
+
+
+def test_a_restarted_writer_given_the_keys_already_in_the_lake_writes_only_the_events_that_were_lost(
+    lake: LocalStore,
+) -> None:
+    # Given a writer that wrote three events, then crashed with two more buffered (lost)
+    events = user_events("u1", "a1", T0, 5, timedelta(seconds=1))
+    first = LakeWriter([lake])
+    for data in records_of(events[:3]):
+        first.add_record(data)
+    first.flush()
+    # When a new writer starts from the keys already in the lake and the stream is read again from the start
+    restarted = LakeWriter([lake], seen=lake_event_keys(lake.root))
+    for data in records_of(events):
+        restarted.add_record(data)
+    restarted.flush()
+    # Then the lake holds every event once: the three written before are skipped as duplicates
+    ids = ds.dataset(lake.root / "events", format="parquet").to_table(columns=["event_id"]).column(0).to_pylist()
+    assert sorted(ids) == sorted(e["event_id"] for e in events)
+    assert restarted.stats.duplicates == 3 and restarted.stats.rows == 2
 
 
 def test_two_sources_sending_the_same_message_id_both_land_in_the_lake(lake: LocalStore) -> None:
