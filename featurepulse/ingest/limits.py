@@ -11,6 +11,9 @@ MAX_REQUEST_BYTES = 500 * 1024
 # Events in one batch: each one costs a stored row (stream or quarantine) and a line of the answer whatever its
 # size, so a body of tiny events must not multiply into rows (and an answer past Lambda's 6 MB response limit).
 MAX_BATCH_EVENTS = 5000
+# Members of a gzip body (RFC 1952 allows a series): one per event is the most a streaming client produces, and
+# each member costs an inflater even when it holds nothing.
+MAX_GZIP_MEMBERS = MAX_BATCH_EVENTS
 # What one request may put on the stream in all: a batch context within 32 KB merged into thousands of tiny
 # events would otherwise multiply a 500 KB request a hundredfold. Real batches store about 1-3x their size
 # (enrichment columns, the batch context merged), so 10x never refuses one.

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +34,7 @@ from featurepulse.ingest.enrich import (
     enrich_event,
 )
 from featurepulse.ingest.fields import check_object, text_value
+from featurepulse.ingest.inflate import GZIP, GZIP_MAGIC, CorruptCompressionError, InflatedTooLargeError, inflate
 from featurepulse.ingest.limits import (
     MAX_BATCH_EVENTS,
     MAX_EVENT_BYTES,
@@ -46,7 +46,6 @@ from featurepulse.ingest.timestamps import format_ms, from_ms
 
 BATCH = "batch"
 ROUTES: tuple[str, ...] = (BATCH, *EVENT_TYPES)
-_GZIP_MAGIC = b"\x1f\x8b"
 _dumps = orjson.dumps
 _OPT_LINE = orjson.OPT_APPEND_NEWLINE
 # The key of a quarantined event's raw JSON that stands for the batch context when it was not folded in.
@@ -104,7 +103,8 @@ class PreparedRequest:
 
 
 def decode_body(body: str | None, *, is_base64: bool) -> bytes:
-    """The request body as bytes: base64 undone (API Gateway binary bodies) and gzip undone (within the limit)."""
+    """The request body as bytes: base64 undone (API Gateway binary bodies) and gzip undone (every member, within
+    the request limit: 413 `request_too_large` past it, 400 `malformed_body` for data that does not inflate)."""
     if not body:
         return b""
     if is_base64:
@@ -120,15 +120,24 @@ def decode_body(body: str | None, *, is_base64: bool) -> bytes:
             raise MalformedRequestError(
                 "malformed_body", "the body is not valid UTF-8 text: it contains a lone surrogate"
             ) from None
-    if data[:2] == _GZIP_MAGIC:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if data[:2] == GZIP_MAGIC:
+        # Every member of a multi-member body, within the request limit over all members together (a bomb split
+        # over members is refused too): the local API Gateway stand-in inflates with the same function.
         try:
-            data = inflater.decompress(data, MAX_REQUEST_BYTES + 1)
-        except zlib.error:
+            data = inflate(data, GZIP, MAX_REQUEST_BYTES)
+        except InflatedTooLargeError:
+            raise RequestTooLargeError("request_too_large", INFLATED_TOO_LARGE) from None
+        except CorruptCompressionError as exc:
             raise MalformedRequestError(
-                "malformed_body", "the body looks gzip-compressed but does not inflate"
+                "malformed_body", f"the body looks gzip-compressed but does not inflate ({exc})"
             ) from None
     return data
+
+
+INFLATED_TOO_LARGE = (
+    f"the request inflates to more than {MAX_REQUEST_BYTES} bytes; "
+    f"the limit is {MAX_REQUEST_BYTES} bytes (500 KB) after inflation"
+)
 
 
 def parse_request(body: bytes, route: str) -> ParsedRequest:

@@ -33,7 +33,6 @@ import logging
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +40,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from featurepulse.ingest.inflate import CorruptCompressionError, inflate
+from featurepulse.ingest.inflate import InflatedTooLargeError as InflatedBodyTooLargeError
 from featurepulse.ingest.limits import MAX_REQUEST_BYTES
+from featurepulse.ingest.request import INFLATED_TOO_LARGE
 
 logger = logging.getLogger(__name__)
 
@@ -93,38 +95,8 @@ class UnsupportedContentEncodingError(ValueError):
     """The body does not decode with the coding its `Content-Encoding` names (API Gateway answers 415)."""
 
 
-class InflatedBodyTooLargeError(ValueError):
-    """The body inflates past the limit (the handler's request limit: answered 413 `request_too_large`)."""
-
-
 class BadRequestError(ValueError):
     """The request's framing is unreadable: a bad `Content-Length` or chunk size (answered 400)."""
-
-
-# zlib window bits: a gzip member (header and trailer) and a zlib (RFC 1950) stream, what `deflate` names.
-_GZIP_WBITS = 16 + zlib.MAX_WBITS
-_ZLIB_WBITS = zlib.MAX_WBITS
-
-
-def _inflate(body: bytes, coding: str, limit: int) -> bytes:
-    """Inflate `body`, never holding more than `limit` + 1 bytes of output. A gzip body may hold several members
-    (RFC 1952: a gzip file is a series of members): all are inflated, trailing NUL padding is ignored."""
-    out = bytearray()
-    data = body
-    while True:
-        inflater = zlib.decompressobj(_GZIP_WBITS if coding == "gzip" else _ZLIB_WBITS)
-        try:
-            out += inflater.decompress(data, limit + 1 - len(out))
-        except zlib.error as exc:
-            raise UnsupportedContentEncodingError(f"body is not valid {coding}: {exc}") from None
-        if len(out) > limit:
-            raise InflatedBodyTooLargeError(f"the body inflates to more than {limit} bytes")
-        if not inflater.eof:
-            raise UnsupportedContentEncodingError(f"body is not valid {coding}: the compressed data is truncated")
-        rest = inflater.unused_data
-        if coding != "gzip" or not rest.strip(b"\0"):
-            return bytes(out)
-        data = rest
 
 
 @dataclass
@@ -148,7 +120,8 @@ class LocalLambdaContext:
 
 def decode_content(body: bytes, content_encoding: str | None, *, limit: int = MAX_REQUEST_BYTES) -> bytes:
     """Undo the request's `Content-Encoding` (codings applied in order, so undone in reverse), each step within
-    `limit` bytes of output. Raises UnsupportedContentEncodingError or InflatedBodyTooLargeError."""
+    `limit` bytes of output (`featurepulse.ingest.inflate`, the Lambda's own inflation). Raises
+    UnsupportedContentEncodingError or InflatedBodyTooLargeError."""
     if not content_encoding:
         return body
     codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
@@ -157,7 +130,10 @@ def decode_content(body: bytes, content_encoding: str | None, *, limit: int = MA
             continue
         if coding not in ("gzip", "deflate"):
             raise UnsupportedContentEncodingError(f"unsupported content coding {coding!r}")
-        body = _inflate(body, coding, limit)
+        try:
+            body = inflate(body, coding, limit)
+        except CorruptCompressionError as exc:
+            raise UnsupportedContentEncodingError(str(exc)) from None
     return body
 
 
@@ -259,10 +235,9 @@ class ProxyResponse:
     body: bytes
 
 
-def _request_too_large(limit: int) -> ProxyResponse:
+def _request_too_large() -> ProxyResponse:
     """The handler's own 413 (docs/api.md, Limits), for a body that inflates past its request limit."""
-    message = f"the request inflates to more than {limit} bytes; the limit is {limit} bytes (500 KB) after inflation"
-    body = json.dumps({"success": False, "code": "request_too_large", "message": message}).encode()
+    body = json.dumps({"success": False, "code": "request_too_large", "message": INFLATED_TOO_LARGE}).encode()
     return ProxyResponse(413, [("Content-Type", "application/json")], body)
 
 
@@ -411,7 +386,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         except InflatedBodyTooLargeError as exc:
             logger.info("refused request %s: %s", request_id, exc)
-            self._send(_request_too_large(MAX_REQUEST_BYTES), request_id)
+            self._send(_request_too_large(), request_id)
             return
         path = urlsplit(self.path).path or "/"
         if self.command == "OPTIONS":

@@ -15,7 +15,7 @@ from featurepulse.domain.packing import unpack_record
 from featurepulse.domain.schema import EnrichedEvent
 from featurepulse.domain.stages import DEFAULT_STAGE_MAP
 from featurepulse.ingest.enrich import EnrichmentConfig, RequestInfo, enrich_event
-from featurepulse.ingest.limits import MAX_EVENT_BYTES, MAX_REQUEST_BYTES
+from featurepulse.ingest.limits import MAX_EVENT_BYTES, MAX_GZIP_MEMBERS, MAX_REQUEST_BYTES
 from featurepulse.ingest.request import (
     BATCH,
     MalformedRequestError,
@@ -221,17 +221,51 @@ def test_gzip_and_base64_bodies_are_decoded() -> None:
     assert decode_body(None, is_base64=False) == b""
 
 
-def test_a_gzip_bomb_stops_at_the_request_limit() -> None:
+def test_a_gzip_bomb_is_refused_as_too_large_with_a_reason() -> None:
     # Given 10 MB of zeros gzip-compressed into a few KB
     bomb = gzip.compress(b"0" * 10_000_000)
 
-    # When it is decoded
-    decoded = decode_body(base64.b64encode(bomb).decode(), is_base64=True)
+    # When it is decoded / Then it is refused as too large (413) with a reason, before it is parsed
+    with pytest.raises(RequestTooLargeError, match="inflates to more than 512000 bytes") as refused:
+        decode_body(base64.b64encode(bomb).decode(), is_base64=True)
+    assert refused.value.status == 413 and refused.value.error == "request_too_large"
 
-    # Then inflating stops just past the limit, and parsing refuses it as too large
-    assert len(decoded) == MAX_REQUEST_BYTES + 1
-    with pytest.raises(RequestTooLargeError):
-        parse_request(decoded, BATCH)
+
+def test_every_member_of_a_multi_member_gzip_body_is_inflated() -> None:
+    # Given a batch split over two gzip members (what `cat a.gz b.gz` or a streaming client produces)
+    body = orjson.dumps({"batch": [{"type": "identify", "userId": "u"}]})
+    compressed = gzip.compress(body[:10]) + gzip.compress(body[10:])
+
+    # When it is decoded / Then the whole body comes back, not only the first member
+    assert decode_body(base64.b64encode(compressed).decode(), is_base64=True) == body
+
+
+def test_a_gzip_bomb_split_over_members_is_refused_as_too_large() -> None:
+    # Given members that each inflate within the request limit but together far past it
+    member = gzip.compress(b" " * (MAX_REQUEST_BYTES // 2))
+    bomb = member * 40
+
+    # When it is decoded / Then the limit holds over all members together
+    with pytest.raises(RequestTooLargeError, match="inflates to more than"):
+        decode_body(base64.b64encode(bomb).decode(), is_base64=True)
+
+
+def test_a_gzip_body_of_more_members_than_events_a_batch_may_hold_is_malformed() -> None:
+    # Given 5,001 empty gzip members and then the JSON (each member costs an inflater, even an empty one)
+    body = gzip.compress(b"") * MAX_GZIP_MEMBERS + gzip.compress(b"{}")
+
+    # When it is decoded / Then it is refused with a reason
+    with pytest.raises(MalformedRequestError, match="more than 5000 gzip members"):
+        decode_body(base64.b64encode(body).decode(), is_base64=True)
+
+
+def test_a_truncated_gzip_body_is_malformed() -> None:
+    # Given a gzip body cut short
+    whole = gzip.compress(b'{"batch": [{"type": "identify", "userId": "u"}]}')
+
+    # When it is decoded / Then it is refused as malformed instead of parsed from the part that inflated
+    with pytest.raises(MalformedRequestError, match="truncated"):
+        decode_body(base64.b64encode(whole[:-6]).decode(), is_base64=True)
 
 
 def test_bad_base64_and_bad_gzip_are_malformed() -> None:
