@@ -31,6 +31,11 @@ class Accepted(BaseModel):
         "content, so sending the same event again is counted once (send a messageId to count each call).",
     )
     note: str | None = Field(default=None, description="A sentence about `generated_ids`, for people using curl.")
+    warnings: list[str] | None = Field(
+        default=None,
+        description="Present when part of the request was ignored, e.g. a batch `sentAt` that is not a usable "
+        "time (the events were stored without its clock-skew correction).",
+    )
 
 
 class Refused(BaseModel):
@@ -52,6 +57,8 @@ def accepted_body(prepared: PreparedRequest) -> str:
             f"{prepared.generated_ids} event(s) had no messageId: ids were derived from their content, so an "
             "identical event sent again is counted once"
         )
+    if prepared.warnings:
+        answer["warnings"] = list(prepared.warnings)
     return orjson.dumps(answer).decode()
 
 

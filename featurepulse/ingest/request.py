@@ -81,6 +81,8 @@ class ParsedRequest:
     body_bytes: int
     sent_at_ms: int | None = None
     context: dict[str, Any] | None = None
+    # What the answer tells the client about the request as a whole (a batch sentAt that was ignored).
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ class PreparedRequest:
     # Accepted events sent without `messageId`: their id is a digest of their content, so an identical event
     # sent again counts once (the answer says so).
     generated_ids: int = 0
+    warnings: tuple[str, ...] = ()
 
 
 def decode_body(body: str | None, *, is_base64: bool) -> bytes:
@@ -177,13 +180,32 @@ def parse_request(body: bytes, route: str) -> ParsedRequest:
             "too_many_events", f"the batch has {len(events)} events; the limit is {MAX_BATCH_EVENTS} per request"
         )
     try:
-        sent_at_ms = check_sent_at(document.get("sentAt"))
         context = check_object(document.get("context"), "context")
     except ValueError as exc:
         raise MalformedRequestError("malformed_batch", str(exc)) from None
+    # The batch sentAt only corrects the events' clock skew: an unusable one (not an ISO-8601 time, or outside
+    # UTC years 0001-9999) is ignored and the answer says so, rather than refusing the valid events sent with it.
+    warnings: tuple[str, ...] = ()
+    try:
+        sent_at_ms = check_sent_at(document.get("sentAt"))
+    except ValueError as exc:
+        sent_at_ms = None
+        warnings = (f"the batch {exc}: {SENT_AT_IGNORED}",)
     return ParsedRequest(
-        route=route, events=events, write_key=write_key, body_bytes=size, sent_at_ms=sent_at_ms, context=context
+        route=route,
+        events=events,
+        write_key=write_key,
+        body_bytes=size,
+        sent_at_ms=sent_at_ms,
+        context=context,
+        warnings=warnings,
     )
+
+
+SENT_AT_IGNORED = (
+    "it was ignored for clock-skew correction (events without their own sentAt keep their timestamp as sent, "
+    "or the receive time without one)"
+)
 
 
 def sent_event_bytes(raw: Any) -> int:
@@ -229,7 +251,7 @@ def prepare_events(
         oversized_context = False  # too deep: each event that merges it is rejected for its depth
     folding = _ContextFolding(request, budget_bytes=parsed.body_bytes)
     stored_bytes = 0
-    prepared = PreparedRequest()
+    prepared = PreparedRequest(warnings=parsed.warnings)
     records = prepared.records
     # partition key -> [bytes so far, line, event id, line, event id, ...] of its open record
     open_records: dict[str, list[Any]] = {}

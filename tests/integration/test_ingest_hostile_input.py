@@ -123,14 +123,24 @@ def test_a_time_that_overflows_when_formatted_costs_only_its_own_event(stack: St
     assert [r["index"] for r in stack.quarantine_rows()] == [1]
 
 
-def test_a_batch_sent_at_out_of_range_is_a_400_with_a_reason(stack: Stack) -> None:
-    # Given a batch whose own sentAt (which applies to every event) overflows when formatted
-    body = {"batch": [tiny_event(0)], "sentAt": "9999-12-31T23:59:59-14:00"}
+@pytest.mark.parametrize("sent_at", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "yesterday"])
+def test_an_unusable_batch_sent_at_is_ignored_and_the_valid_events_are_stored(stack: Stack, sent_at: str) -> None:
+    # Given a batch whose own sentAt (which corrects every event's clock) is not a usable time, with one event
+    # stamped by the client and one without a time
+    stamped = tiny_event(0, timestamp="2026-11-25T10:00:00.000Z")
+    body = {"batch": [stamped, tiny_event(1)], "sentAt": sent_at}
 
-    # When it is posted / Then the body is refused with 400 and a reason, not a 5xx
+    # When it is posted
     status, _, answer = invoke(proxy_event("/v1/batch", body=body, write_key=stack.write_key))
-    assert (status, answer["code"]) == (400, "malformed_batch")
-    assert "out of range" in answer["message"]
+
+    # Then both events are stored (not a 400 for the whole body), the answer warns that the sentAt was ignored
+    assert status == 200
+    assert (answer["accepted"], answer["rejected"]) == (2, [])
+    assert len(answer["warnings"]) == 1 and "ignored for clock-skew correction" in answer["warnings"][0]
+    # And the stamped event keeps its own time, uncorrected; the other one has the receive time
+    stored = {e["event_id"]: e for e in stack.stream_events()}
+    assert stored["m-0"]["timestamp"] == "2026-11-25T10:00:00.000Z" and stored["m-0"]["sent_at"] is None
+    assert stored["m-1"]["timestamp"] == stored["m-1"]["received_at"]
 
 
 def test_a_sent_at_before_year_1000_is_stored_with_a_four_digit_year(stack: Stack) -> None:

@@ -189,7 +189,6 @@ def test_an_event_over_32_kb_in_a_batch_is_rejected_alone() -> None:
         (b'{"events": []}', BATCH, "malformed_batch", "batch must be a non-empty array"),
         (b'{"batch": []}', BATCH, "malformed_batch", "batch must be a non-empty array"),
         (b'{"batch": {"type": "track"}}', BATCH, "malformed_batch", "batch must be a non-empty array"),
-        (b'{"batch": [{}], "sentAt": "later"}', BATCH, "malformed_batch", "sentAt 'later' is not"),
         (b'{"batch": [{}], "context": 3}', BATCH, "malformed_batch", "context must be a JSON object"),
     ],
 )
@@ -199,6 +198,19 @@ def test_malformed_bodies_are_refused_with_400_and_a_reason(body: bytes, route: 
         parse_request(body, route)
     assert refused.value.status == 400
     assert refused.value.error == error
+
+
+@pytest.mark.parametrize("sent_at", ["later", 17, "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_an_unusable_batch_sent_at_is_ignored_with_a_warning_instead_of_refusing_the_batch(sent_at: Any) -> None:
+    # Given a batch whose sentAt is not a usable time
+    body = orjson.dumps({"batch": [{"type": "identify", "userId": "u"}], "sentAt": sent_at})
+
+    # When it is parsed / Then the batch is read without a batch sentAt, and a warning says why
+    parsed = parse_request(body, BATCH)
+    assert parsed.sent_at_ms is None and len(parsed.events) == 1
+    assert len(parsed.warnings) == 1
+    assert parsed.warnings[0].startswith("the batch sentAt ")
+    assert "ignored for clock-skew correction" in parsed.warnings[0]
 
 
 def test_the_write_key_is_read_from_the_body() -> None:
