@@ -79,10 +79,6 @@ X_RAY_DEFAULT_RESERVOIR_PER_SECOND = 1.0  # X-Ray's default sampling rule: the f
 X_RAY_DEFAULT_FIXED_RATE = 0.05  # ...and 5% of the others
 GLUE_MINIMUM_BILLED_MINUTES = 1.0
 DDB_WRITE_UNIT_BYTES = 1 * KB
-# "auto" stream mode: provisioned shards for the expected traffic with this much headroom (x2: a burst of twice
-# the expected rate is absorbed without throttling). Kept equal to the stack's rule by
-# tests/infrastructure/test_cost_coverage.py, which compares the synthesized shard count with this function.
-AUTO_SHARD_HEADROOM = 2.0
 
 
 # --- inputs -------------------------------------------------------------------------------------------------
@@ -129,8 +125,8 @@ class Workload:
 class DeploySettings:
     """The deploy settings that change the bill, as plain values (defaults: the stack's defaults of 2026-12-04)."""
 
-    stream_mode: str = "on-demand"  # "on-demand" | "provisioned" | "auto"
-    shard_count: int = 1
+    stream_mode: str = "on-demand"  # "on-demand" | "provisioned" | "auto" (provisioned, sized by the stack)
+    shard_count: int = 1  # the provisioned stream's shards; with "auto", the count the stack computed
     stream_retention_hours: int = 24
     expected_events_per_second: float = 100.0
     expected_event_bytes: int = 1000
@@ -156,20 +152,9 @@ class DeploySettings:
             raise CostInputError(f"traceSampleRate must be within 0..1, not {self.trace_sample_rate}")
 
 
-def auto_shard_count(expected_events_per_second: float, expected_event_bytes: float) -> int:
-    """Shards for the expected traffic (bytes and records per second of one shard) with AUTO_SHARD_HEADROOM."""
-    by_bytes = expected_events_per_second * expected_event_bytes / SHARD_WRITE_BYTES_PER_SECOND
-    by_records = expected_events_per_second / SHARD_WRITE_RECORDS_PER_SECOND
-    return max(1, math.ceil(max(by_bytes, by_records) * AUTO_SHARD_HEADROOM))
-
-
 def provisioned_shards(settings: DeploySettings) -> int | None:
     """The stream's shard count, or None for an on-demand stream."""
-    if settings.stream_mode == "provisioned":
-        return settings.shard_count
-    if settings.stream_mode == "auto":
-        return auto_shard_count(settings.expected_events_per_second, settings.expected_event_bytes)
-    return None
+    return None if settings.stream_mode == "on-demand" else settings.shard_count
 
 
 # --- figures: measured (measured_inputs.json) or assumed ----------------------------------------------------
