@@ -6,7 +6,9 @@ editing a query:
 - the lake (`<lake_dir>/events/dt=.../hr=.../*.parquet`) is the view `events`, with `dt` and `hr` read as
   strings as in the Glue table (DuckDB would otherwise guess DATE and BIGINT);
 - the identity table (`<lake_dir>/identity/persons/*.json.gz`, JSON Lines) is the view `identities`, read
-  with its declared columns, or an empty table of the same shape when the lake has none yet;
+  with its declared columns, or an empty table of the same shape when the lake has none yet; the CRM imports
+  and the campaign spend (`<lake_dir>/traits/imports/`, `<lake_dir>/campaign_spend/`) likewise are the views
+  `trait_imports` and `campaign_spend`;
 - the session time zone is UTC, as in Athena;
 - Trino's `normal_cdf(mean, sd, v)`, which DuckDB lacks, is a scalar function of the same meaning.
 """
@@ -25,6 +27,8 @@ from featurepulse.domain.schema import lake_columns
 from featurepulse.identity.schema import IDENTITIES_TABLE, duckdb_table_source
 from featurepulse.reporting.queries import ParameterValue, TableRef, bind, load_query, query_scan_parameters
 from featurepulse.reporting.runners import QueryResult, rows_from_records
+from featurepulse.traits.schema import CAMPAIGN_SPEND_TABLE, TRAIT_IMPORTS_TABLE
+from featurepulse.traits.schema import duckdb_table_source as traits_table_source
 
 _DUCKDB_TYPES = {"string": "VARCHAR", "bigint": "BIGINT", "timestamp": "TIMESTAMP"}
 
@@ -82,6 +86,10 @@ class DuckDbQueryRunner:
         if not self._view_ready:  # on first use, so the files present when the report runs are the ones read
             self.connection.execute(f"CREATE OR REPLACE VIEW events AS {self.events_source()}")
             self.connection.execute(f"CREATE OR REPLACE VIEW identities AS {self.identities_source()}")
+            for table in (TRAIT_IMPORTS_TABLE, CAMPAIGN_SPEND_TABLE):  # docs/segments.md
+                self.connection.execute(
+                    f"CREATE OR REPLACE VIEW {table} AS {traits_table_source(str(self.lake_dir), table)}"
+                )
             self._view_ready = True
 
     def query(self, sql: str, *, athena: bool = False) -> QueryResult:

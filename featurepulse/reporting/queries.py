@@ -36,15 +36,24 @@ QUERY_NAMES: tuple[str, ...] = (
     "adopter_retention",
     "campaign_attribution",
     "experiment_results",
+    "feature_adoption_by_segment",  # docs/reports.md, "Adoption by segment"
+    "feature_audiences",  # docs/reports.md, "Audiences"
 )
 
 # Not report sections, run by the report job on the same runners: the live day rows' correction
-# (featurepulse/realtime/finalize.py).
-OTHER_QUERY_NAMES: tuple[str, ...] = ("live_day_metrics",)
+# (featurepulse/realtime/finalize.py), and the campaign spend beside the attribution
+# (featurepulse/reporting/campaigns.py).
+OTHER_QUERY_NAMES: tuple[str, ...] = ("live_day_metrics", "campaign_spend_totals")
 
 LAKE_TABLE_PLACEHOLDER = "events"
 IDENTITIES_TABLE_PLACEHOLDER = "identities"
 BASE_VIEW = "person_events"  # athena_queries/person_events.sql, inlined into the queries that read it
+# Views inlined like the base view (docs/segments.md): the latest trait values per person.
+TRAITS_VIEW = "person_traits"
+INLINED_VIEWS: tuple[str, ...] = (BASE_VIEW, TRAITS_VIEW)
+# The CRM trait imports and the campaign spend (featurepulse/traits/schema.py; Glue tables of the same name).
+TRAIT_IMPORTS_TABLE_PLACEHOLDER = "trait_imports"
+CAMPAIGN_SPEND_TABLE_PLACEHOLDER = "campaign_spend"
 SCAN_START_PARAMETER_NAME = "scan_start_date"
 # The report job's argument naming the Glue table of `identities` (glue_jobs/campaign_report.py; the CDK
 # construct passes the table's name; the default is the placeholder, which is also the table's name).
@@ -62,6 +71,8 @@ SCAN_START_PARAMETER: dict[str, str] = {
     "adopter_retention": "lookback_start_date",  # D30 cohorts of the first measured day
     "campaign_attribution": "start_date",
     "experiment_results": "experiments_start_date",  # the earliest experiment window
+    "feature_adoption_by_segment": "start_date",
+    "feature_audiences": "start_date",
 }
 
 
@@ -100,17 +111,29 @@ class TableRef:
     table: str = LAKE_TABLE_PLACEHOLDER
     database: str = ""
     identities_table: str = IDENTITIES_TABLE_PLACEHOLDER
+    trait_imports_table: str = TRAIT_IMPORTS_TABLE_PLACEHOLDER
+    campaign_spend_table: str = CAMPAIGN_SPEND_TABLE_PLACEHOLDER
 
     def __post_init__(self) -> None:
-        for part in (self.table, self.database, self.identities_table):
+        for part in (
+            self.table,
+            self.database,
+            self.identities_table,
+            self.trait_imports_table,
+            self.campaign_spend_table,
+        ):
             if part and not _IDENTIFIER.match(part):
                 raise QueryBindingError(f"invalid table or database name: {part!r}")
         if not self.table or not self.identities_table:
             raise QueryBindingError("empty table name")
 
     def qualified(self, placeholder: str) -> str:
-        """The physical table name of a placeholder (`events`, `identities`)."""
-        return self.table if placeholder == LAKE_TABLE_PLACEHOLDER else self.identities_table
+        """The physical table name of a placeholder (`events`, `identities`, `trait_imports`, `campaign_spend`)."""
+        return {
+            LAKE_TABLE_PLACEHOLDER: self.table,
+            TRAIT_IMPORTS_TABLE_PLACEHOLDER: self.trait_imports_table,
+            CAMPAIGN_SPEND_TABLE_PLACEHOLDER: self.campaign_spend_table,
+        }.get(placeholder, self.identities_table)
 
 
 def queries_dir() -> Path:
@@ -131,9 +154,9 @@ def load_query(name: str) -> str:
 
 
 @cache
-def load_base_view() -> str:
-    """`athena_queries/person_events.sql`."""
-    return (queries_dir() / f"{BASE_VIEW}.sql").read_text(encoding="utf-8")
+def load_base_view(name: str = BASE_VIEW) -> str:
+    """`athena_queries/person_events.sql` (or another of `INLINED_VIEWS`)."""
+    return (queries_dir() / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def parse_athena(sql: str) -> exp.Expr:
@@ -152,32 +175,35 @@ def _unqualified_tables(tree: exp.Expr, name: str) -> list[exp.Table]:
     return [t for t in tree.find_all(exp.Table) if t.name == name and not t.args.get("db")]
 
 
-def reads_base_view(tree: exp.Expr) -> bool:
-    """Whether the query reads `person_events` (and does not define a CTE of that name itself)."""
+def reads_base_view(tree: exp.Expr, name: str = BASE_VIEW) -> bool:
+    """Whether the query reads `person_events` (or view `name`) and does not define a CTE of that name itself."""
     own_ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
-    return BASE_VIEW not in own_ctes and bool(_unqualified_tables(tree, BASE_VIEW))
+    return name not in own_ctes and bool(_unqualified_tables(tree, name))
 
 
 def query_parameters(sql: str) -> frozenset[str]:
     """The names of the `:name` placeholders of a query, with the base view's when it reads it."""
     tree = parse_athena(sql)
     found = _placeholders(tree)
-    if reads_base_view(tree):
-        found |= _placeholders(parse_athena(load_base_view()))
+    for view in INLINED_VIEWS:
+        if reads_base_view(tree, view):
+            found |= _placeholders(parse_athena(load_base_view(view)))
     return found
 
 
 def with_base_view(tree: exp.Expr) -> exp.Expr:
-    """The query with `person_events` defined as its first CTE, when it reads it (a copy; else unchanged)."""
-    if not reads_base_view(tree):
-        return tree
-    tree = tree.copy()
-    cte = exp.CTE(this=parse_athena(load_base_view()), alias=exp.TableAlias(this=exp.to_identifier(BASE_VIEW)))
-    existing = tree.args.get("with_")
-    if existing is None:
-        tree.set("with_", exp.With(expressions=[cte]))
-    else:
-        existing.set("expressions", [cte, *existing.expressions])
+    """The query with `person_events` (and `person_traits`) defined as its first CTEs, when it reads them (a copy;
+    else unchanged)."""
+    for view in reversed(INLINED_VIEWS):
+        if not reads_base_view(tree, view):
+            continue
+        tree = tree.copy()
+        cte = exp.CTE(this=parse_athena(load_base_view(view)), alias=exp.TableAlias(this=exp.to_identifier(view)))
+        existing = tree.args.get("with_")
+        if existing is None:
+            tree.set("with_", exp.With(expressions=[cte]))
+        else:
+            existing.set("expressions", [cte, *existing.expressions])
     return tree
 
 
@@ -225,7 +251,12 @@ def bind(sql: str, params: Mapping[str, ParameterValue], table: TableRef) -> exp
     return tree.transform(replace)
 
 
-_LAKE_TABLES = (LAKE_TABLE_PLACEHOLDER, IDENTITIES_TABLE_PLACEHOLDER)
+_LAKE_TABLES = (
+    LAKE_TABLE_PLACEHOLDER,
+    IDENTITIES_TABLE_PLACEHOLDER,
+    TRAIT_IMPORTS_TABLE_PLACEHOLDER,
+    CAMPAIGN_SPEND_TABLE_PLACEHOLDER,
+)
 
 
 def render_athena(name: str, params: Mapping[str, ParameterValue], table: TableRef) -> str:

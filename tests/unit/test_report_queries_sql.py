@@ -33,9 +33,9 @@ from featurepulse.reporting.queries import (
 PARAMS = Period.containing("week", date(2026, 3, 10)).query_parameters(100)
 
 
-# SQL files that are not report queries: the base view, the identity build's query (featurepulse/identity) and
-# the live day rows' correction (featurepulse/realtime/finalize.py).
-NOT_REPORT_QUERIES = (BASE_VIEW, "identity_links", "live_day_metrics")
+# SQL files that are not report queries: the base view, the traits view (docs/segments.md), the identity build's
+# query (featurepulse/identity) and the live day rows' correction (featurepulse/realtime/finalize.py).
+NOT_REPORT_QUERIES = (BASE_VIEW, "person_traits", "identity_links", "live_day_metrics", "campaign_spend_totals")
 
 
 def test_every_sql_file_is_a_known_query() -> None:
