@@ -2,13 +2,15 @@
 
 Why REST and not HTTP API: docs/decisions.md. The gateway proxies `/v1/{proxy+}` and `/openapi.json` to the
 ingest Lambda, which owns routing, auth (write keys) and validation; the gateway adds what the Lambda cannot:
-per-IP rate limiting and managed rules (WAF), stage throttling, CORS preflight, JSON access logs, X-Ray.
+per-IP rate limiting and managed rules (WAF), stage throttling, CORS preflight, JSON access logs, X-Ray (a sampled
+share of requests: `traceSampleRate`, through an X-Ray sampling rule on the stage).
 Grants are made by the stack (least privilege, docs/decisions.md decision 4); this construct exposes `function`,
 `api`, `stage`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 
@@ -19,6 +21,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
+from aws_cdk import aws_xray as xray
 from constructs import Construct
 
 from cdk.nag import suppress
@@ -40,6 +43,13 @@ INGEST_HANDLER = "lambdas.ingest.handler.lambda_handler"
 INGEST_RUNTIME = lambda_.Runtime.PYTHON_3_12
 CORS_ALLOW_HEADERS: tuple[str, ...] = ("Authorization", "Content-Type", "X-Amz-Date", "X-Api-Key")
 RATE_LIMIT_RETRY_AFTER_SECONDS = 60
+# X-Ray: API Gateway's active tracing decides per request with the account's sampling rules (lowest priority number
+# first; AWS's default rule, 1 request/s plus 5%, is 10000 and records every request at 1 request/s), and the ingest
+# Lambda (Tracing.ACTIVE) follows the decision in the trace header it receives. Our rule matches only this API's
+# stage; no reservoir, so the rate is the share traced at any traffic.
+SAMPLING_RULE_PRIORITY = 100
+SAMPLING_RULE_SERVICE_TYPE = "AWS::ApiGateway::Stage"
+SAMPLING_RULE_NAME_MAX = 32
 
 # The AWS managed rule groups of the web ACL, in evaluation order after the rate rule, with the web ACL capacity
 # units (WCU) AWS documents for each ("Baseline rule groups", AWS WAF developer guide). A rate-based rule
@@ -71,8 +81,16 @@ ACCESS_LOG_FIELDS: dict[str, str] = {
 }
 
 
+def sampling_rule_name(stack_name: str) -> str:
+    """The stack's X-Ray sampling rule name. Names are unique per account and region and at most 32 characters: the
+    stack's name, cut, then a digest of the whole name, so two stacks never share (or fight over) one rule."""
+    digest = hashlib.sha256(stack_name.encode()).hexdigest()[:8]
+    return f"{stack_name[: SAMPLING_RULE_NAME_MAX - len(digest) - 1]}-{digest}"
+
+
 class IngestApi(Construct):
-    """`function` (the ingest Lambda), `api` (RestApi), `stage`, `web_acl`, `url` (base URL for SDKs)."""
+    """`function` (the ingest Lambda), `api` (RestApi), `stage`, `web_acl`, `sampling_rule` (X-Ray), `url` (base URL
+    for SDKs)."""
 
     def __init__(
         self,
@@ -98,6 +116,7 @@ class IngestApi(Construct):
         put_time_budget_ms: int,
         reserved_concurrency: int | None,
         log_retention: logs.RetentionDays,
+        trace_sample_rate: float,
     ) -> None:
         super().__init__(scope, construct_id)
         retention = log_retention
@@ -136,6 +155,7 @@ class IngestApi(Construct):
         )
         self.stage: apigw.Stage = self.api.deployment_stage
         self.url: str = self.api.url
+        self.sampling_rule = self._sampling_rule(stage_name=stage_name, fixed_rate=trace_sample_rate)
         self.web_acl = self._web_acl(waf_rate_limit=waf_rate_limit, count_only_rules=waf_count_only_rules)
         # The stage ARN refers to the stage, so CloudFormation associates the ACL after the stage exists.
         wafv2.CfnWebACLAssociation(
@@ -288,6 +308,27 @@ class IngestApi(Construct):
                 "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
             ],
             apply_to_children=True,
+        )
+
+    def _sampling_rule(self, *, stage_name: str, fixed_rate: float) -> xray.CfnSamplingRule:
+        """The share of this API's requests X-Ray records (X-Ray bills per trace recorded: every request at the
+        default rule's 1 request/s would be 2.6 M traces a month at one request per second)."""
+        return xray.CfnSamplingRule(
+            self,
+            "TraceSampling",
+            sampling_rule=xray.CfnSamplingRule.SamplingRuleProperty(
+                rule_name=sampling_rule_name(Stack.of(self).stack_name),
+                priority=SAMPLING_RULE_PRIORITY,
+                fixed_rate=fixed_rate,
+                reservoir_size=0,
+                service_name=f"{self.api.rest_api_name}/{stage_name}",
+                service_type=SAMPLING_RULE_SERVICE_TYPE,
+                host="*",
+                http_method="*",
+                url_path="*",
+                resource_arn="*",
+                version=1,
+            ),
         )
 
     def _web_acl(self, *, waf_rate_limit: int, count_only_rules: Sequence[str]) -> wafv2.CfnWebACL:

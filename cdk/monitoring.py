@@ -21,6 +21,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from cdk.settings import SHARD_WRITE_BYTES_PER_SECOND, SHARD_WRITE_RECORDS_PER_SECOND
 from featurepulse.constants import METRICS_NAMESPACE, SERVICE_NAME
 
 FIVE_MINUTES = Duration.minutes(5)
@@ -34,7 +35,11 @@ API_4XX_RATE = 0.10
 API_LATENCY_P99_MS = 2000
 LAMBDA_DURATION_SHARE_OF_TIMEOUT = 0.8
 STREAM_ITERATOR_AGE_MS = 120_000
-FIREHOSE_FRESHNESS_SECONDS = 900
+# A provisioned stream is sized for bursts of STREAM_BURST_FACTOR (4) x its mean: a mean above half its write capacity
+# for 15 minutes means the traffic has outgrown `expectedEventsPerSecond`, before writes throttle.
+STREAM_WRITE_UTILISATION = 0.5
+# Firehose's freshness alarm: the buffer interval plus this much for conversion, delivery and a throttled read.
+FIREHOSE_FRESHNESS_MARGIN_SECONDS = 600
 FLINK_CHECKPOINT_DURATION_MS = 60_000
 # Custom metrics the ingest handler emits with Powertools (lambdas/ingest/handler.py), dimension service.
 INGEST_EVENT_METRICS: tuple[str, ...] = ("AcceptedEvents", "QuarantinedEvents")
@@ -224,8 +229,9 @@ class Monitoring(Construct):
             period=FIVE_MINUTES,
         )
 
-    def monitor_event_stream(self, *, stream: kinesis.IStream) -> None:
-        """The stream: consumer lag (iterator age) and write throttling."""
+    def monitor_event_stream(self, *, stream: kinesis.IStream, shard_count: int | None) -> None:
+        """The stream: consumer lag (iterator age), write throttling, read throttling (Firehose and Flink share each
+        shard's 5 reads a second) and, when provisioned (`shard_count`), how much of its write capacity it uses."""
         iterator_age = stream.metric_get_records_iterator_age_milliseconds(
             statistic="Maximum", period=FIVE_MINUTES, label="iterator age max"
         )
@@ -235,6 +241,11 @@ class Monitoring(Construct):
         throttled_records = stream.metric_put_records_throttled_records(
             statistic="Sum", period=FIVE_MINUTES, label="PutRecords throttled records"
         )
+        read_throttles = stream.metric_read_provisioned_throughput_exceeded(
+            statistic="Sum", period=FIVE_MINUTES, label="read throttles"
+        )
+        incoming_records = stream.metric_incoming_records(statistic="Sum", period=FIVE_MINUTES, label="records")
+        incoming_bytes = stream.metric_incoming_bytes(statistic="Sum", period=FIVE_MINUTES, label="bytes")
         alarms = [
             self.add_alarm(
                 "StreamIteratorAge",
@@ -251,26 +262,60 @@ class Monitoring(Construct):
                 threshold=1,
                 evaluation_periods=3,
                 datapoints_to_alarm=3,
-                description="Kinesis refused writes (WriteProvisionedThroughputExceeded) for 15 minutes: "
-                "the ingest API answers 503 after its retries. Add shards or use on-demand mode.",
+                description="Kinesis refused writes (WriteProvisionedThroughputExceeded) for 15 minutes: the "
+                "ingest handler retried, then answered 503 + Retry-After and clients resend (nothing is lost, "
+                "events arrive late). Raise expectedEventsPerSecond (streamMode=auto) or shardCount, or use "
+                "streamMode=on-demand.",
             ),
         ]
-        self.add_section(
-            "Event stream",
-            alarms=alarms,
-            widgets=[
-                self.graph(
-                    "Incoming",
-                    stream.metric_incoming_records(statistic="Sum", period=FIVE_MINUTES, label="records"),
-                    right=[stream.metric_incoming_bytes(statistic="Sum", period=FIVE_MINUTES, label="bytes")],
-                ),
-                self.graph("Write throttling", write_throttles, throttled_records),
-                self.graph("Consumer lag", iterator_age),
-            ],
+        widgets: list[cloudwatch.IWidget] = [
+            self.graph("Incoming", incoming_records, right=[incoming_bytes]),
+            self.graph("Write throttling", write_throttles, throttled_records),
+            self.graph("Consumer lag", iterator_age, right=[read_throttles]),
+        ]
+        if shard_count is not None:
+            utilisation = self.stream_write_utilisation(
+                incoming_bytes=incoming_bytes, incoming_records=incoming_records, shard_count=shard_count
+            )
+            alarms.append(
+                self.add_alarm(
+                    "StreamNearWriteCapacity",
+                    metric=utilisation,
+                    threshold=STREAM_WRITE_UTILISATION,
+                    comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    evaluation_periods=3,
+                    datapoints_to_alarm=3,
+                    description=f"The stream's {shard_count} shard(s) took more than half their write capacity "
+                    "(bytes or records) on average for 15 minutes: bursts will soon be throttled. Raise "
+                    "expectedEventsPerSecond (streamMode=auto) or shardCount and deploy.",
+                )
+            )
+            widgets.append(self.graph("Write capacity used", utilisation))
+        self.add_section("Event stream", alarms=alarms, widgets=widgets)
+
+    @staticmethod
+    def stream_write_utilisation(
+        *, incoming_bytes: cloudwatch.IMetric, incoming_records: cloudwatch.IMetric, shard_count: int
+    ) -> cloudwatch.MathExpression:
+        """The share of a provisioned stream's write capacity used over each five minutes: the larger of bytes
+        against 1 MiB/s per shard and records against 1,000/s per shard."""
+        seconds = int(FIVE_MINUTES.to_seconds())
+        return cloudwatch.MathExpression(
+            expression=(
+                f"MAX([bytes / {shard_count * SHARD_WRITE_BYTES_PER_SECOND * seconds}, "
+                f"records / {shard_count * SHARD_WRITE_RECORDS_PER_SECOND * seconds}])"
+            ),
+            using_metrics={"bytes": incoming_bytes, "records": incoming_records},
+            label="share of write capacity",
+            period=FIVE_MINUTES,
         )
 
-    def add_firehose(self, *, delivery_stream_name: str, title: str = "Firehose to the lake") -> None:
-        """A Firehose delivery stream to S3: freshness, delivery success, Parquet conversion failures."""
+    def add_firehose(
+        self, *, delivery_stream_name: str, buffer_interval_seconds: int, title: str = "Firehose to the lake"
+    ) -> None:
+        """A Firehose delivery stream to S3: freshness (alarm at its buffer interval plus a margin), delivery
+        success, Parquet conversion failures."""
+        freshness_threshold = buffer_interval_seconds + FIREHOSE_FRESHNESS_MARGIN_SECONDS
 
         def metric(name: str, statistic: str, label: str) -> cloudwatch.Metric:
             dimensions = {"DeliveryStreamName": delivery_stream_name}
@@ -285,10 +330,11 @@ class Monitoring(Construct):
             self.add_alarm(
                 "FirehoseFreshness",
                 metric=freshness,
-                threshold=FIREHOSE_FRESHNESS_SECONDS,
+                threshold=freshness_threshold,
                 evaluation_periods=3,
                 datapoints_to_alarm=3,
-                description=f"{delivery_stream_name}: the oldest undelivered record is older than 15 minutes.",
+                description=f"{delivery_stream_name}: the oldest undelivered record is older than "
+                f"{freshness_threshold} s (buffer interval + {FIREHOSE_FRESHNESS_MARGIN_SECONDS} s) for 15 minutes.",
             ),
             self.add_alarm(
                 "FirehoseDeliveryFailures",

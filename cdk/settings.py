@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -56,6 +57,41 @@ API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29
 PUT_BUDGET_HEADROOM_MS = 2000
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
+# Sizing a provisioned stream (`streamMode=auto`; docs/deploy.md, "Sizing the stream"). Per-shard limits of Kinesis
+# Data Streams: writes 1 MiB/s and 1,000 records/s; reads 2 MiB/s and 5 GetRecords calls/s, shared by every
+# consumer that polls (Firehose and the Flink job both do).
+SHARD_WRITE_BYTES_PER_SECOND = 1024 * 1024
+SHARD_WRITE_RECORDS_PER_SECOND = 1000
+SHARD_READ_BYTES_PER_SECOND = 2 * 1024 * 1024
+STREAM_CONSUMERS = 2  # Firehose (lake) and the Flink job (live aggregates)
+# Bytes on the stream per byte a client sends: ingest adds its columns (ids, times, campaign, country, IP prefix)
+# and keeps `properties` and `context` as JSON text. Measured with the sample track event of tests/events: 1,084
+# bytes sent, 1,725 bytes on the stream (1.59).
+STREAM_BYTES_PER_SENT_BYTE = 1.6
+# Clients flush on timers and reconnect in waves: size writes for 4x the mean rate in any one second. A burst above
+# that is refused in part by Kinesis; the ingest handler retries the refused records within its time budget, then
+# answers 503 + Retry-After and the client sends the whole request again (nothing is dropped).
+STREAM_BURST_FACTOR = 4.0
+# Read capacity kept free for catching up (a Flink restart replays from its last checkpoint; Firehose after a
+# throttled read): the consumers' steady reads use at most half of it.
+STREAM_READ_UTILISATION = 0.5
+
+
+def stream_shards_for(events_per_second: int, event_bytes: int) -> int:
+    """Shards a provisioned stream needs for `events_per_second` events of `event_bytes` (as sent) on average.
+
+    Writes: bytes and records at STREAM_BURST_FACTOR x the mean (one record per event at worst: a batch of many
+    users packs one record per user). Reads: STREAM_CONSUMERS full copies of the mean within STREAM_READ_UTILISATION
+    of the 2 MiB/s per shard. At least one shard.
+    """
+    stream_bytes = events_per_second * event_bytes * STREAM_BYTES_PER_SENT_BYTE
+    needs = (
+        stream_bytes * STREAM_BURST_FACTOR / SHARD_WRITE_BYTES_PER_SECOND,
+        events_per_second * STREAM_BURST_FACTOR / SHARD_WRITE_RECORDS_PER_SECOND,
+        stream_bytes * STREAM_CONSUMERS / (SHARD_READ_BYTES_PER_SECOND * STREAM_READ_UTILISATION),
+    )
+    return max(1, math.ceil(max(needs) - 1e-9))
+
 
 class SettingsError(ValueError):
     """A context value is invalid: one readable line per problem, raised before any construct is built."""
@@ -67,10 +103,14 @@ class StackSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     stack_name: str = Field(default="FeaturePulse", alias="stackName", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-    # Kinesis.
-    stream_mode: Literal["on-demand", "provisioned"] = Field(default="on-demand", alias="streamMode")
+    # Kinesis: `auto` sizes a provisioned stream from the expected traffic (stream_shards_for, docs/deploy.md).
+    stream_mode: Literal["auto", "on-demand", "provisioned"] = Field(default="auto", alias="streamMode")
     shard_count: int = Field(default=1, alias="shardCount", ge=1, le=10_000)
     stream_retention_hours: int = Field(default=24, alias="streamRetentionHours", ge=24, le=8760)
+    expected_events_per_second: int = Field(default=100, alias="expectedEventsPerSecond", ge=1, le=1_000_000)
+    expected_event_bytes: int = Field(default=1000, alias="expectedEventBytes", ge=100, le=32 * 1024)
+    # X-Ray: the share of ingest requests traced (an X-Ray sampling rule on the API stage; cdk/ingest_api.py).
+    trace_sample_rate: float = Field(default=0.05, alias="traceSampleRate", ge=0.0, le=1.0)
     # API Gateway stage and WAF.
     api_stage_name: str = Field(default="prod", alias="apiStageName", pattern=r"^[A-Za-z0-9_]{1,128}$")
     throttle_rate_limit: float = Field(default=500.0, alias="throttleRateLimit", gt=0)
@@ -96,7 +136,7 @@ class StackSettings(BaseModel):
     noncurrent_version_expiration_days: int = Field(default=30, alias="noncurrentVersionExpirationDays", ge=1)
     access_log_expiration_days: int = Field(default=90, alias="accessLogExpirationDays", ge=1)
     # The lake (cdk/lake.py, cdk/erasure.py; docs/lake.md explains each and the buffering trade-off).
-    lake_buffer_interval_seconds: int = Field(default=300, alias="lakeBufferIntervalSeconds", ge=60, le=900)
+    lake_buffer_interval_seconds: int = Field(default=900, alias="lakeBufferIntervalSeconds", ge=60, le=900)
     lake_buffer_size_mib: int = Field(default=128, alias="lakeBufferSizeMiB", ge=64, le=128)
     lake_projection_start_date: str = Field(
         default="2025-01-01", alias="lakeProjectionStartDate", pattern=r"^\d{4}-\d{2}-\d{2}$"
@@ -240,6 +280,16 @@ class StackSettings(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _check_shard_count_mode(self) -> StackSettings:
+        # A shard count with `auto` or `on-demand` would be ignored in silence: say so instead.
+        if "shard_count" in self.model_fields_set and self.stream_mode != "provisioned":
+            raise ValueError(
+                f"shardCount applies only to streamMode=provisioned (streamMode is {self.stream_mode!r}; with "
+                "auto the shards come from expectedEventsPerSecond and expectedEventBytes)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _check_realtime(self) -> StackSettings:
         self.realtime_settings  # noqa: B018 (raises on an inconsistent combination)
         return self
@@ -261,6 +311,20 @@ class StackSettings(BaseModel):
             )
         except RealtimeSettingsError as exc:
             raise ValueError(str(exc)) from None
+
+    @property
+    def stream_capacity_mode(self) -> Literal["on-demand", "provisioned"]:
+        """The stream's capacity mode as deployed (`auto` deploys a provisioned stream)."""
+        return "on-demand" if self.stream_mode == "on-demand" else "provisioned"
+
+    @property
+    def stream_shard_count(self) -> int | None:
+        """The provisioned stream's shards (`shardCount`, or sized from the expected traffic); None when on-demand."""
+        if self.stream_mode == "on-demand":
+            return None
+        if self.stream_mode == "provisioned":
+            return self.shard_count
+        return stream_shards_for(self.expected_events_per_second, self.expected_event_bytes)
 
     @property
     def log_retention(self) -> logs.RetentionDays:

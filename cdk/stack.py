@@ -79,8 +79,8 @@ class FeaturePulseStack(Stack):
             self,
             "EventStream",
             encryption_key=self.key,
-            stream_mode=settings.stream_mode,
-            shard_count=settings.shard_count,
+            stream_mode=settings.stream_capacity_mode,
+            shard_count=settings.stream_shard_count,
             retention_hours=settings.stream_retention_hours,
         )
         self.sources_table = SourcesTable(self, "SourcesTable", encryption_key=self.key)
@@ -109,6 +109,7 @@ class FeaturePulseStack(Stack):
             put_time_budget_ms=settings.put_time_budget_ms,
             reserved_concurrency=settings.ingest_reserved_concurrency,
             log_retention=settings.log_retention,
+            trace_sample_rate=settings.trace_sample_rate,
         )
         self._grant_ingest()
         self.monitoring.monitor_ingest(
@@ -116,7 +117,7 @@ class FeaturePulseStack(Stack):
             function=self.ingest_api.function,
             timeout=Duration.seconds(settings.ingest_timeout_seconds),
         )
-        self.monitoring.monitor_event_stream(stream=self.event_stream.stream)
+        self.monitoring.monitor_event_stream(stream=self.event_stream.stream, shard_count=self.event_stream.shard_count)
 
         # --- later capabilities (lake, realtime, reporting) plug in here -----------------------------------
         self.lake = Lake(
@@ -150,7 +151,10 @@ class FeaturePulseStack(Stack):
         )
         assert self.erasure.function.role is not None
         self.identity.grant_build(self.erasure.function.role)
-        self.monitoring.add_firehose(delivery_stream_name=self.lake.delivery_stream.delivery_stream_name)
+        self.monitoring.add_firehose(
+            delivery_stream_name=self.lake.delivery_stream.delivery_stream_name,
+            buffer_interval_seconds=settings.lake_buffer_interval_seconds,
+        )
         self.erasure.add_monitoring(self.monitoring)
         # --- real time: Managed Flink -> DynamoDB aggregates (before the report job, which corrects its day rows)
         self.realtime = RealtimeAggregation(

@@ -15,7 +15,9 @@ from cdk.ingest_api import (
     MANAGED_RULE_GROUP_WCU,
     RATE_RULE_WCU,
     WEB_ACL_PRICED_WCU,
+    sampling_rule_name,
 )
+from cdk.settings import stream_shards_for
 from featurepulse.constants import (
     ENV_LOG_LEVEL,
     ENV_METRICS_NAMESPACE,
@@ -169,6 +171,37 @@ def test_api_stage_throttles_traces_and_writes_json_access_logs_without_client_i
     assert set(log_group_refs) & set(synthesized.resources("AWS::Logs::LogGroup"))
 
 
+def test_xray_records_only_the_configured_share_of_this_apis_requests(synthesized: Synthesized) -> None:
+    # Given the default stack: API Gateway and the ingest Lambda trace actively (the Lambda follows the gateway)
+    _, stage = synthesized.resource(synthesized.stack.ingest_api.stage)
+    _, api = synthesized.resource(synthesized.stack.ingest_api.api)
+    assert stage["Properties"]["TracingEnabled"] is True
+    assert _ingest_function(synthesized)["Properties"]["TracingConfig"] == {"Mode": "Active"}
+    # When we read the stack's X-Ray sampling rule
+    _, body = synthesized.only("AWS::XRay::SamplingRule")
+    rule = body["Properties"]["SamplingRule"]
+    # Then it matches exactly this API's stage, before AWS's default rule (priority 10000, which keeps 1 request/s
+    # and so every request at GAP's 1 request/s), and keeps 5% of requests with no per-second reservoir
+    assert rule["ServiceName"] == f"{api['Properties']['Name']}/{stage['Properties']['StageName']}"
+    assert rule["ServiceType"] == "AWS::ApiGateway::Stage"
+    assert (rule["Host"], rule["HTTPMethod"], rule["URLPath"], rule["ResourceARN"]) == ("*", "*", "*", "*")
+    assert rule["Priority"] < 10000
+    assert rule["FixedRate"] == 0.05
+    assert rule["ReservoirSize"] == 0
+    assert rule["Version"] == 1
+    assert rule["RuleName"] == sampling_rule_name(synthesized.stack.stack_name)
+
+
+def test_sampling_rule_names_fit_xray_and_differ_between_stacks() -> None:
+    # Given stack names up to the 128 characters CloudFormation allows, some alike in their first 23
+    names = ["FeaturePulse", "FeaturePulse-staging", "A" * 128, "A" * 127 + "B", "featurepulse-eu-west-1-prod-2"]
+    rule_names = [sampling_rule_name(name) for name in names]
+    # Then each fits X-Ray's 32 characters and no two stacks share a rule
+    assert all(1 <= len(rule) <= 32 for rule in rule_names)
+    assert len(set(rule_names)) == len(names)
+    assert rule_names[0].startswith("FeaturePulse-")
+
+
 def test_api_proxies_v1_routes_and_openapi_to_the_ingest_lambda(synthesized: Synthesized) -> None:
     # Given the API's resources and methods
     resources = synthesized.resources("AWS::ApiGateway::Resource")
@@ -286,14 +319,30 @@ def test_waf_blocks_known_bad_inputs_after_the_rate_rule_within_the_priced_capac
 
 
 # --- stream, table, bucket ------------------------------------------------------------------------------
-def test_stream_is_on_demand_by_default_and_encrypted_with_the_stack_key(synthesized: Synthesized) -> None:
+def test_stream_is_provisioned_with_one_shard_for_the_default_expected_traffic_and_encrypted(
+    synthesized: Synthesized,
+) -> None:
+    # Given the default context (streamMode=auto, 100 events/s of 1,000 bytes expected)
     _, stream = synthesized.resource(synthesized.stack.event_stream.stream)
     key_id, _ = synthesized.resource(synthesized.stack.key)
     props = stream["Properties"]
-    assert props["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
-    assert "ShardCount" not in props
+    # Then the stream is provisioned with the one shard that traffic needs (not on-demand), KMS-encrypted
+    assert props["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
+    assert props["ShardCount"] == stream_shards_for(100, 1000) == 1
     assert props["StreamEncryption"] == {"EncryptionType": "KMS", "KeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
     assert props["RetentionPeriodHours"] == 24
+
+
+def test_auto_stream_follows_the_expected_traffic_and_traces_the_given_share(synthesize_with) -> None:
+    # Given `-c expectedEventsPerSecond=1000 -c traceSampleRate=0.5` (the CLI passes strings)
+    synthesized = synthesize_with(expectedEventsPerSecond="1000", traceSampleRate="0.5")
+    # When we read the stream and the sampling rule
+    _, stream = synthesized.resource(synthesized.stack.event_stream.stream)
+    _, rule = synthesized.only("AWS::XRay::SamplingRule")
+    # Then the stream has the shards 1,000 events/s of 1 KB need with burst headroom, and half the requests are traced
+    assert stream["Properties"]["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
+    assert stream["Properties"]["ShardCount"] == 7
+    assert rule["Properties"]["SamplingRule"]["FixedRate"] == 0.5
 
 
 def test_stream_is_provisioned_with_the_shard_count_given_as_context(synthesize_with) -> None:

@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 from aws_cdk import Stack
+from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
-from cdk.monitoring import Monitoring
+from cdk.monitoring import FIREHOSE_FRESHNESS_MARGIN_SECONDS, Monitoring
 from featurepulse.constants import METRICS_NAMESPACE, SERVICE_NAME
 from tests.infrastructure.conftest import Synthesized
 
@@ -103,9 +104,9 @@ def test_alarm_email_subscribes_to_the_topic(small_stack: Stack) -> None:
 
 
 def test_firehose_section_alarms_on_freshness_delivery_and_conversion(small_stack: Stack) -> None:
-    # Given a delivery stream wired by the lake construct
+    # Given a delivery stream wired by the lake construct, buffering 300 s
     monitoring = _monitoring(small_stack)
-    monitoring.add_firehose(delivery_stream_name="lake-delivery")
+    monitoring.add_firehose(delivery_stream_name="lake-delivery", buffer_interval_seconds=300)
     # When synthesized / Then its alarms watch that stream's S3 delivery
     alarms = _alarms_by_metric(Template.from_stack(small_stack))
     assert set(alarms) == {"DeliveryToS3.DataFreshness", "DeliveryToS3.Success", "FailedConversion.Records"}
@@ -136,3 +137,57 @@ def test_dashboard_graphs_the_events_the_ingest_handler_counts(synthesized: Synt
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     for name in ("AcceptedEvents", "QuarantinedEvents", "FailedRecords"):
         assert f'[\\"{METRICS_NAMESPACE}\\",\\"{name}\\",\\"service\\",\\"{SERVICE_NAME}\\"' in body
+
+
+def test_firehose_freshness_alarm_follows_the_buffer_interval(synthesized: Synthesized) -> None:
+    # Given the default stack, whose Firehose buffers for lakeBufferIntervalSeconds (900 s)
+    alarms = _alarms_by_metric(synthesized.template)
+    # Then freshness alarms only past the buffer plus the margin: a full buffer is not an outage
+    threshold = alarms["DeliveryToS3.DataFreshness"]["Threshold"]
+    assert threshold == synthesized.stack.settings.lake_buffer_interval_seconds + FIREHOSE_FRESHNESS_MARGIN_SECONDS
+    assert threshold > 900
+
+
+def _stream(stack: Stack, shard_count: int | None) -> kinesis.Stream:
+    if shard_count is None:
+        return kinesis.Stream(stack, "Stream", stream_mode=kinesis.StreamMode.ON_DEMAND)
+    return kinesis.Stream(stack, "Stream", stream_mode=kinesis.StreamMode.PROVISIONED, shard_count=shard_count)
+
+
+def test_provisioned_stream_alarms_before_its_writes_throttle(small_stack: Stack) -> None:
+    # Given a provisioned stream of 2 shards
+    monitoring = _monitoring(small_stack)
+    monitoring.monitor_event_stream(stream=_stream(small_stack, 2), shard_count=2)
+    # When synthesized
+    alarms = _alarms_by_metric(Template.from_stack(small_stack))
+    # Then write throttles and lag alarm, and the capacity alarm divides the 5-minute sums by 2 shards' limits:
+    # 2 x 1 MiB/s x 300 s of bytes and 2 x 1,000/s x 300 s of records
+    expression = "MAX([bytes / 629145600, records / 600000])"
+    assert set(alarms) == {"GetRecords.IteratorAgeMilliseconds", "WriteProvisionedThroughputExceeded", expression}
+    capacity = alarms[expression]
+    inputs = {m["Id"]: m["MetricStat"]["Metric"]["MetricName"] for m in capacity["metric"]["inputs"]}
+    assert inputs == {"bytes": "IncomingBytes", "records": "IncomingRecords"}
+    assert capacity["Threshold"] == 0.5
+    assert capacity["ComparisonOperator"] == "GreaterThanThreshold"
+    assert (capacity["EvaluationPeriods"], capacity["DatapointsToAlarm"]) == (3, 3)
+
+
+def test_on_demand_stream_has_no_capacity_alarm_and_graphs_read_throttles(small_stack: Stack) -> None:
+    # Given an on-demand stream (no shard count to measure against)
+    monitoring = _monitoring(small_stack)
+    monitoring.monitor_event_stream(stream=_stream(small_stack, None), shard_count=None)
+    template = Template.from_stack(small_stack)
+    # Then only lag and write throttles alarm
+    assert set(_alarms_by_metric(template)) == {
+        "GetRecords.IteratorAgeMilliseconds",
+        "WriteProvisionedThroughputExceeded",
+    }
+    # And the dashboard graphs the read throttles Firehose and Flink cause each other (5 reads/s per shard)
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    assert "ReadProvisionedThroughputExceeded" in json.dumps(dashboard["Properties"]["DashboardBody"])
+
+
+def test_default_stack_watches_its_provisioned_stream_capacity(synthesized: Synthesized) -> None:
+    # Given the default stack (one provisioned shard) / Then the capacity alarm is there, for one shard
+    alarms = _alarms_by_metric(synthesized.template)
+    assert "MAX([bytes / 314572800, records / 300000])" in alarms

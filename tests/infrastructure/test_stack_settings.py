@@ -8,15 +8,30 @@ import re
 import pytest
 
 import app as cdk_app
-from cdk.settings import SettingsError, StackSettings
+from cdk.settings import (
+    SHARD_WRITE_BYTES_PER_SECOND,
+    SHARD_WRITE_RECORDS_PER_SECOND,
+    STREAM_BURST_FACTOR,
+    STREAM_BYTES_PER_SENT_BYTE,
+    SettingsError,
+    StackSettings,
+    stream_shards_for,
+)
 from featurepulse.domain.stages import DEFAULT_STAGE_MAP
 from tests.infrastructure.conftest import REPO_ROOT
 
 
-def test_defaults_are_on_demand_stream_and_documented_limits() -> None:
+def test_defaults_are_a_stream_sized_for_gap_traffic_and_documented_limits() -> None:
     # Given no context / When settings are built / Then the documented defaults apply
     settings = StackSettings.from_context(lambda _key: None)
-    assert settings.stream_mode == "on-demand"
+    # The stream is provisioned, sized for the expected 100 events/s of 1 KB: one shard
+    assert settings.stream_mode == "auto"
+    assert (settings.expected_events_per_second, settings.expected_event_bytes) == (100, 1000)
+    assert settings.stream_capacity_mode == "provisioned"
+    assert settings.stream_shard_count == 1
+    # 5% of the API's requests are traced; Firehose buffers for its longest interval
+    assert settings.trace_sample_rate == 0.05
+    assert settings.lake_buffer_interval_seconds == 900
     assert settings.cors_allow_origins == ("*",)
     assert settings.stage_map == DEFAULT_STAGE_MAP
     assert settings.alarm_email is None
@@ -58,6 +73,11 @@ def test_command_line_strings_are_parsed_into_typed_values() -> None:
         ({"putTimeBudgetMs": "9000"}, "putTimeBudgetMs=9000"),
         ({"ingestTimeoutSeconds": "30"}, "ingestTimeoutSeconds"),
         ({"throttleBurstLimit": "-1"}, "throttleBurstLimit"),
+        ({"traceSampleRate": "1.5"}, "traceSampleRate"),
+        ({"expectedEventsPerSecond": "0"}, "expectedEventsPerSecond"),
+        ({"expectedEventBytes": "40000"}, "expectedEventBytes"),
+        ({"shardCount": "4"}, "shardCount applies only to streamMode=provisioned (streamMode is 'auto'"),
+        ({"streamMode": "on-demand", "shardCount": "4"}, "shardCount applies only to streamMode=provisioned"),
     ],
 )
 def test_invalid_context_fails_with_one_line_naming_the_key(context: dict[str, str], message: str) -> None:
@@ -145,3 +165,55 @@ def test_nothing_is_announced_when_every_optional_part_is_on():
     )
     # When asked, Then nothing is switched off
     assert settings.switched_off() == []
+
+
+# --- stream capacity ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("events_per_second", "event_bytes", "shards"),
+    [
+        (1, 1000, 1),  # never fewer than one shard
+        (100, 1000, 1),  # GAP's workload: 100 x 1.6 KB x 4 = 640 KB/s in bursts
+        (163, 1000, 1),  # the most one shard takes: 163 x 1,600 x 4 = 1,043,200 B/s < 1 MiB/s
+        (164, 1000, 2),  # 1,049,600 B/s: one byte per second too many for one shard
+        (1000, 1000, 7),  # write bytes bind: 6.4 MB/s in bursts
+        (1000, 100, 4),  # write records bind: 4,000 records/s in bursts (one record per event at worst)
+        (10_000, 1000, 62),
+    ],
+)
+def test_auto_sizes_the_stream_from_the_expected_traffic_with_burst_headroom(
+    events_per_second: int, event_bytes: int, shards: int
+) -> None:
+    # Given an expected mean rate and event size / When the stream is sized / Then it gets exactly these shards
+    assert stream_shards_for(events_per_second, event_bytes) == shards
+
+
+def test_the_sized_stream_takes_the_burst_and_one_shard_less_would_not() -> None:
+    # Given sizes across three orders of magnitude
+    for rate in (1, 37, 100, 250, 999, 4321, 20_000):
+        for event_bytes in (100, 700, 1000, 4096, 32 * 1024):
+            shards = stream_shards_for(rate, event_bytes)
+            burst_bytes = rate * event_bytes * STREAM_BYTES_PER_SENT_BYTE * STREAM_BURST_FACTOR
+            burst_records = rate * STREAM_BURST_FACTOR
+            # Then the burst fits the shards' write limits...
+            assert burst_bytes <= shards * SHARD_WRITE_BYTES_PER_SECOND
+            assert burst_records <= shards * SHARD_WRITE_RECORDS_PER_SECOND
+            # ...and one shard fewer would not take it (never over-provisioned), unless one is the minimum
+            if shards > 1:
+                fewer = shards - 1
+                assert (
+                    burst_bytes > fewer * SHARD_WRITE_BYTES_PER_SECOND
+                    or burst_records > fewer * SHARD_WRITE_RECORDS_PER_SECOND
+                )
+
+
+def test_the_stream_modes_give_the_capacity_they_name() -> None:
+    # Given each mode as `-c` gives it
+    auto = StackSettings.from_context({"expectedEventsPerSecond": "1000", "expectedEventBytes": "1000"}.get)
+    provisioned = StackSettings.from_context({"streamMode": "provisioned", "shardCount": "3"}.get)
+    provisioned_default = StackSettings.from_context({"streamMode": "provisioned"}.get)
+    on_demand = StackSettings.from_context({"streamMode": "on-demand"}.get)
+    # Then auto and provisioned deploy a provisioned stream (sized, or as given), on-demand has no shard count
+    assert (auto.stream_capacity_mode, auto.stream_shard_count) == ("provisioned", 7)
+    assert (provisioned.stream_capacity_mode, provisioned.stream_shard_count) == ("provisioned", 3)
+    assert provisioned_default.stream_shard_count == 1
+    assert (on_demand.stream_capacity_mode, on_demand.stream_shard_count) == ("on-demand", None)
