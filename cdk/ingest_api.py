@@ -248,7 +248,10 @@ class IngestApi(Construct):
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 # Request bodies carry user data and write keys: never into execution logs.
                 data_trace_enabled=False,
-                metrics_enabled=True,
+                # Per-method ("detailed") metrics are billed as custom metrics, 5 per method with traffic; every route
+                # proxies to one Lambda, and the dashboard and alarms read the API-level metrics (dimension ApiName),
+                # which API Gateway publishes for free.
+                metrics_enabled=False,
                 tracing_enabled=True,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
                 access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),

@@ -162,6 +162,8 @@ def test_api_stage_throttles_traces_and_writes_json_access_logs_without_client_i
     assert method_settings["ThrottlingBurstLimit"] == 1000
     assert method_settings["LoggingLevel"] == "ERROR"
     assert method_settings["DataTraceEnabled"] is False
+    # Per-method metrics (billed as custom metrics) stay off: the alarms read the free API-level metrics
+    assert method_settings["MetricsEnabled"] is False
     access_log = props["AccessLogSetting"]
     fields = json.loads(access_log["Format"])
     assert fields["requestId"] == "$context.requestId"

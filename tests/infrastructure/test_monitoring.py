@@ -191,3 +191,15 @@ def test_default_stack_watches_its_provisioned_stream_capacity(synthesized: Synt
     # Given the default stack (one provisioned shard) / Then the capacity alarm is there, for one shard
     alarms = _alarms_by_metric(synthesized.template)
     assert "MAX([bytes / 314572800, records / 300000])" in alarms
+
+
+def test_api_alarms_read_api_level_metrics_which_need_no_detailed_metrics(synthesized: Synthesized) -> None:
+    # Given the stage publishes no per-method ("detailed", billed) metrics
+    _, stage = synthesized.resource(synthesized.stack.ingest_api.stage)
+    assert stage["Properties"]["MethodSettings"][0]["MetricsEnabled"] is False
+    # Then every API Gateway alarm watches a metric with the ApiName dimension alone, which API Gateway always publishes
+    alarms = _alarms_by_metric(synthesized.template)
+    api_alarms = [a for a in alarms.values() if a["metric"].get("namespace") == "AWS/ApiGateway"]
+    assert {a["metric"]["name"] for a in api_alarms} == {"5XXError", "4XXError", "Latency"}
+    for alarm in api_alarms:
+        assert [d["Name"] for d in alarm["metric"]["dimensions"]] == ["ApiName"]
