@@ -60,6 +60,7 @@ LAMBDA_SOURCES = RuntimeSources(
         "featurepulse/ingest",
         "featurepulse/lake",
         "featurepulse/identity",
+        "featurepulse/traits",  # the erasure removes a user's CRM trait rows (docs/segments.md)
     ),
 )
 

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "featurepulse.local.identity_cli",
     "featurepulse.local.lake_query_cli",
     "featurepulse.local.soak",
+    "featurepulse.traits.cli",
     "featurepulse.cost.cli",
 )
 

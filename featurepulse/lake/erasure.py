@@ -10,7 +10,8 @@ What is erased, for a set of user ids U and anonymous ids A:
 - quarantined events (quarantine/) and Firehose error records (errors/) that name U or A, judged from their
   identity fields and from the raw event they carry (its `previousId` too, at the top level as Segment sends an
   alias, or in `properties` as the lake stores it);
-- the person's rows of the identity table (identity/, docs/identity.md).
+- the person's rows of the identity table (identity/, docs/identity.md);
+- the CRM trait rows keyed by any user id of the person (traits/imports/, docs/segments.md).
 
 Persons: a user id stands for its whole person. Before the scan, U grows by every user id of the person
 (aliases) and A by every anonymous id the identity table assigns to the person (devices it signed in on,
@@ -117,6 +118,9 @@ class ErasureAudit(BaseModel):
     person_user_ids: int = 0
     identity_links_removed: int = 0
     identity_rows_removed: int = 0
+    # CRM trait imports (docs/segments.md): the objects rewritten and the user's rows removed.
+    trait_import_objects: list[ObjectChange] = []
+    trait_rows_removed: int = 0
     audit_key: str | None = None
 
     @field_serializer("started_at", "finished_at")
@@ -260,6 +264,8 @@ class LakeEraser:
         last = sorted(affected & with_user_rows)
         lake_changes += self._erase_files(last, matcher, dry_run)
         lake_changes.sort(key=lambda c: c.key)
+        # The person's CRM trait rows (docs/segments.md), keyed by user id.
+        trait_changes = self._erase_traits(user_ids, dry_run)
         # The identity rows go last of all: they are how a re-run finds the person's ids again.
         links_removed, rows_removed = self._erase_identity(user_ids, given_anons | linked, dry_run)
         audit_id = str(uuid.uuid4())
@@ -284,6 +290,8 @@ class LakeEraser:
             person_user_ids=len(user_ids - request.user_ids),
             identity_links_removed=links_removed,
             identity_rows_removed=rows_removed,
+            trait_import_objects=trait_changes,
+            trait_rows_removed=sum(c.rows_removed for c in trait_changes),
         )
         if dry_run:
             return audit
@@ -292,6 +300,20 @@ class LakeEraser:
         audit = audit.model_copy(update={"audit_key": key})
         self.store.put(key, audit.model_dump_json(indent=2).encode() + b"\n")
         return audit
+
+    # --- CRM trait imports -------------------------------------------------------------------------
+    def _erase_traits(self, user_ids: frozenset[str], dry_run: bool) -> list[ObjectChange]:
+        """Remove the `trait_imports` rows keyed by the person's user ids (account rows are not a person's)."""
+        from featurepulse.traits.store import TraitStore
+
+        changes = []
+        for key, before, removed in TraitStore(self.store).erase_users(user_ids, dry_run=dry_run):
+            gone = removed == before
+            action = ("would-delete" if gone else "would-rewrite") if dry_run else ("deleted" if gone else "rewritten")
+            changes.append(ObjectChange(key=key, rows_before=before, rows_removed=removed, action=action))
+        if changes and not dry_run:
+            self._log(f"trait imports: {sum(c.rows_removed for c in changes)} rows removed from {len(changes)} objects")
+        return changes
 
     # --- identity table ----------------------------------------------------------------------------
     def _identity(self) -> IdentityStore:
