@@ -48,6 +48,7 @@ def report_query_columns() -> Columns:
 
 def report_table_columns() -> Columns:
     """Tables the report computes in Python from query rows (the e-mail shows them, the CSVs carry them)."""
+    from featurepulse.reporting.campaigns import RANKING_COLUMNS
     from featurepulse.reporting.experiments import VERDICT_COLUMNS
     from featurepulse.reporting.report import retention_by_horizon
 
@@ -55,6 +56,7 @@ def report_table_columns() -> Columns:
     return {
         "retention_by_horizon": tuple(retention_by_horizon([sample])[0]),
         "experiment_verdicts": tuple(VERDICT_COLUMNS),
+        "campaign_ranking": tuple(RANKING_COLUMNS),
     }
 
 

@@ -44,6 +44,15 @@ TIME_ON_FEATURE_BUCKETS: tuple[tuple[int, str, int, int | None], ...] = (
     (6, ">= 10 min", 600_000, None),
 )
 
+# Adoption by segment: the segment of persons without the chosen trait.
+SEGMENT_UNKNOWN = "(unknown)"
+# Audiences (docs/reports.md): name -> (stages of the feature the person had in the period (any of them),
+# stages they did not have (none of them)); order inside the period does not matter.
+AUDIENCE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "viewed-not-adopted": ((STAGE_VIEW,), ADOPTER_STAGES),
+    "adopted-not-completed": (ADOPTER_STAGES, COMPLETER_STAGES),
+}
+
 # First-touch attribution of persons without a campaign-tagged event, and of a tagged event's missing field.
 DIRECT_CAMPAIGN: tuple[str, str, str] = ("(direct)", "(none)", "(none)")
 CAMPAIGN_NOT_SET = "(not set)"
@@ -64,7 +73,7 @@ def stage_filter_sql(stages: tuple[str, ...], column: str = "stage") -> str:
 
 ADOPTER_STAGE_SQL = stage_filter_sql(ADOPTER_STAGES)  # stage IN ('use', 'complete')
 
-Unit = Literal["persons", "events", "rate", "seconds"]
+Unit = Literal["persons", "events", "rate", "seconds", "usd"]
 Counts = Literal["persons", "events"]
 PlaceKind = Literal["report", "report_table", "live", "quicksight"]
 PLACE_KINDS: tuple[str, ...] = ("report", "report_table", "live", "quicksight")
@@ -74,7 +83,8 @@ PLACE_SOURCES: dict[str, str] = {
     "report": "a report query: an output column of athena_queries/<source>.sql",
     "report_table": "a table the report computes in Python from query rows (e-mail and CSV): "
     "retention_by_horizon (featurepulse/reporting/report.py), "
-    "experiment_verdicts (featurepulse/reporting/experiments.py)",
+    "experiment_verdicts (featurepulse/reporting/experiments.py), "
+    "campaign_ranking (featurepulse/reporting/campaigns.py)",
     "live": "a live panel: a field of the model <source> in featurepulse/realtime/panels.py",
     "quicksight": "a QuickSight data set: a column of the data set <source> in "
     "featurepulse/realtime/quicksight_panels.py",
@@ -147,10 +157,11 @@ METRICS: tuple[Metric, ...] = (
         "count(distinct person_id)",
         "persons",
         _PERSONS,
-        "per period (report summary); per day (report adoption table, live activity panel)",
+        "per period (report summary); per day (report adoption table, live activity panel); per segment of a "
+        "trait over the period (adoption by segment: the segment's persons only)",
         _places(
             "active_persons",
-            report=("period_summary", "feature_adoption_daily"),
+            report=("period_summary", "feature_adoption_daily", "feature_adoption_by_segment"),
             live=("ActivityPanel",),
             quicksight=("activity",),
         ),
@@ -229,10 +240,11 @@ METRICS: tuple[Metric, ...] = (
         "count(distinct person_id) where stage in ('use', 'complete') and feature is set",
         "persons",
         _PERSONS,
-        "per period, any feature (summary); per day and feature (adoption table, live), campaign or variant (live)",
+        "per period, any feature (summary); per day and feature (adoption table, live), campaign or variant (live); "
+        "per feature and segment of a trait over the period (adoption by segment)",
         _places(
             "adopters",
-            report=("period_summary", "feature_adoption_daily"),
+            report=("period_summary", "feature_adoption_daily", "feature_adoption_by_segment"),
             live=("FunnelPanel", "AdoptionRow", "CampaignRow", "VariantRow"),
             quicksight=("activity", "campaigns"),
         ),
@@ -269,10 +281,12 @@ METRICS: tuple[Metric, ...] = (
         "adopters / active_persons (NULL without active persons)",
         "rate",
         _PERSONS,
-        "per period, any feature (summary); per day and feature (adoption table, live activity panel)",
+        "per period, any feature (summary); per day and feature (adoption table, live activity panel); per "
+        "feature and segment of a trait over the period (adoption by segment: the segment's adopters over its "
+        "active persons)",
         _places(
             "adoption_rate",
-            report=("period_summary", "feature_adoption_daily"),
+            report=("period_summary", "feature_adoption_daily", "feature_adoption_by_segment"),
             live=("AdoptionRow",),
             quicksight=("activity",),
         ),
@@ -548,7 +562,7 @@ METRICS: tuple[Metric, ...] = (
         "persons",
         _PERSONS,
         "per UTM source, medium and campaign over the period",
-        _places("campaign_reached", report=("campaign_attribution",)),
+        _places("campaign_reached", report=("campaign_attribution",), table=("campaign_ranking",)),
     ),
     Metric(
         "campaign_adopters",
@@ -558,7 +572,7 @@ METRICS: tuple[Metric, ...] = (
         "persons",
         _PERSONS,
         "per UTM source, medium and campaign over the period",
-        _places("campaign_adopters", report=("campaign_attribution",)),
+        _places("campaign_adopters", report=("campaign_attribution",), table=("campaign_ranking",)),
     ),
     Metric(
         "campaign_completers",
@@ -578,7 +592,7 @@ METRICS: tuple[Metric, ...] = (
         "rate",
         _PERSONS,
         "per UTM source, medium and campaign over the period",
-        _places("campaign_adoption_rate", report=("campaign_attribution",)),
+        _places("campaign_adoption_rate", report=("campaign_attribution",), table=("campaign_ranking",)),
     ),
     Metric(
         "campaign_conversion_rate",
@@ -589,6 +603,30 @@ METRICS: tuple[Metric, ...] = (
         _PERSONS,
         "per UTM source, medium and campaign over the period",
         _places("campaign_conversion_rate", report=("campaign_attribution",)),
+    ),
+    Metric(
+        "campaign_cost_per_adopter",
+        "Cost per adopter",
+        "The campaign's imported spend (table campaign_spend, the total imported for the campaign name) divided by "
+        "the persons it reached who adopted a feature after the touch in the period; none without spend or "
+        "without adopters.",
+        "campaign_spend_usd / campaign_adopters, per campaign name (NULL without spend or adopters)",
+        "usd",
+        _PERSONS,
+        "per campaign name over the period (the campaign ranking)",
+        _places("campaign_cost_per_adopter", table=("campaign_ranking",)),
+    ),
+    # --- audiences (docs/reports.md, "Audiences") -------------------------------------------------------
+    Metric(
+        "audience_persons",
+        "Persons in the audience",
+        "Persons with a user id in a feature's audience of the period: viewed-not-adopted (viewed the feature, "
+        "neither used nor completed it) or adopted-not-completed (used or completed it, never completed it).",
+        "count(distinct person_id) with a user id, by the audience's rule over the feature's events of the period",
+        "persons",
+        _PERSONS,
+        "per feature and audience over the period",
+        _places("audience_persons", report=("feature_audiences",)),
     ),
     # --- experiments (docs/experiments.md) ------------------------------------------------------------
     Metric(

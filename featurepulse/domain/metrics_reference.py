@@ -21,10 +21,12 @@ from typing import Any
 from featurepulse.domain.identity import IdKey, person_of
 from featurepulse.domain.metrics import (
     ADOPTER_STAGES,
+    AUDIENCE_RULES,
     CAMPAIGN_NOT_SET,
     COMPLETER_STAGES,
     DIRECT_CAMPAIGN,
     RETENTION_HORIZONS_DAYS,
+    SEGMENT_UNKNOWN,
     STAGE_COMPLETE,
     STAGE_DISMISS,
     STAGE_USE,
@@ -50,6 +52,8 @@ class PersonEvent:
     stage: str | None
     duration_ms: int | None
     campaign: tuple[str | None, str | None, str | None]
+    user_id: str | None = None  # the raw ids (blank ones as None)
+    anonymous_id: str | None = None
 
     @property
     def tagged(self) -> bool:
@@ -87,6 +91,8 @@ def person_events(events: Iterable[Mapping[str, Any]], persons: Mapping[IdKey, s
                 stage=e.get("stage"),
                 duration_ms=e.get("duration_ms"),
                 campaign=(e.get("campaign_source"), e.get("campaign_medium"), e.get("campaign_name")),
+                user_id=user_id,
+                anonymous_id=anonymous_id,
             )
         )
     return sorted(out, key=lambda p: (p.event_time, p.event_id))
@@ -339,4 +345,97 @@ REPORT_REFERENCE: dict[str, Callable[[Sequence[PersonEvent], date, date], list[R
     "time_on_feature_distribution": time_on_feature_distribution,
     "adopter_retention": adopter_retention,
     "campaign_attribution": campaign_attribution,
+}
+
+
+# --- the queries that read the traits view (person_traits) ---------------------------------------------------
+# traits: (person_id, trait) -> value, the rows of `person_traits` (featurepulse/domain/traits.py is its reference).
+Traits = Mapping[tuple[str, str], str]
+
+
+def feature_adoption_by_segment(
+    events: Sequence[PersonEvent], start: date, end: date, traits: Traits, chosen: Sequence[str]
+) -> list[Row]:
+    """Per feature and value of the trait `chosen[0]`: the segment's active persons, adopters and adoption rate."""
+    trait = chosen[0]
+    window = [e for e in between(events, start, end) if e.person_id is not None]
+    segment = {e.person_id: traits.get((str(e.person_id), trait), SEGMENT_UNKNOWN) for e in window}
+    sizes: dict[str, int] = defaultdict(int)
+    for value in segment.values():
+        sizes[value] += 1
+    out = []
+    for feature in sorted({e.feature for e in window if e.feature is not None}):
+        adopting = persons_with([e for e in window if e.feature == feature], ADOPTER_STAGES)
+        for value in sorted(sizes, key=lambda v: (v == SEGMENT_UNKNOWN, v)):
+            adopted = sum(1 for p in adopting if segment[p] == value)
+            out.append(
+                {
+                    "feature": feature,
+                    "segment_trait": trait,
+                    "segment_value": value,
+                    "active_persons": sizes[value],
+                    "adopters": adopted,
+                    "adoption_rate": adopted / sizes[value],
+                }
+            )
+    return out
+
+
+def known_user_ids(events: Iterable[PersonEvent]) -> dict[str, list[str]]:
+    """Each identified person's known user ids: the person id (the final user id) and the user ids on their
+    events. A person is identified when an event of theirs carries a user id or their anonymous id is linked."""
+    known: dict[str, set[str]] = defaultdict(set)
+    for e in events:
+        if e.person_id is None:
+            continue
+        if e.user_id is not None:
+            known[e.person_id].update((e.user_id, e.person_id))
+        elif e.person_id != e.anonymous_id:
+            known[e.person_id].add(e.person_id)
+    return {person: sorted(ids) for person, ids in known.items()}
+
+
+def audience_members(events: Sequence[PersonEvent], start: date, end: date) -> dict[tuple[str, str], set[str]]:
+    """(feature, audience) -> its persons (identified or not), by the catalogue's audience rules."""
+    stages: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for e in between(events, start, end):
+        if e.feature is not None and e.person_id is not None and e.stage is not None:
+            stages[(e.feature, e.person_id)].add(e.stage)
+    out: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for (feature, person), seen in stages.items():
+        for audience, (needs, excludes) in AUDIENCE_RULES.items():
+            if seen & set(needs) and not seen & set(excludes):
+                out[(feature, audience)].add(person)
+    return out
+
+
+def feature_audiences(
+    events: Sequence[PersonEvent], start: date, end: date, traits: Traits, chosen: Sequence[str]
+) -> list[Row]:
+    """The identified persons of each feature's audiences, one row per chosen trait (one row without any)."""
+    known = known_user_ids(between(events, start, end))
+    out = []
+    for (feature, audience), persons in audience_members(events, start, end).items():
+        reachable = sorted(p for p in persons if p in known)
+        for person in reachable:
+            traits_chosen: list[str | None] = [*sorted(set(chosen))] or [None]
+            for trait in traits_chosen:
+                out.append(
+                    {
+                        "feature": feature,
+                        "audience": audience,
+                        "person_id": person,
+                        "user_ids": ";".join(known[person]),
+                        "trait": trait,
+                        "trait_value": None if trait is None else traits.get((person, trait)),
+                        "audience_persons": len(reachable),
+                    }
+                )
+    return sorted(out, key=lambda r: (r["feature"], r["audience"], r["person_id"], r["trait"] or ""))
+
+
+# Queries that read the traits view: the reference also takes the traits and the chosen trait(s).
+TRAIT_REPORT_REFERENCE: dict[str, Callable[[Sequence[PersonEvent], date, date, Traits, Sequence[str]], list[Row]]] = {
+    "feature_adoption_by_segment": feature_adoption_by_segment,
+    "feature_audiences": feature_audiences,
 }

@@ -19,10 +19,11 @@ Partial and empty periods (docs/reports.md, "Partial and empty periods"):
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -31,6 +32,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from featurepulse.domain.goals import GoalsConfig
+from featurepulse.reporting.audiences import AudienceStore, sizes_table, write_audiences
+from featurepulse.reporting.campaigns import ranking_table
 from featurepulse.reporting.charts import Chart, render_charts
 from featurepulse.reporting.csv_export import csv_filename, result_to_csv
 from featurepulse.reporting.dal.send_log import STATUS_SENT, SendRecord
@@ -38,8 +42,8 @@ from featurepulse.reporting.experiments import verdict_table
 from featurepulse.reporting.experiments_config import ExperimentsConfig
 from featurepulse.reporting.mime import Attachment, build_message
 from featurepulse.reporting.periods import Period
-from featurepulse.reporting.render import partial_marker, render_html, render_text, subject
-from featurepulse.reporting.report import ReportData, collect
+from featurepulse.reporting.render import partial_marker, ranking_sentence, render_html, render_text, subject
+from featurepulse.reporting.report import DEFAULT_SEGMENT_TRAIT, NOT_ATTACHED, ReportData, collect
 from featurepulse.reporting.runners import QueryRunner
 
 logger = logging.getLogger(__name__)
@@ -59,6 +63,22 @@ class ReportSettings(BaseModel):
     report_name: str = Field(default="feature-report", pattern=r"^[a-z0-9-]{1,64}$")
     # Goals, splits, controls and starts per experiment: JSON text or a mapping (docs/experiments.md).
     experiments: ExperimentsConfig = Field(default_factory=lambda: ExperimentsConfig({}))
+    # Adoption by segment: the trait whose values are the segments (docs/reports.md, "Adoption by segment").
+    segment_trait: str = Field(default=DEFAULT_SEGMENT_TRAIT, min_length=1, max_length=200)
+    # Audiences: the traits written beside each person's user ids (docs/reports.md, "Audiences").
+    audience_traits: tuple[str, ...] = (DEFAULT_SEGMENT_TRAIT,)
+    # KPI goals: JSON text or a list (featurepulse/domain/goals.py).
+    goals: GoalsConfig = Field(default_factory=lambda: GoalsConfig(()))
+
+    @field_validator("audience_traits", mode="before")
+    @classmethod
+    def _split_traits(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            value = [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @field_validator("sender")
     @classmethod
@@ -141,6 +161,10 @@ class RunOutcome:
     experiment_verdicts: tuple[str, ...] = ()  # one sentence per variant compared with control
     # "experiment / variant" -> {"exposed", "converted"} persons (the shape of the traffic's ground truth)
     experiment_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    goal_sentences: tuple[str, ...] = ()  # each goal's status in a sentence
+    campaign_sentence: str = ""  # the campaign ranking in words
+    # "feature / audience" -> (persons, where the file is)
+    audiences: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     @property
     def partial(self) -> bool:
@@ -154,6 +178,9 @@ def collect_report_data(runner: QueryRunner, period: Period, settings: ReportSet
         min_exposed_per_variant=settings.min_exposed_per_variant,
         now=now,
         experiments=settings.experiments,
+        segment_trait=settings.segment_trait,
+        audience_traits=settings.audience_traits,
+        goals=settings.goals,
     )
 
 
@@ -169,7 +196,13 @@ def assemble_report(data: ReportData, settings: ReportSettings, *, now: datetime
     text = render_text(data)
     # One CSV per query; for experiments, the table the e-mail shows (per variant, with the statistics) rather
     # than the cumulative daily counts they were computed from.
-    tables = {**data.results, "experiment_results": verdict_table(data.experiments)}
+    # The audiences' persons are never attached: they go to their own files (the e-mail links them).
+    tables = {
+        **{name: result for name, result in data.results.items() if name not in NOT_ATTACHED},
+        "experiment_results": verdict_table(data.experiments),
+        "campaign_ranking": ranking_table(data.campaigns),
+        "audience_sizes": sizes_table(data.audience_files),
+    }
     attachments = [Attachment(csv_filename(period, name), result_to_csv(result)) for name, result in tables.items()]
     message = build_message(
         subject=subject(data),
@@ -214,6 +247,7 @@ def run_report(
     outbox_dir: Path | None = None,
     before_queries: Callable[[], object] | None = None,
     finalize_days: Callable[[QueryRunner, date, date], object] | None = None,
+    audience_store: AudienceStore | None = None,
 ) -> RunOutcome:
     key = settings.report_key(period)
     epoch = int(now.timestamp())
@@ -236,6 +270,9 @@ def run_report(
         reason = empty_reason(data)
         logger.warning("report %s not sent: %s", key, reason)
         return RunOutcome(status="empty", report_key=key, data_until=data.data_until, reason=reason)
+    if audience_store is not None:  # the files first: the e-mail links them (re-writing one is harmless)
+        files = write_audiences(data.audiences, settings.audience_traits, period, audience_store)
+        data = replace(data, audience_files=files)
     report = assemble_report(data, settings, now=now)
 
     if not send_log.claim(key, now=epoch, force=force):
@@ -280,4 +317,7 @@ def run_report(
             for e in report.data.experiments
             for v in e.variants
         },
+        goal_sentences=tuple(g.sentence for g in report.data.goals),
+        campaign_sentence=ranking_sentence(report.data.campaigns),
+        audiences={f"{f.feature} / {f.audience}": (f.persons, f.location) for f in report.data.audience_files},
     )

@@ -16,7 +16,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from featurepulse.domain.goals import PROJECTION_RULE, TREND_DAYS, GoalStatus, format_goal_value
 from featurepulse.domain.metrics import metric
+from featurepulse.reporting.audiences import AUDIENCE_MEANINGS, LINK_EXPIRES_S
+from featurepulse.reporting.campaigns import METHOD as CAMPAIGN_METHOD
+from featurepulse.reporting.campaigns import CampaignComparison
 from featurepulse.reporting.charts import Chart
 from featurepulse.reporting.experiments import (
     ALPHA,
@@ -188,11 +192,19 @@ def partial_sentence(data: ReportData) -> str:
 # --- HTML building blocks ----------------------------------------------------------------------------
 
 Column = tuple[str, str, Callable[[Any], str]]  # (header, row key, formatter)
+
+
+def fmt_usd(value: Any) -> str:
+    """ "$1,234.50"; "-" for none."""
+    return "-" if value is None else f"${float(value):,.2f}"
+
+
 _BY_UNIT: dict[str, Callable[[Any], str]] = {
     "persons": fmt_count,
     "events": fmt_count,
     "rate": fmt_rate,
     "seconds": fmt_seconds,
+    "usd": fmt_usd,
 }
 
 
@@ -355,6 +367,182 @@ def _time_on_feature(data: ReportData, chart: Chart | None) -> str:
     return _section("Time on feature", TIME_ON_FEATURE_LEAD) + body
 
 
+# --- goals, segments, campaign ranking, audiences (docs/reports.md) ------------------------------------
+
+GOALS_LEAD = (
+    f"Each goal set for the product: where it stands, its last {TREND_DAYS} days, and whether the trend reaches "
+    "the target by the deadline."
+)
+SEGMENT_METRICS = ("active_persons", "adopters", "adoption_rate")
+RANKING_METRICS = ("campaign_reached", "campaign_adopters", "campaign_adoption_rate", "campaign_cost_per_adopter")
+STATE_COLOURS = {"met": _GOOD, "on track": _GOOD, "at risk": "#b45309", "off track": _BAD, "missed": _BAD}
+_SPARKS = "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
+
+
+def sparkline(values: Sequence[float | None]) -> str:
+    """The trend as a line of block characters (a space for a day without data)."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    low, high = min(known), max(known)
+    span = high - low
+    return "".join(
+        " " if v is None else _SPARKS[0 if span == 0 else min(7, int((v - low) / span * 7.999))] for v in values
+    )
+
+
+def goal_cells(g: GoalStatus) -> list[str]:
+    return [
+        g.goal.label,
+        f"{format_goal_value(g.goal.metric, g.current)} ({g.as_of})" if g.current is not None else "-",
+        sparkline([v for _, v in g.trend]),
+        format_goal_value(g.goal.metric, g.projected),
+        g.state,
+    ]
+
+
+def _goals(data: ReportData) -> str:
+    if not data.goals:
+        return ""
+    head = "".join(
+        f'<th style="{_TH}">{h}</th>'
+        for h in ("Goal", "Now", f"Last {TREND_DAYS} days", "Trend at the deadline", "Status")
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td style="{_TD}">{html.escape(c)}</td>' for c in goal_cells(g)[:-1])
+        + f'<td style="{_TD}color:{STATE_COLOURS.get(g.state, _FLAT)};font-weight:bold;">{html.escape(g.state)}</td>'
+        + "</tr>"
+        for g in data.goals
+    )
+    return (
+        _section("Goals", GOALS_LEAD) + '<table role="presentation" cellpadding="0" cellspacing="0" width="100%" '
+        f'style="border-collapse:collapse;"><tr>{head}</tr>{body}</table>'
+        + _p(_FOOTNOTE, f"How the status is set: {PROJECTION_RULE}.")
+    )
+
+
+def segment_lead(trait: str) -> str:
+    return (
+        f"For each feature and each {trait}: how many persons were active, how many of them adopted the feature "
+        f"(used or completed it), and the share, with persons whose {trait} is not known under (unknown)."
+    )
+
+
+def _segments(data: ReportData) -> str:
+    trait = data.segment_trait
+    return (
+        _section(f"Adoption by {trait}", segment_lead(trait))
+        + _table(
+            data.rows("feature_adoption_by_segment"),
+            [
+                ("Feature", "feature", _text),
+                (trait[:1].upper() + trait[1:], "segment_value", _text),
+                *metric_columns(SEGMENT_METRICS),
+            ],
+            "No feature was used in this period.",
+        )
+        + _p(_FOOTNOTE, glossary(SEGMENT_METRICS) + f" Within the {trait}: the persons of that {trait} only.")
+    )
+
+
+def ranking_sentence(ranking: Sequence[CampaignComparison]) -> str:
+    if not ranking:
+        return "No campaign brought anyone in this period."
+    best = ranking[0]
+    lines = [f"Best adoption per person reached: {best.campaign_name} ({fmt_rate(best.adoption_rate)})."]
+    cheapest = min(
+        (c for c in ranking if c.cost_per_adopter is not None), key=lambda c: c.cost_per_adopter or 0.0, default=None
+    )
+    if cheapest is not None:
+        lines.append(f"Lowest cost per adopter: {cheapest.campaign_name} ({fmt_usd(cheapest.cost_per_adopter)}).")
+    else:
+        lines.append("No campaign spend was imported, so there is no cost per adopter (featurepulse spend import).")
+    below = [c.campaign_name for c in ranking if c.below_rest]
+    lines.append(
+        f"Significantly below the rest: {', '.join(below)}: review or stop."
+        if below
+        else "No campaign's adoption is significantly below the rest."
+    )
+    return " ".join(lines)
+
+
+def _flag(c: CampaignComparison) -> str:
+    if c.below_rest:
+        return "significantly below the rest"
+    return "not enough persons to tell" if c.p_value is None else ""
+
+
+def _ranking(data: ReportData) -> str:
+    rows = [{**c.row(), "flag": _flag(c)} for c in data.campaigns]
+    tested = [c for c in data.campaigns if c.p_value is not None]
+    p_values = "; ".join(f"{c.campaign_name} {p_is(c.p_value)}" for c in tested)
+    return (
+        f'<p style="{_FONT}font-size:14px;font-weight:bold;color:#111827;margin:16px 0 4px 0;">Campaign ranking</p>'
+        + _p(_NOTE, ranking_sentence(data.campaigns))
+        + _table(
+            rows,
+            [
+                ("Rank", "rank", _text),
+                ("Campaign", "campaign_name", _text),
+                *metric_columns(RANKING_METRICS),
+                ("Spend", "campaign_spend_usd", fmt_usd),
+                ("Cost rank", "cost_rank", _text),
+                ("Flag", "flag", _text),
+            ],
+            "No campaign in this period.",
+        )
+        + _p(
+            _FOOTNOTE,
+            glossary(RANKING_METRICS[2:])
+            + f" Statistics: {CAMPAIGN_METHOD}"
+            + (f"; adjusted {p_values}." if p_values else "."),
+        )
+    )
+
+
+AUDIENCES_LEAD = (
+    "Persons to reach again, for each feature: who viewed it but did not adopt it, and who used it but did not "
+    "complete it, in this period (only persons with a known user id; each list is a CSV file of their user ids "
+    "and traits)."
+)
+
+
+def _audience_link(location: str) -> str:
+    if location.startswith(("https://", "http://")):
+        return f'<a href="{html.escape(location)}" style="color:#1d4ed8;">download (CSV)</a>'
+    return html.escape(location)
+
+
+def _audiences(data: ReportData) -> str:
+    section = _section("Audiences", AUDIENCES_LEAD)
+    if not data.audiences:
+        return section + _p(_NOTE, "No feature was viewed or used in this period.")
+    where = {(f.feature, f.audience): f.location for f in data.audience_files}
+    head = "".join(f'<th style="{_TH}">{h}</th>' for h in ("Feature", "Audience", "Persons", "List"))
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td style="{_TD}">{c}</td>'
+            for c in (
+                html.escape(a.feature),
+                html.escape(f"{a.audience}: {AUDIENCE_MEANINGS[a.audience]}"),
+                html.escape(fmt_count(a.size)),
+                _audience_link(where[(a.feature, a.audience)]) if (a.feature, a.audience) in where else "not written",
+            )
+        )
+        + "</tr>"
+        for a in data.audiences
+    )
+    links = any(f.location.startswith("https://") for f in data.audience_files)
+    expiry = f" The links expire after {LINK_EXPIRES_S // 86400} days at the latest." if links else ""
+    return (
+        section + '<table role="presentation" cellpadding="0" cellspacing="0" width="100%" '
+        f'style="border-collapse:collapse;"><tr>{head}</tr>{body}</table>'
+        + _p(_FOOTNOTE, glossary(("audience_persons",)) + expiry)
+    )
+
+
 # --- experiments (the statistics in a footnote; docs/experiments.md) -----------------------------------
 
 
@@ -494,9 +682,13 @@ def render_html(data: ReportData, charts: Sequence[Chart]) -> str:
         *(_p(_LEAD if i == 0 else _NOTE, line) for i, line in enumerate(headline_sentences(data))),
         _kpi_cells(data.kpis),
         _p(_FOOTNOTE, "Definitions: " + " ".join(f"{k.label} \u2014 {k.meaning}" for k in data.kpis if k.meaning)),
+        _goals(data),
         _image(by_cid.get("active-users")),
         _funnel(data, by_cid.get("funnel")),
+        _segments(data),
         _campaigns(data, by_cid.get("campaigns")),
+        _ranking(data),
+        _audiences(data),
         _experiments(data),
         _retention(data),
         _time_on_feature(data, by_cid.get("time-on-feature")),
@@ -528,6 +720,13 @@ def render_text(data: ReportData) -> str:
         change = change.replace("&#9650;", "up").replace("&#9660;", "down").replace("&#8226;", "=")
         lines.append(f"- {kpi.label}: {kpi_value(kpi)} ({change})")
     lines.append("")
+    for g in data.goals:
+        lines.append(f"- Goal: {g.sentence}")
+    if data.campaigns:
+        lines.append(f"- Campaigns: {ranking_sentence(data.campaigns)}")
+    for a in data.audiences:
+        lines.append(f"- Audience {a.feature} / {a.audience}: {a.size:,} persons")
+    lines.append("")
     for e in data.experiments:
         for v in e.variants:
             if not v.is_control:
@@ -542,7 +741,8 @@ def render_text(data: ReportData) -> str:
         lines.append(f"  Method: {data.experiments[0].method}.")
     lines += [
         "",
-        "The HTML version has the funnel, campaigns, experiments and charts; every table is attached as CSV.",
+        "The HTML version has the goals, funnel, adoption by segment, campaigns, audiences, experiments and charts; "
+        "every table is attached as CSV.",
         technical_line(data),
     ]
     return "\n".join(lines) + "\n"

@@ -11,14 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
+from featurepulse.domain.goals import TREND_DAYS, GoalsConfig, GoalStatus, daily_goal_values, goal_status
 from featurepulse.domain.metrics import metric
+from featurepulse.reporting.audiences import (
+    TRAITS_TABLE,
+    Audience,
+    AudienceFile,
+    audience_traits_table,
+    build_audiences,
+)
+from featurepulse.reporting.campaigns import CampaignComparison, rank_campaigns, spend_by_campaign
 from featurepulse.reporting.experiments import ExperimentResult, analyse_experiments
 from featurepulse.reporting.experiments_config import ExperimentsConfig, experiment_query_parameters
 from featurepulse.reporting.periods import Period
-from featurepulse.reporting.queries import QUERY_NAMES, ParameterValue
+from featurepulse.reporting.queries import QUERY_NAMES, InlineTable, ParameterValue
 from featurepulse.reporting.runners import QueryResult, QueryRunner
 
 KpiFormat = Literal["count", "rate"]
@@ -26,6 +35,12 @@ KpiFormat = Literal["count", "rate"]
 PREVIOUS_PERIOD_QUERIES: tuple[str, ...] = ("period_summary", "active_users_daily")
 # The headline KPIs from period_summary, in the order the e-mail shows them (then MAU of the last day).
 HEADLINE_METRICS: tuple[str, ...] = ("active_persons", "adopters", "adoption_rate", "completers", "completion_rate")
+# Adoption by segment: the trait whose values are the segments (CDK context `reportSegmentTrait`).
+DEFAULT_SEGMENT_TRAIT = "plan"
+SEGMENT_TABLE = "report_segment"  # the inline table feature_adoption_by_segment.sql reads the trait from
+# Query results that stay out of the e-mail's attachments: the audiences' persons go to their own files.
+NOT_ATTACHED: tuple[str, ...] = ("feature_audiences",)
+SPEND_QUERY = "campaign_spend_totals"
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,13 @@ class ReportData:
     data_until: datetime | None = None
     # Experiments: persons per variant before a verdict is attempted (the "not enough data yet" text says it).
     min_exposed_per_variant: int = 100
+    segment_trait: str = DEFAULT_SEGMENT_TRAIT
+    audience_traits: tuple[str, ...] = (DEFAULT_SEGMENT_TRAIT,)
+    goals: tuple[GoalStatus, ...] = ()  # each configured goal's status (featurepulse/domain/goals.py)
+    campaigns: tuple[CampaignComparison, ...] = ()  # the campaign ranking (featurepulse/reporting/campaigns.py)
+    audiences: tuple[Audience, ...] = ()  # both audiences of every feature of the period
+    # Where the job wrote each audience (set by the job before the e-mail is built; empty: not written).
+    audience_files: tuple[AudienceFile, ...] = ()
 
     def rows(self, name: str) -> tuple[dict[str, Any], ...]:
         return self.results[name].rows
@@ -146,6 +168,23 @@ def headline_kpis(
     )
 
 
+def goal_statuses(runner: QueryRunner, goals: GoalsConfig, as_of: date) -> tuple[GoalStatus, ...]:
+    """Each goal's status on `as_of` from the daily values of the trend's days (featurepulse/domain/goals.py):
+    feature_adoption_daily over those days, and their active persons (the `dau` of active_users_daily, whose
+    look-back is bound to the same days: WAU and MAU are not read)."""
+    if not goals.root:
+        return ()
+    first = as_of - timedelta(days=TREND_DAYS - 1)
+    params: dict[str, ParameterValue] = {"start_date": first, "end_date": as_of, "lookback_start_date": first}
+    adoption = runner.run("feature_adoption_daily", params).rows
+    active = {_as_date(r["day"]): int(r["dau"] or 0) for r in runner.run("active_users_daily", params).rows}
+    return tuple(goal_status(g, daily_goal_values(g, adoption, active), as_of) for g in goals.root)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) and not isinstance(value, datetime) else date.fromisoformat(str(value)[:10])
+
+
 def collect(
     runner: QueryRunner,
     period: Period,
@@ -153,14 +192,20 @@ def collect(
     min_exposed_per_variant: int,
     now: datetime,
     experiments: ExperimentsConfig | None = None,
+    segment_trait: str = DEFAULT_SEGMENT_TRAIT,
+    audience_traits: tuple[str, ...] = (DEFAULT_SEGMENT_TRAIT,),
+    goals: GoalsConfig | None = None,
 ) -> ReportData:
     """Run every report query for the period (and the headline ones for the previous period)."""
     experiments = experiments or ExperimentsConfig({})
     params: dict[str, ParameterValue] = dict(period.query_parameters(min_exposed_per_variant))
     params.update(experiment_query_parameters(experiments, period.start))
+    params[SEGMENT_TABLE] = InlineTable(("segment_trait",), ((segment_trait,),))
+    params[TRAITS_TABLE] = audience_traits_table(audience_traits)
     previous_params: dict[str, ParameterValue] = dict(period.previous().query_parameters(min_exposed_per_variant))
     results = {name: runner.run(name, params) for name in QUERY_NAMES}
     previous = {name: runner.run(name, previous_params) for name in PREVIOUS_PERIOD_QUERIES}
+    spend = runner.run(SPEND_QUERY, {})
     kpis = headline_kpis(
         results["period_summary"].rows,
         previous["period_summary"].rows,
@@ -168,6 +213,7 @@ def collect(
         previous["active_users_daily"].rows,
     )
     verdicts = analyse_experiments(results["experiment_results"].rows, experiments, min_exposed=min_exposed_per_variant)
+    features = {str(r["feature"]) for r in results["feature_adoption_daily"].rows}
     return ReportData(
         period=period,
         generated_at=now,
@@ -178,6 +224,11 @@ def collect(
         experiments=verdicts,
         data_until=partial_until(period, now),
         min_exposed_per_variant=min_exposed_per_variant,
+        segment_trait=segment_trait,
+        audience_traits=audience_traits,
+        goals=goal_statuses(runner, goals or GoalsConfig(()), period.end),
+        campaigns=rank_campaigns(results["campaign_attribution"].rows, spend_by_campaign(spend.rows)),
+        audiences=build_audiences(results["feature_audiences"].rows, features),
     )
 
 

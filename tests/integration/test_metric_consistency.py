@@ -19,7 +19,7 @@ import pytest
 
 from featurepulse.domain.identity import links_from_events, resolve_persons
 from featurepulse.domain.metrics import METRICS, metrics_at
-from featurepulse.domain.metrics_reference import REPORT_REFERENCE, PersonEvent, person_events
+from featurepulse.domain.metrics_reference import REPORT_REFERENCE, TRAIT_REPORT_REFERENCE, PersonEvent, person_events
 from featurepulse.local.duckdb_runner import DuckDbQueryRunner, to_duckdb
 from featurepulse.reporting.periods import Period
 from featurepulse.reporting.queries import QUERY_NAMES, TableRef, bind
@@ -111,12 +111,17 @@ def test_the_datasets_hold_duplicates_multi_campaign_persons_linked_ids_and_an_e
 
 
 def test_every_report_query_except_experiments_has_a_reference() -> None:
-    assert sorted(REPORT_REFERENCE) == sorted(n for n in QUERY_NAMES if n != "experiment_results")
+    # The queries that read the traits view have theirs in TRAIT_REPORT_REFERENCE, checked in
+    # tests/integration/test_metric_consistency_segments.py.
+    assert sorted([*REPORT_REFERENCE, *TRAIT_REPORT_REFERENCE]) == sorted(
+        n for n in QUERY_NAMES if n != "experiment_results"
+    )
 
 
 def test_every_metric_computed_by_a_report_query_is_checked_here() -> None:
     checked = {name for name, _ in REPORT_PLACES}
-    in_reports = {m.name for m in METRICS for p in m.places_of("report") if p.source != "experiment_results"}
+    skipped = {"experiment_results", *TRAIT_REPORT_REFERENCE}  # checked elsewhere (see above)
+    in_reports = {m.name for m in METRICS for p in m.places_of("report") if p.source not in skipped}
     assert checked == in_reports
 
 

@@ -34,7 +34,7 @@ def test_every_metric_is_fully_described() -> None:
         assert re.fullmatch(r"[a-z][a-z0-9_]*", m.name), m.name
         assert m.label and m.formula and m.breakdown, m.name
         assert m.meaning.endswith(".") and m.meaning[0].isupper(), m.name
-        assert m.unit in ("persons", "events", "rate", "seconds") and m.counts in ("persons", "events")
+        assert m.unit in ("persons", "events", "rate", "seconds", "usd") and m.counts in ("persons", "events")
         assert m.places, f"{m.name} is computed nowhere"
 
 

@@ -215,7 +215,9 @@ def test_every_section_opens_with_one_plain_sentence_and_uses_the_catalogue_labe
     headings = re.findall(r"<h2[^>]*>([^<]+)</h2>(<p[^>]*>)?([^<]*)", page)
     assert [h for h, _, _ in headings] == [
         "Funnel: view, use, complete",
+        "Adoption by plan",
         "Campaigns (first touch)",
+        "Audiences",
         "Experiments",
         "Retention of adopters",
         "Time on feature",
