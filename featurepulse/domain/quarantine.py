@@ -2,8 +2,10 @@
 
 Layout: `s3://<lake>/quarantine/dt=YYYY-MM-DD/hr=HH/<received_at>-<request_id>.jsonl`, partitioned by the
 time the event was received (an invalid event may have no usable event time). One JSON object per line,
-with the fields of `QuarantinedEvent`; `raw` is the event exactly as the client sent it, as JSON text, so
-that `featurepulse quarantine replay` can re-validate it after a schema fix.
+with the fields of `QuarantinedEvent`; `raw` is the event as the client sent it, as JSON text (without
+`writeKey` and ip keys), and the row keeps what ingest applied to it from the request (the batch's `sentAt` and
+`context`, once per request, the ip prefix, the derived event id), so that `featurepulse quarantine replay` can
+re-validate it after a fix and store exactly the event ingest would have stored (docs/api.md, Quarantine).
 """
 
 from __future__ import annotations
@@ -29,6 +31,18 @@ class QuarantinedEvent(BaseModel):
     anonymous_id: str | None = None
     message_id: str | None = None
     raw: str
+    # The size of `raw` as read, in bytes; `truncated`: `raw` holds only its first bytes (an event over the
+    # 32 KB limit as sent, which no replay can store). Absent (None, False) in rows written before the cap.
+    raw_bytes: int | None = None
+    truncated: bool = False
+    # The request's batch values (JSON text `{"sentAt"?, "context"?}`, without ip keys), on the first quarantined
+    # event of the request; its other quarantined events give that row's `index` in `batch_index`.
+    batch: str | None = None
+    batch_index: int | None = None
+    # What ingest gives the event from the parts `raw` leaves out: the truncated network of its `context.ip` or
+    # of the request's source address, and the id derived from its content when it has no `messageId`.
+    ip_prefix: str | None = None
+    generated_event_id: str | None = None
 
     @field_serializer("received_at")
     def _serialize_time(self, value: datetime) -> str:

@@ -18,6 +18,10 @@ MAX_GZIP_MEMBERS = MAX_BATCH_EVENTS
 # events would otherwise multiply a 500 KB request a hundredfold. Real batches store about 1-3x their size
 # (enrichment columns, the batch context merged), so 10x never refuses one.
 MAX_STORED_BYTES_PER_REQUEST = 10 * MAX_REQUEST_BYTES
+# The raw text of a quarantined event is cut past this (and marked `truncated`): an event over MAX_EVENT_BYTES as
+# sent is invalid for its size, so nothing replayable is cut; the margin is for the `type` a single-event route
+# adds to the event it quarantines.
+MAX_QUARANTINED_RAW_BYTES = MAX_EVENT_BYTES + 64
 # Identifiers become Kinesis partition keys (at most 256 characters) and dedup keys.
 MAX_ID_CHARS = 256
 # Corrected event times before this are refused: they come from unset device clocks, not from real events.

@@ -7,8 +7,8 @@ quarantined event, never a reason to refuse the others.
 
 Limits hold on what is stored (docs/api.md, Limits): an event's size is checked as sent (compact JSON) and as
 stored (its enriched line, with the batch context merged), the same way on every route; the quarantine keeps
-an invalid event as read, but a large batch context is folded into its rows only within a budget of the
-request's own size (`quarantined_event`), so no request multiplies itself on the stream or in the quarantine.
+an invalid event as the client sent it, capped (`quarantined_event`), with the batch's values once per request
+(`RequestBatch`), so no request multiplies itself on the stream or in the quarantine.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,24 +31,25 @@ from featurepulse.ingest.enrich import (
     RequestInfo,
     check_sent_at,
     enrich_event,
+    generated_event_id,
 )
 from featurepulse.ingest.fields import check_object, text_value
 from featurepulse.ingest.inflate import GZIP, GZIP_MAGIC, CorruptCompressionError, InflatedTooLargeError, inflate
 from featurepulse.ingest.limits import (
     MAX_BATCH_EVENTS,
     MAX_EVENT_BYTES,
+    MAX_ID_CHARS,
+    MAX_QUARANTINED_RAW_BYTES,
     MAX_REQUEST_BYTES,
     MAX_STORED_BYTES_PER_REQUEST,
 )
-from featurepulse.ingest.privacy import without_ip_keys
+from featurepulse.ingest.privacy import truncate_ip, without_ip_keys
 from featurepulse.ingest.timestamps import format_ms, from_ms
 
 BATCH = "batch"
 ROUTES: tuple[str, ...] = (BATCH, *EVENT_TYPES)
 _dumps = orjson.dumps
 _OPT_LINE = orjson.OPT_APPEND_NEWLINE
-# The key of a quarantined event's raw JSON that stands for the batch context when it was not folded in.
-BATCH_CONTEXT_MARKER = "$batchContext"
 
 
 class RequestError(Exception):
@@ -249,7 +249,7 @@ def prepare_events(
         oversized_context = bool(batch_context) and sent_event_bytes(batch_context) > MAX_EVENT_BYTES
     except orjson.JSONEncodeError:
         oversized_context = False  # too deep: each event that merges it is rejected for its depth
-    folding = _ContextFolding(request, budget_bytes=parsed.body_bytes)
+    batch = RequestBatch(request)
     stored_bytes = 0
     prepared = PreparedRequest(warnings=parsed.warnings)
     records = prepared.records
@@ -260,12 +260,12 @@ def prepare_events(
             if measure and sent_event_bytes(raw) > MAX_EVENT_BYTES:
                 raise InvalidEventError(f"the event is larger than {MAX_EVENT_BYTES} bytes (32 KB)")
             if oversized_context and _inherits_whole(raw, batch_context):
-                raise InvalidEventError(_stored_too_large(None))
+                raise InvalidEventError(stored_too_large(None))
             enriched = enrich_event(raw, event_type, request, config)
             line = _dumps(enriched, option=_OPT_LINE)
             size = len(line)
             if size > _MAX_LINE_BYTES:
-                raise InvalidEventError(_stored_too_large(size - 1))
+                raise InvalidEventError(stored_too_large(size - 1))
             stored_bytes += size
             if stored_bytes > MAX_STORED_BYTES_PER_REQUEST:
                 stored_bytes -= size
@@ -288,7 +288,7 @@ def prepare_events(
                     request=request,
                     request_id=request_id,
                     event_type=event_type,
-                    folding=folding,
+                    batch=batch,
                 )
             )
             continue
@@ -323,7 +323,7 @@ _REQUEST_STORED_TOO_LARGE = (
 )
 
 
-def _stored_too_large(size: int | None) -> str:
+def stored_too_large(size: int | None) -> str:
     measured = "" if size is None else f" ({size} bytes)"
     return (
         f"the event as stored{measured}, with the batch context merged, is larger than {MAX_EVENT_BYTES} bytes (32 KB)"
@@ -344,34 +344,43 @@ def _stream_record(key: str, record: list[Any]) -> StreamRecord:
     return StreamRecord(key, b"".join(record[1::2]), tuple(record[2::2]))
 
 
-class _ContextFolding:
-    """How much of a request's batch context its quarantined events may carry (docs/api.md, Quarantine).
+class RequestBatch:
+    """The request-level values ingest applies to the events of a batch (its `sentAt` and `context`), kept once per
+    request in the quarantine (docs/api.md, Quarantine).
 
-    The batch context is folded into each quarantined event (so a replay re-validates the event as it was
-    read) while the bytes folded so far stay within `budget_bytes`, the request's own size; past that, an event
-    keeps its own context and a `$batchContext` marker saying the size left out and the index of the
-    quarantined event of the request that carries it whole (`omitted: 300010 bytes, whole with index 0`).
-    So a request's quarantine is at most its events as sent, plus one request's worth of batch context, plus a
-    bounded row per event: never the batch context once per event.
+    The first quarantined event of the request carries them as `batch` (JSON text `{"sentAt", "context"}`, without
+    any ip key); the request's other quarantined events name that row in `batch_index`. So a replay re-validates
+    each event exactly as ingest did (the event as the client sent it, the batch context merged under its own,
+    the batch sentAt correcting its clock), and the quarantine of a request holds the batch context once: never
+    once per event.
     """
 
-    def __init__(self, request: RequestInfo, *, budget_bytes: int) -> None:
+    def __init__(self, request: RequestInfo) -> None:
         self.request = request
-        self.remaining = budget_bytes
-        self.context_bytes: int | None = None
         self.carried_by: int | None = None
+        self._text: str | None = None
 
-    def fold(self, index: int) -> str | None:
-        """None when the batch context is folded into the event of `index`, else the marker's text."""
-        if self.context_bytes is None:
-            self.context_bytes = len(dumps_any(_without_ip(self.request.context or {})))
-        if self.context_bytes <= self.remaining:
-            self.remaining -= self.context_bytes
-            if self.carried_by is None:
-                self.carried_by = index
-            return None
-        where = "" if self.carried_by is None else f", whole with index {self.carried_by}"
-        return f"omitted: {self.context_bytes} bytes{where}"
+    @property
+    def text(self) -> str | None:
+        """The batch values as stored, or None when the request has none (a single-event route, a bare batch)."""
+        request = self.request
+        if self._text is None and (request.context or request.sent_at_ms is not None):
+            values: dict[str, Any] = {}
+            if request.sent_at_ms is not None:
+                values["sentAt"] = format_ms(request.sent_at_ms)
+            if request.context:
+                values["context"] = without_ip_keys(dict(request.context))
+            self._text = dumps_any(values).decode()
+        return self._text
+
+    def place(self, index: int) -> tuple[str | None, int | None]:
+        """(`batch`, `batch_index`) of the quarantined event of `index`: the values on the first, a reference after."""
+        if self.text is None:
+            return None, None
+        if self.carried_by is None:
+            self.carried_by = index
+            return self.text, None
+        return None, self.carried_by
 
 
 def quarantined_event(
@@ -382,57 +391,86 @@ def quarantined_event(
     request: RequestInfo,
     request_id: str,
     event_type: str | None = None,
-    folding: _ContextFolding | None = None,
+    batch: RequestBatch | None = None,
 ) -> QuarantinedEvent:
-    """The quarantine row of an invalid event: the event, the reason, who sent it.
+    """The quarantine row of an invalid event: the event, the reason, who sent it, what ingest would apply to it.
 
-    `raw` is the event as the server read it, so that a replay after a fix re-validates it the same way: the
-    client's event, with the route's `type` on a single-event route, and a batch's `sentAt` and `context` folded
-    in (the event's own keys win) within the request's budget (`_ContextFolding`; without one, always).
-    Two secrets are left out: `context.ip` (never stored whole) and `writeKey`. `quarantine_id` is a digest of
-    the source and the event, the same when a client resends the event.
+    `raw` is the event as the client sent it, with the route's `type` on a single-event route, without
+    `writeKey` and without any key spelled `ip` (at any depth); the batch's values are kept once per request
+    (`RequestBatch`), and `ip_prefix` and `generated_event_id` are what ingest gives the event from the parts left
+    out, so that a replay after a fix stores the event ingest would have stored. The row is capped
+    (docs/api.md, Limits): a raw text over `MAX_QUARANTINED_RAW_BYTES` keeps its first bytes and says
+    `truncated` (such an event was over the 32 KB limit as sent: nothing replayable is cut), ids longer than
+    an id may be are left out of the id columns. `quarantine_id` is a digest of the source, the event and the
+    batch values, the same when a client resends the request.
     """
-    marker = None
-    if folding is not None and request.context and type(raw) is dict:
-        own = raw.get("context")
-        if own is None or type(own) is dict:
-            marker = folding.fold(index)
-    redacted = without_ip_keys(_as_read(raw, event_type, request, fold_context=marker is None))
-    if marker is not None and type(redacted) is dict:
-        redacted[BATCH_CONTEXT_MARKER] = marker
-    raw_text = dumps_any(redacted).decode()
+    redacted = without_ip_keys(_as_read(raw, event_type))
+    encoded = dumps_any(redacted)
+    raw_bytes = len(encoded)
+    truncated = raw_bytes > MAX_QUARANTINED_RAW_BYTES
+    raw_text = encoded[:MAX_QUARANTINED_RAW_BYTES].decode("utf-8", errors="ignore") if truncated else encoded.decode()
     identity = redacted if type(redacted) is dict else {}
+    batch_text, batch_index = (None, None) if batch is None else batch.place(index)
+    whole_batch = b"" if batch is None or batch.text is None else batch.text.encode()
     canonical = dumps_any(redacted, sort_keys=True)
-    digest = hashlib.sha256(request.source_id.encode() + b"\n" + canonical).hexdigest()
+    digest = hashlib.sha256(request.source_id.encode() + b"\n" + canonical + b"\n" + whole_batch).hexdigest()
     return QuarantinedEvent(
         quarantine_id="q-" + digest[:32],
         source_id=request.source_id,
         request_id=request_id,
         index=index,
-        reason=reason,
+        reason=reason[:MAX_REASON_CHARS],
         received_at=from_ms(request.received_at_ms),
-        user_id=text_value(identity.get("userId")),
-        anonymous_id=text_value(identity.get("anonymousId")),
-        message_id=text_value(identity.get("messageId")),
+        user_id=_id_column(identity.get("userId")),
+        anonymous_id=_id_column(identity.get("anonymousId")),
+        message_id=_id_column(identity.get("messageId")),
         raw=raw_text,
+        raw_bytes=raw_bytes,
+        truncated=truncated,
+        batch=batch_text,
+        batch_index=batch_index,
+        ip_prefix=_ip_prefix_of(raw, request),
+        generated_event_id=_generated_id_of(raw, request),
     )
 
 
-def _as_read(raw: Any, event_type: str | None, request: RequestInfo, *, fold_context: bool = True) -> Any:
+# Reasons are the rules' own sentences (a client's value appears cut to 40 characters); this only bounds a row.
+MAX_REASON_CHARS = 1000
+
+
+def _id_column(value: Any) -> str | None:
+    """An id for the id columns (erasure finds a user's rows by them): one an id may be, else None (an over-long
+    id is still in `raw`, where erasure also looks)."""
+    text = text_value(value)
+    return text if text is not None and len(text) <= MAX_ID_CHARS else None
+
+
+def _ip_prefix_of(raw: Any, request: RequestInfo) -> str | None:
+    """The `ip_prefix` ingest gives the event: its `context.ip` (the batch context's under its own), truncated,
+    else the request's source address, truncated (`enrich_event`)."""
+    own = raw.get("context") if type(raw) is dict else None
+    ip = None
+    if type(own) is dict and "ip" in own:
+        ip = own["ip"]
+    elif request.context and (own is None or type(own) is dict):
+        ip = request.context.get("ip")
+    return (None if ip is None else truncate_ip(ip)) or request.source_ip_prefix
+
+
+def _generated_id_of(raw: Any, request: RequestInfo) -> str | None:
+    """The id ingest derives for an event without `messageId` (from the event as sent, ip keys included)."""
+    if type(raw) is not dict or raw.get("messageId") not in (None, ""):
+        return None
+    try:
+        return generated_event_id(request.source_id, raw)
+    except orjson.JSONEncodeError:
+        return None  # nested deeper than JSON columns hold: never replayable as it is
+
+
+def _as_read(raw: Any, event_type: str | None) -> Any:
     if type(raw) is not dict:
         return raw
     event = {k: v for k, v in raw.items() if k != "writeKey"}
     if event_type is not None:
         event["type"] = event_type
-    if request.sent_at_ms is not None and event.get("sentAt") is None:
-        event["sentAt"] = format_ms(request.sent_at_ms)
-    context = event.get("context")
-    if fold_context and request.context and (context is None or type(context) is dict):
-        context = {**request.context, **(context or {})}
-    if type(context) is dict:
-        event["context"] = _without_ip(context)
     return event
-
-
-def _without_ip(context: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in context.items() if k != "ip"}

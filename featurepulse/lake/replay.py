@@ -2,7 +2,9 @@
 that are now valid to the stream, from where they reach the lake and the real-time aggregates like any event.
 
 - Selection: events received since `since` (and before `until`), optionally whose reason contains `reason`.
-- Re-validation: the ingest code itself (`revalidate`), with the event's original receive time, so clock-skew
+- Re-validation: the ingest code itself (`revalidate`), with the event's original receive time and the request's
+  batch values (`sentAt`, `context`: stored once per request, restored on each of its events by
+  `with_batch_values`), so a fixed event is stored exactly as ingest would have stored it, and clock-skew
   correction and the future bound give the answer they would have given then.
 - Exactly-once numbers: the event id of a replayed event is the one ingest gives it (`messageId`, else a digest
   of the event), so a replay sent twice, or an event a client also resent, is de-duplicated on
@@ -15,7 +17,7 @@ that are now valid to the stream, from where they reach the lake and the real-ti
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -188,10 +190,28 @@ def _quarantined_between(store: ObjectStore, since: datetime, until: datetime) -
         for key in store.list_keys(f"{QUARANTINE_PREFIX}dt={day}/"):
             if not key.endswith(".jsonl"):
                 continue
-            for line in store.get(key).splitlines():
-                if not line.strip():
-                    continue
-                try:
-                    yield QuarantinedEvent.model_validate_json(line)
-                except ValidationError:
-                    continue  # not a quarantine record (a hand-made file?): never fatal to a replay
+            yield from with_batch_values(_records(store.get(key)))
+
+
+def _records(body: bytes) -> Iterator[QuarantinedEvent]:
+    for line in body.splitlines():
+        if not line.strip():
+            continue
+        try:
+            yield QuarantinedEvent.model_validate_json(line)
+        except ValidationError:
+            continue  # not a quarantine record (a hand-made file?): never fatal to a replay
+
+
+def with_batch_values(records: Iterable[QuarantinedEvent]) -> list[QuarantinedEvent]:
+    """The records of one quarantine object, each carrying its request's batch values: ingest stores them once
+    per request, on one row, and the request's other rows name that row (`batch_index`). A row whose carrier is
+    gone (erased with its user) keeps `batch` None, and its replay says so."""
+    rows = list(records)
+    carried = {(r.request_id, r.index): r.batch for r in rows if r.batch is not None}
+    return [
+        r.model_copy(update={"batch": carried.get((r.request_id, r.batch_index))})
+        if r.batch is None and r.batch_index is not None
+        else r
+        for r in rows
+    ]

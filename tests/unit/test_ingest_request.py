@@ -14,7 +14,7 @@ import pytest
 from featurepulse.domain.packing import unpack_record
 from featurepulse.domain.schema import EnrichedEvent
 from featurepulse.domain.stages import DEFAULT_STAGE_MAP
-from featurepulse.ingest.enrich import EnrichmentConfig, RequestInfo, enrich_event
+from featurepulse.ingest.enrich import EnrichmentConfig
 from featurepulse.ingest.limits import MAX_EVENT_BYTES, MAX_GZIP_MEMBERS, MAX_REQUEST_BYTES
 from featurepulse.ingest.request import (
     BATCH,
@@ -26,6 +26,8 @@ from featurepulse.ingest.request import (
     prepare_events,
 )
 from featurepulse.ingest.timestamps import parse_iso_ms
+from featurepulse.lake.replay import with_batch_values
+from featurepulse.lake.replay_ingest import revalidate_with_ingest
 
 EVENTS = Path(__file__).parent.parent / "events"
 RECEIVED_AT_MS = parse_iso_ms("2026-11-25T12:00:01.000Z")
@@ -92,22 +94,25 @@ def test_quarantined_events_never_keep_the_whole_ip_or_the_write_key() -> None:
     assert json.loads(row.raw) == {"event": "", "userId": "u", "context": {}, "type": "track"}
 
 
-def test_a_quarantined_event_replays_as_the_server_read_it() -> None:
+def test_a_quarantined_event_fixed_and_replayed_is_the_event_the_batch_would_have_stored() -> None:
     # Given the mixed batch, whose event 1 (a track without event name) relies on the batch sentAt and context
     body = (EVENTS / "segment_batch_mixed.json").read_bytes()
     prepared = prepare(body)
-    row = next(q for q in prepared.quarantined if q.index == 1)
+    rows = with_batch_values(prepared.quarantined)
+    row = next(q for q in rows if q.index == 1)
 
-    # When its raw event is fixed and enriched again, alone, as a replay does
-    fixed = {**json.loads(row.raw), "event": "Feature Viewed"}
-    replayed = enrich_event(fixed, None, RequestInfo(source_id="src_test", received_at_ms=RECEIVED_AT_MS), CONFIG)
+    # When its raw event is fixed and re-validated as a replay does (its batch values restored from the request's
+    # quarantine rows)
+    fixed = row.model_copy(update={"raw": orjson.dumps({**json.loads(row.raw), "event": "Feature Viewed"}).decode()})
+    replayed = revalidate_with_ingest(fixed)
 
-    # Then it is the event the batch would have stored: same type, corrected time, merged context
+    # Then it is the event the batch would have stored: same type, corrected time, merged context, ip prefix
     batch = json.loads(body)
     batch["batch"] = [{**batch["batch"][1], "event": "Feature Viewed"}]
     (original,) = stream_events(prepare(orjson.dumps(batch)))
-    assert orjson.loads(orjson.dumps(replayed)) == {**original, "ip_prefix": None}
-    assert original["ip_prefix"] == "192.0.2.0/24"  # the whole IP is not in the quarantine, so not replayed
+    assert orjson.loads(orjson.dumps(replayed)) == original
+    assert original["ip_prefix"] == "192.0.2.0/24"  # kept as the prefix: the whole IP is not in the quarantine
+    assert "192.0.2." not in row.raw + (row.batch or "")
 
 
 def test_a_resent_invalid_event_gets_the_same_quarantine_id() -> None:

@@ -14,7 +14,6 @@ from featurepulse.ingest.enrich import EnrichmentConfig
 from featurepulse.ingest.limits import MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_STORED_BYTES_PER_REQUEST
 from featurepulse.ingest.request import (
     BATCH,
-    BATCH_CONTEXT_MARKER,
     MalformedRequestError,
     PreparedRequest,
     RequestTooLargeError,
@@ -78,10 +77,11 @@ def test_a_batch_context_over_32_kb_rejects_the_events_that_inherit_it_without_m
     assert json.loads(json.loads(line)["context"]) == {"pad": "small"}
 
 
-def test_the_quarantine_folds_the_batch_context_once_within_the_request_budget() -> None:
-    # Given 400 invalid tiny events (no event name) and a 300 KB batch context
+def test_the_quarantine_keeps_the_batch_values_once_per_request() -> None:
+    # Given 400 invalid tiny events (no event name), a 300 KB batch context and a batch sentAt
     context = {f"k{i}": "v" * 290 for i in range(1000)}
-    body = orjson.dumps({"batch": [{"type": "track", "userId": f"u-{i}"} for i in range(400)], "context": context})
+    events = [{"type": "track", "userId": f"u-{i}"} for i in range(400)]
+    body = orjson.dumps({"batch": events, "context": context, "sentAt": "2026-11-25T12:00:00Z"})
 
     # When it is prepared
     prepared = prepare(body)
@@ -89,22 +89,26 @@ def test_the_quarantine_folds_the_batch_context_once_within_the_request_budget()
     # Then the quarantine (as written to S3) is O(request size), not 400 copies of the context
     assert len(prepared.quarantined) == 400
     assert len(quarantine_body(prepared.quarantined)) <= 2 * len(body)
-    # And the first row carries the context whole; the others say how large it is and where it is
-    raws = [json.loads(q.raw) for q in prepared.quarantined]
-    assert raws[0]["context"] == context
-    assert BATCH_CONTEXT_MARKER not in raws[0]
-    for raw in raws[1:]:
-        assert "context" not in raw
-        assert raw[BATCH_CONTEXT_MARKER] == f"omitted: {len(orjson.dumps(context))} bytes, whole with index 0"
+    # And each row's raw is the event as the client sent it; the first row carries the batch values whole and
+    # the others name it
+    assert [json.loads(q.raw) for q in prepared.quarantined] == events
+    first, *others = prepared.quarantined
+    assert json.loads(first.batch or "") == {"sentAt": "2026-11-25T12:00:00.000Z", "context": context}
+    assert first.batch_index is None
+    assert all(q.batch is None and q.batch_index == 0 for q in others)
 
 
-def test_a_small_batch_context_is_folded_into_every_quarantined_event() -> None:
-    # Given three invalid events and a small batch context (within the request's budget for all of them)
-    body = orjson.dumps({"batch": [{"type": "track", "userId": f"u-{i}"} for i in range(3)], "context": {"a": 1}})
+def test_the_batch_values_kept_in_the_quarantine_have_no_ip() -> None:
+    # Given an invalid event in a batch whose context holds the client's address, at the top and deeper down
+    context = {"ip": "203.0.113.77", "device": {"IP": "203.0.113.78"}, "locale": "en-GB"}
+    body = orjson.dumps({"batch": [{"type": "track", "userId": "u"}], "context": context})
 
-    # When it is prepared / Then each quarantined event replays as read: with the batch context merged
-    prepared = prepare(body)
-    assert [json.loads(q.raw)["context"] for q in prepared.quarantined] == [{"a": 1}] * 3
+    # When it is prepared / Then the batch values keep the rest of the context, and the row keeps only the
+    # prefix ingest would have stored
+    (row,) = prepare(body).quarantined
+    assert json.loads(row.batch or "") == {"context": {"device": {}, "locale": "en-GB"}}
+    assert row.ip_prefix == "203.0.113.0/24"
+    assert "203.0.113.7" not in row.model_dump_json()
 
 
 def test_a_batch_of_more_than_the_event_limit_is_refused_with_413() -> None:
