@@ -294,7 +294,8 @@ def render_cost_markdown(cdk_json: Path = CDK_JSON, measured: MeasuredInputs | N
         f"per event; Athena makes {S3_GETS_PER_FILE_SCANNED} GETs per file it scans; the report job runs "
         f"{GLUE_MINUTES_PER_REPORT_RUN:g} minutes; the DynamoDB connector uses {CONNECTOR_GB_SECONDS_PER_QUERY:g} GB-s "
         f"per panel query; the aggregates table holds {AGGREGATES_TABLE_GB:g} GB; {KMS_CALLERS} principals fetch "
-        f"data keys every 5 minutes; API Gateway's detailed metrics add {API_DETAILED_METRICS} custom metrics; "
+        f"data keys every 5 minutes; API Gateway's per-method metrics add {API_DETAILED_METRICS} custom metrics "
+        "(they are off); "
         "Firehose's format conversion and dynamic partitioning are billed on the stream records as ingested (the",
         "pricing page's wording; a per-event rounding after de-aggregation would cost more); the configured Flink",
         "parallelism (autoscaling may add KPUs under load).",

@@ -285,7 +285,9 @@ SOURCES_READS_PER_REQUEST = 0.01  # the ingest Lambda caches the write keys
 KMS_CALLERS = 12  # principals that fetch data keys (Lambda environments, Firehose, Flink, 6 log groups, SQS, SNS)
 KMS_REQUESTS_PER_CALLER_HOUR = 12  # data keys are reused for 5 minutes
 ERASURE_QUEUE_POLLS_PER_MONTH = 5 * 3 * 60 * HOURS_PER_MONTH  # 5 Lambda pollers, 20 s long polls
-API_DETAILED_METRICS = 2 * 5  # POST and OPTIONS on /v1/{proxy+}: Count, 4XX, 5XX, Latency, IntegrationLatency
+# API Gateway's per-method (detailed) metrics are billed as custom metrics; the stage has them off
+# (tests/infrastructure/test_cost_coverage.py checks it), so the alarms read the free API-level metrics.
+API_DETAILED_METRICS = 0
 INGEST_CUSTOM_METRICS = 9  # lambdas/ingest/handler.py metrics.add_metric names (dimension: service)
 ERASURE_CUSTOM_METRICS = 1
 FLINK_CUSTOM_METRICS = 3  # lateEvents, unreadableEvents, eventsUnpacked (featurepulse_flink/job.py)
@@ -467,6 +469,7 @@ class Inventory:
     waf_rules: int = 3  # the per-IP rate rule and two AWS managed rule groups (cdk/ingest_api.py)
     lambda_functions: int = 2  # ingest, erasure (the QuickSight connector comes from the Serverless Application Repo)
     log_groups: int = 5  # ingest, API access log, Firehose, erasure, Flink (+1 for the connector)
+    # Billed per metric: a metric-math alarm counts each metric it reads.
     alarm_metrics: dict[str, int] = field(default_factory=lambda: {"lake": 13, "realtime": 5, "reports": 1})
     dashboards: int = 1
     dynamodb_tables: int = 3  # sources, aggregates, report send log
@@ -493,7 +496,10 @@ class Inventory:
 
 def inventory_for(settings: DeploySettings) -> Inventory:
     qs = settings.quicksight_enabled
+    # A provisioned stream adds the near-write-capacity alarm (bytes and records: 2 metrics; cdk/monitoring.py).
+    lake_alarm_metrics = 13 + (2 if settings.stream_mode != "on-demand" else 0)
     return Inventory(
+        alarm_metrics={"lake": lake_alarm_metrics, "realtime": 5, "reports": 1},
         log_groups=5 + (1 if qs else 0),
         glue_databases=1 + (1 if qs else 0),  # the connector's schema database
         glue_tables=4 + (1 if qs else 0),
