@@ -21,6 +21,7 @@ from featurepulse.cost.model import (
     GLUE_MINUTES_PER_REPORT_RUN,
     JQ_MS_PER_EVENT,
     KMS_CALLERS,
+    LAMBDA_PLATFORM_LOG_BYTES,
     LOG_STORAGE_COMPRESSION,
     S3_GETS_PER_FILE_SCANNED,
     SERVICES,
@@ -288,7 +289,8 @@ def render_cost_markdown(cdk_json: Path = CDK_JSON, measured: MeasuredInputs | N
         out.append(f"| `{name}` | {figure.value:,.3f} {figure.unit} | {when}: {figure.how} |")
     out += [
         "",
-        "Assumptions of the model itself (featurepulse/cost/model.py): API access log "
+        "Assumptions of the model itself (featurepulse/cost/model.py): Lambda's START/END/REPORT lines "
+        f"{LAMBDA_PLATFORM_LOG_BYTES:g} bytes and the API access log "
         f"{ACCESS_LOG_BYTES_PER_REQUEST:g} bytes per request; Flink logs {FLINK_LOG_BYTES_PER_DAY / 1e6:g} MB a day; "
         f"stored logs compress to {LOG_STORAGE_COMPRESSION:g} of their size; the JQ query takes {JQ_MS_PER_EVENT:g} ms "
         f"per event; Athena makes {S3_GETS_PER_FILE_SCANNED} GETs per file it scans; the report job runs "

@@ -232,9 +232,9 @@ ASSUMED_FIGURES: dict[str, tuple[float | None, str, str]] = {
     ),
     "lambda_ms_per_event": (0.011, "ms", "11 us of CPU per event (docs/performance.md, Ingest)"),
     "log_bytes_per_request": (
-        1500.0,
+        1200.0,
         "bytes",
-        "the ingest Lambda's START/END/REPORT lines, one INFO line and the EMF metrics blob (not measured)",
+        "the ingest handler's INFO line and EMF metrics blob (not measured)",
     ),
     "ddb_write_units_per_second_at_100_eps": (
         None,
@@ -268,6 +268,7 @@ ASSUMED_FIGURES: dict[str, tuple[float | None, str, str]] = {
 # Model assumptions that are not measured figures (docs/cost.md lists them).
 ENRICHMENT_OVERHEAD_BYTES = 395.0
 REPORT_BYTES_PER_EVENT_DAY = 210.3e6 / 178_571  # bytes scanned per daily report per event of a day (see above)
+LAMBDA_PLATFORM_LOG_BYTES = 330.0  # Lambda's own START, END and REPORT lines (with the X-Ray fields)
 ACCESS_LOG_BYTES_PER_REQUEST = 650.0  # one JSON line of the 16 access-log fields (cdk/ingest_api.py)
 FLINK_LOG_BYTES_PER_DAY = 20e6  # the Flink job at INFO (checkpoints, metrics reporters)
 LOG_STORAGE_COMPRESSION = 0.15  # CloudWatch bills stored logs compressed
@@ -743,7 +744,8 @@ def monthly_bill(
     )
 
     # --- operations of the lake path: logs, metrics, alarms, traces, keys, erasure plumbing ---------------------
-    lake_log_gb = requests * (figures["log_bytes_per_request"] + ACCESS_LOG_BYTES_PER_REQUEST) / GB
+    log_bytes = figures["log_bytes_per_request"] + LAMBDA_PLATFORM_LOG_BYTES + ACCESS_LOG_BYTES_PER_REQUEST
+    lake_log_gb = requests * log_bytes / GB
     add(
         "CloudWatch",
         "logs ingested (ingest Lambda + API access log)",
