@@ -31,6 +31,7 @@ from cdk.realtime import RealtimeAggregation
 from cdk.reporting import Reporting
 from cdk.settings import StackSettings
 from cdk.sources_table import SourcesTable
+from cdk.traits import TraitTables
 from featurepulse.constants import (
     LAKE_EVENTS_PREFIX,
     OUTPUT_AGGREGATES_TABLE,
@@ -151,6 +152,11 @@ class FeaturePulseStack(Stack):
         )
         assert self.erasure.function.role is not None
         self.identity.grant_build(self.erasure.function.role)
+        # CRM trait imports and campaign spend (docs/segments.md): read by the report job, pruned by the erasure job.
+        self.traits = TraitTables(
+            self, "Traits", database=self.lake.database, bucket=self.data_bucket.bucket, encryption_key=self.key
+        )
+        self.traits.grant_erase(self.erasure.function.role)
         self.monitoring.add_firehose(
             delivery_stream_name=self.lake.delivery_stream.delivery_stream_name,
             buffer_interval_seconds=settings.lake_buffer_interval_seconds,
@@ -193,6 +199,10 @@ class FeaturePulseStack(Stack):
             # docs/experiments.md: goals, splits, controls and starts, as compact JSON
             extra_job_arguments={
                 "--experiments": settings.report_experiments.to_json(),
+                # docs/reports.md: adoption by segment, the audiences' traits, the KPI goals
+                "--segment_trait": settings.report_segment_trait,
+                "--audience_traits": ",".join(settings.report_audience_traits),
+                "--goals": settings.report_goals.to_json(),
                 **self.identity.job_arguments(),  # the identity build before the queries (docs/identity.md)
                 # the daily correction of the live day rows (featurepulse/realtime/finalize.py)
                 "--aggregates_table": self.realtime.table.table_name,
@@ -208,6 +218,7 @@ class FeaturePulseStack(Stack):
             "dynamodb:Query",
         )
         self.identity.grant_build(self.reporting.role)
+        self.traits.grant_read(self.reporting.role)
         self.reporting.add_monitoring(self.monitoring)
         self.realtime.add_monitoring(self.monitoring)
 
