@@ -66,6 +66,9 @@ _GLUE_TYPES: dict[ColumnType, glue.Type] = {
 _QUARANTINE_TYPES: dict[str, glue.Type] = {
     "index": glue.Schema.BIG_INT,
     "received_at": glue.Schema.TIMESTAMP,
+    "raw_bytes": glue.Schema.BIG_INT,
+    "truncated": glue.Schema.BOOLEAN,
+    "batch_index": glue.Schema.BIG_INT,
 }
 
 

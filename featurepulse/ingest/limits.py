@@ -22,6 +22,10 @@ MAX_STORED_BYTES_PER_REQUEST = 10 * MAX_REQUEST_BYTES
 # sent is invalid for its size, so nothing replayable is cut; the margin is for the `type` a single-event route
 # adds to the event it quarantines.
 MAX_QUARANTINED_RAW_BYTES = MAX_EVENT_BYTES + 64
+# The quarantine object of one request: its events' raw text (at most about the body), the batch values once (at
+# most the body) and a row of metadata per event (ids within MAX_ID_CHARS, a reason within 400 characters: under
+# 1 KB). The worst requests within the limits write about half of it (docs/api.md, Quarantine).
+MAX_QUARANTINE_BYTES_PER_REQUEST = 2 * MAX_REQUEST_BYTES + MAX_BATCH_EVENTS * 1024
 # Identifiers become Kinesis partition keys (at most 256 characters) and dedup keys.
 MAX_ID_CHARS = 256
 # Corrected event times before this are refused: they come from unset device clocks, not from real events.

@@ -435,7 +435,7 @@ def quarantined_event(
 
 
 # Reasons are the rules' own sentences (a client's value appears cut to 40 characters); this only bounds a row.
-MAX_REASON_CHARS = 1000
+MAX_REASON_CHARS = 400
 
 
 def _id_column(value: Any) -> str | None:

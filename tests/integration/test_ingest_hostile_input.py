@@ -14,7 +14,12 @@ from typing import Any
 import orjson
 import pytest
 
-from featurepulse.ingest.limits import MAX_EVENT_BYTES
+from featurepulse.ingest.limits import (
+    MAX_EVENT_BYTES,
+    MAX_QUARANTINE_BYTES_PER_REQUEST,
+    MAX_QUARANTINED_RAW_BYTES,
+    MAX_REQUEST_BYTES,
+)
 from tests.integration.ingest_support import BUCKET, Stack, invoke, load_event, moto_stack, proxy_event
 
 
@@ -233,3 +238,23 @@ def test_a_client_written_viewer_country_header_is_not_trusted(stack: Stack) -> 
     # Then the country comes from the locale, never from the header
     assert status == 200
     assert [e["country"] for e in stack.stream_events()] == ["GB"]
+
+
+def test_the_quarantine_object_of_a_request_at_the_body_limit_full_of_invalid_events_is_bounded(stack: Stack) -> None:
+    # Given a request at the 500 KB body limit: 5,000 invalid events (no event name), padded, and one of 40 KB
+    events: list[Any] = [{"type": "track", "userId": f"u-{i}", "properties": {"p": "x" * 37}} for i in range(4999)]
+    events.append({"type": "track", "userId": "u-big", "properties": {"p": "x" * 40_000}})
+    body = orjson.dumps({"batch": events}).decode()
+    assert MAX_REQUEST_BYTES - 5_000 <= len(body) <= MAX_REQUEST_BYTES
+
+    # When it is posted
+    status, _, answer = invoke(proxy_event("/v1/batch", raw_body=body, write_key=stack.write_key))
+
+    # Then every event is rejected and quarantined in one object within the bound, the big one cut to 32 KB
+    assert status == 200 and answer["accepted"] == 0 and len(answer["rejected"]) == 5000
+    assert quarantine_bytes(stack) <= MAX_QUARANTINE_BYTES_PER_REQUEST
+    rows = stack.quarantine_rows()
+    assert len(rows) == 5000 and len(stack.quarantine_keys()) == 1
+    (big,) = [r for r in rows if r["truncated"]]
+    assert big["user_id"] == "u-big" and big["raw_bytes"] > MAX_EVENT_BYTES
+    assert len(big["raw"].encode()) <= MAX_QUARANTINED_RAW_BYTES

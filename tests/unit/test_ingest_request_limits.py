@@ -11,7 +11,14 @@ import pytest
 from featurepulse.dal.quarantine import quarantine_body
 from featurepulse.domain.stages import DEFAULT_STAGE_MAP
 from featurepulse.ingest.enrich import EnrichmentConfig
-from featurepulse.ingest.limits import MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_STORED_BYTES_PER_REQUEST
+from featurepulse.ingest.limits import (
+    MAX_BATCH_EVENTS,
+    MAX_EVENT_BYTES,
+    MAX_QUARANTINE_BYTES_PER_REQUEST,
+    MAX_QUARANTINED_RAW_BYTES,
+    MAX_REQUEST_BYTES,
+    MAX_STORED_BYTES_PER_REQUEST,
+)
 from featurepulse.ingest.request import (
     BATCH,
     MalformedRequestError,
@@ -23,6 +30,7 @@ from featurepulse.ingest.request import (
     sent_event_bytes,
 )
 from featurepulse.ingest.timestamps import parse_iso_ms
+from featurepulse.lake.replay_ingest import revalidate_with_ingest
 
 RECEIVED_AT_MS = parse_iso_ms("2026-11-25T12:00:01.000Z")
 CONFIG = EnrichmentConfig(stage_map=DEFAULT_STAGE_MAP)
@@ -204,3 +212,82 @@ def test_an_ordinary_batch_stores_far_less_than_the_per_request_cap() -> None:
     prepared = prepare(body)
     assert prepared.rejections == []
     assert sum(len(record.data) for record in prepared.records) < MAX_STORED_BYTES_PER_REQUEST / 3
+
+
+def test_an_event_over_32_kb_is_quarantined_cut_with_its_size_its_reason_and_a_truncated_marker() -> None:
+    # Given a batch with an event of 40 KB (refused for its size) beside a valid one
+    big = track(0, properties={"blob": "x" * 40_000})
+    body = orjson.dumps({"batch": [big, track(1)]})
+
+    # When it is prepared
+    prepared = prepare(body)
+
+    # Then the valid event is stored, and the big one's row keeps its first 32 KB, its size and its reason
+    assert prepared.accepted == 1
+    (row,) = prepared.quarantined
+    assert row.truncated is True and row.raw_bytes == sent_event_bytes(big)
+    assert len(row.raw.encode()) <= MAX_QUARANTINED_RAW_BYTES
+    assert row.raw.startswith('{"type":"track","event":"Feature Used","userId":"u-0"')
+    assert row.reason == "the event is larger than 32768 bytes (32 KB)"
+    assert (row.user_id, row.message_id) == ("u-0", "m-0")
+    # And a replay says it cannot be replayed, rather than failing on the cut JSON
+    with pytest.raises(ValueError, match="kept only its first bytes"):
+        revalidate_with_ingest(row)
+
+
+def test_an_event_within_32_kb_is_quarantined_whole() -> None:
+    # Given an invalid event of just under 32 KB as sent (a track without its event name)
+    event = {"type": "track", "userId": "u", "properties": {"blob": "x" * (MAX_EVENT_BYTES - 60)}}
+    assert sent_event_bytes(event) <= MAX_EVENT_BYTES
+
+    # When it is prepared on the single-event route, which adds the route's type to the row
+    (row,) = prepare(orjson.dumps({k: v for k, v in event.items() if k != "type"}), "track").quarantined
+
+    # Then the row holds it whole: a fix can replay it
+    assert row.truncated is False and json.loads(row.raw) == event
+
+
+def _padded(events: list[dict[str, Any]], pad_key: str = "properties") -> list[dict[str, Any]]:
+    """`events` padded evenly so that their batch is just within the request limit."""
+    room = MAX_REQUEST_BYTES - len(orjson.dumps({"batch": events})) - 64
+    each = room // len(events) - len(f',"{pad_key}":{{"p":""}}')
+    return [{**e, pad_key: {"p": "x" * each}} for e in events] if each > 0 else events
+
+
+WORST_QUARANTINES: dict[str, dict[str, Any]] = {
+    # Every row's metadata is paid 5,000 times
+    "5,000 tiny invalid events": {"batch": _padded([{"type": "track", "userId": f"u-{i}"} for i in range(5000)])},
+    # Every row is cut
+    "14 invalid events of 34 KB": {
+        "batch": [{"type": "track", "userId": "u", "properties": {"p": "x" * 34_000}} for _ in range(14)]
+    },
+    # Ids too long for the id columns, three per event
+    "events with 300-character ids": {
+        "batch": [
+            {"type": "track", "event": "e", "userId": "u" * 300, "anonymousId": "a" * 300, "messageId": "m" * 300}
+            for _ in range(500)
+        ]
+    },
+    # The batch values once, beside 5,000 rows
+    "5,000 non-objects and a 400 KB batch context": {"batch": [1] * 5000, "context": {"k": "v" * 400_000}},
+    # Reasons that quote the client's value
+    "unknown types": {"batch": [{"type": "t" * 900, "userId": "u"} for _ in range(500)]},
+}
+
+
+@pytest.mark.parametrize("shape", list(WORST_QUARANTINES))
+def test_the_quarantine_object_of_a_request_at_the_body_limit_full_of_invalid_events_is_bounded(shape: str) -> None:
+    # Given a request within the limits whose every event is invalid
+    body = orjson.dumps(WORST_QUARANTINES[shape])
+    assert len(body) <= MAX_REQUEST_BYTES
+
+    # When it is prepared
+    prepared = prepare(body)
+
+    # Then every event is quarantined, the object written for the request is within the bound, and no row holds
+    # more than a capped event, its metadata and (once per request) the batch values
+    assert prepared.accepted == 0 and len(prepared.quarantined) == len(WORST_QUARANTINES[shape]["batch"])
+    assert len(quarantine_body(prepared.quarantined)) <= MAX_QUARANTINE_BYTES_PER_REQUEST
+    for row in prepared.quarantined:
+        row_bytes = len(quarantine_body([row])) - len((row.batch or "").encode())
+        assert row_bytes <= MAX_QUARANTINED_RAW_BYTES + 2048, (row.index, row_bytes)
