@@ -214,7 +214,7 @@ def render_bill(bill: Bill) -> str:
     for name in FIGURE_NAMES:
         figure = bill.figures.values[name]
         when = f"measured {figure.measured_at}" if figure.measured_at else "ASSUMED"
-        out.append(f"    {name:<40} {figure.value:>14,.3f} {figure.unit:<14} {when}: {figure.how}")
+        out.append(f"    {name:<38} {figure.value:>18,.3f} {figure.unit:<14} {when}: {figure.how}")
     if bill.measured_at is None:
         out.append("    (no measured inputs file: run bench/bench_cost_inputs.py)")
     for note in bill.notes:

@@ -767,7 +767,7 @@ def monthly_bill(
     )
     add(
         "CloudWatch",
-        "custom metrics (ingest EMF, erasure, API detailed metrics)",
+        "custom metrics (ingest EMF, erasure)",
         INGEST_CUSTOM_METRICS + ERASURE_CUSTOM_METRICS + API_DETAILED_METRICS,
         "metrics",
         "cw_custom_metric_month",

@@ -7,7 +7,9 @@ was verified, in one of three words:
 - "reproduced": the price reproduces, to the cent, a line of the Game Analytics Pipeline's published cost table
   (guidance-for-game-analytics-pipeline-on-aws README, "Sample Cost Table", as of August 2025, us-east-1), which
   was computed with the AWS Pricing Calculator (docs/cost.md shows each reproduction);
-- "page": the price was read on the AWS pricing page (or a mirror of it) named in `source`;
+- "page": the price was read on the AWS pricing page (or a copy of it) named in `source`;
+- "third-party": the AWS page could not be read offline; the price was read on third-party pages that quote it
+  (named in the note);
 - "unverified": the AWS pricing page could not be read offline; the price is the us-east-1 list price as known
   on the date, and docs/cost.md marks it. Check these first when the bill matters.
 
@@ -27,7 +29,7 @@ DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 GB = 1024**3  # AWS bills "GB" of data as 2^30 bytes (the reference bill's figures reproduce only so)
 KB = 1024
 
-Check = Literal["reproduced", "page", "unverified"]
+Check = Literal["reproduced", "page", "third-party", "unverified"]
 
 _APIGW = "https://aws.amazon.com/api-gateway/pricing/"
 _WAF = "https://aws.amazon.com/waf/pricing/"
@@ -63,9 +65,19 @@ US_EAST_1: dict[str, Price] = {
     # API Gateway REST API, first 333 million requests a month.
     "apigw_rest_per_million": Price(3.50, "per million requests", _APIGW, "reproduced", "GAP: 2,592,000 calls = $9.07"),
     # AWS WAF.
-    "waf_web_acl_month": Price(5.00, "per web ACL per month", _WAF, "page"),
-    "waf_rule_month": Price(1.00, "per rule or managed rule group per month", _WAF, "page"),
-    "waf_requests_per_million": Price(0.60, "per million requests inspected", _WAF, "page"),
+    "waf_web_acl_month": Price(
+        5.00, "per web ACL per month", _WAF, "third-party", "c3x.dev, awsnegotiations.com (2026)"
+    ),
+    "waf_rule_month": Price(
+        1.00,
+        "per rule or managed rule group per month",
+        _WAF,
+        "third-party",
+        "c3x.dev: a managed rule group counts as one rule",
+    ),
+    "waf_requests_per_million": Price(
+        0.60, "per million requests inspected", _WAF, "third-party", "c3x.dev, awsnegotiations.com (2026)"
+    ),
     # Lambda.
     "lambda_requests_per_million": Price(0.20, "per million requests", _LAMBDA, "reproduced", "GAP Lambda lines"),
     "lambda_arm_gb_second": Price(
@@ -107,7 +119,9 @@ US_EAST_1: dict[str, Price] = {
     ),
     "firehose_jq_hour": Price(0.07, "per JQ processing hour", _FIREHOSE, "unverified"),
     # S3.
-    "s3_standard_gb_month": Price(0.023, "per GB-month, S3 Standard (first 50 TB)", _S3, "unverified"),
+    "s3_standard_gb_month": Price(
+        0.023, "per GB-month, S3 Standard (first 50 TB)", _S3, "third-party", "cloudburn.io, deepeshsoni.com"
+    ),
     "s3_standard_ia_gb_month": Price(0.0125, "per GB-month, S3 Standard-IA", _S3, "unverified"),
     "s3_put_per_1000": Price(0.005, "per 1,000 PUT, COPY, POST, LIST requests", _S3, "unverified"),
     "s3_get_per_1000": Price(0.0004, "per 1,000 GET and other requests", _S3, "unverified"),
@@ -116,8 +130,8 @@ US_EAST_1: dict[str, Price] = {
         0.44,
         "per DPU-hour, Spark ETL (per second, 1-minute minimum)",
         _GLUE,
-        "unverified",
-        "GAP's $0.15 not reproducible",
+        "page",
+        "a copy of the Glue pricing page: 6 DPU x 0.25 h x $0.44; GAP's $0.15 not reproducible",
     ),
     "glue_catalog_objects_per_100k_month": Price(
         1.00,
@@ -132,8 +146,12 @@ US_EAST_1: dict[str, Price] = {
         5.00, "per TB scanned, at least 10 MB per query", _ATHENA, "reproduced", "GAP: 100 x 100 MB a day = $1.45"
     ),
     # DynamoDB on-demand (prices since November 2024).
-    "ddb_write_request_units_per_million": Price(0.625, "per million write request units", _DDB, "page"),
-    "ddb_read_request_units_per_million": Price(0.125, "per million read request units", _DDB, "page"),
+    "ddb_write_request_units_per_million": Price(
+        0.625, "per million write request units", _DDB, "third-party", "airbyte.com: after the November 2024 cut"
+    ),
+    "ddb_read_request_units_per_million": Price(
+        0.125, "per million read request units", _DDB, "third-party", "airbyte.com: after the November 2024 cut"
+    ),
     "ddb_storage_gb_month": Price(0.25, "per GB-month, Standard table class", _DDB, "unverified"),
     "ddb_pitr_gb_month": Price(0.20, "per GB-month, continuous backups (PITR)", _DDB, "unverified"),
     # Managed Service for Apache Flink.
@@ -145,22 +163,48 @@ US_EAST_1: dict[str, Price] = {
     ),
     "flink_backup_gb_month": Price(0.023, "per GB-month of durable application backups", _FLINK, "unverified"),
     # QuickSight (Amazon Quick Suite since 2025: its user pricing changed; these are the Enterprise list prices).
-    "quicksight_author_month": Price(24.00, "per author per month (Enterprise, monthly)", _QUICKSIGHT, "unverified"),
-    "quicksight_reader_month": Price(3.00, "per reader per month (Enterprise reader)", _QUICKSIGHT, "unverified"),
+    "quicksight_author_month": Price(
+        24.00,
+        "per author per month (Enterprise, monthly)",
+        _QUICKSIGHT,
+        "page",
+        "transcribed from the page on 2026-10-07 (api-evangelist); Quick Suite",
+    ),
+    "quicksight_reader_month": Price(
+        3.00,
+        "per reader per month (Enterprise reader)",
+        _QUICKSIGHT,
+        "page",
+        "transcribed from the page on 2026-10-07 (api-evangelist)",
+    ),
     # SES.
     "ses_per_1000_emails": Price(0.10, "per 1,000 e-mails sent", _SES, "unverified"),
     # CloudWatch.
-    "cw_logs_ingest_gb": Price(0.50, "per GB of logs ingested (Standard class)", _CLOUDWATCH, "page"),
+    "cw_logs_ingest_gb": Price(
+        0.50,
+        "per GB of logs ingested (Standard class)",
+        _CLOUDWATCH,
+        "third-party",
+        "factualminds.com, cloudburn.io (2026)",
+    ),
     "cw_logs_storage_gb_month": Price(0.03, "per GB-month of logs stored (compressed)", _CLOUDWATCH, "unverified"),
-    "cw_custom_metric_month": Price(0.30, "per custom metric per month (first 10,000)", _CLOUDWATCH, "page"),
+    "cw_custom_metric_month": Price(
+        0.30, "per custom metric per month (first 10,000)", _CLOUDWATCH, "third-party", "signoz.io (2026)"
+    ),
     "cw_alarm_metric_month": Price(0.10, "per standard-resolution alarm metric per month", _CLOUDWATCH, "unverified"),
-    "cw_dashboard_month": Price(3.00, "per dashboard per month", _CLOUDWATCH, "page"),
+    "cw_dashboard_month": Price(3.00, "per dashboard per month", _CLOUDWATCH, "third-party", "factualminds.com (2026)"),
     # X-Ray.
     "xray_traces_recorded_per_million": Price(5.00, "per million traces recorded", _XRAY, "page"),
     "xray_traces_retrieved_per_million": Price(0.50, "per million traces retrieved or scanned", _XRAY, "page"),
     # KMS.
-    "kms_key_month": Price(1.00, "per customer managed key per month (first year of rotation)", _KMS, "unverified"),
-    "kms_requests_per_10k": Price(0.03, "per 10,000 requests", _KMS, "unverified"),
+    "kms_key_month": Price(
+        1.00,
+        "per customer managed key per month (first year of rotation)",
+        _KMS,
+        "page",
+        "each rotation's new backing key adds $1/month (first two rotations): $2-$3 from year 2",
+    ),
+    "kms_requests_per_10k": Price(0.03, "per 10,000 requests", _KMS, "third-party", "wring.co (2026)"),
     # Messaging and schedules (the alarm topic, the erasure queues, the report schedules).
     "sqs_fifo_per_million": Price(0.50, "per million FIFO requests", _SQS, "unverified"),
     "sns_publish_per_million": Price(0.50, "per million publishes", _SNS, "unverified"),

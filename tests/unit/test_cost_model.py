@@ -206,5 +206,7 @@ def test_every_price_names_its_source_and_how_it_was_checked() -> None:
     for prices in PRICES.values():
         for key, price in prices.items():
             assert price.source.startswith("https://aws.amazon.com/"), key
-            assert price.check in ("reproduced", "page", "unverified"), key
+            assert price.check in ("reproduced", "page", "third-party", "unverified"), key
+            if price.check == "third-party":
+                assert price.note, f"{key}: name the third-party pages"
             assert price.usd > 0, key
