@@ -300,12 +300,22 @@ class Monitoring(Construct):
         """The share of a provisioned stream's write capacity used over each five minutes: the larger of bytes
         against 1 MiB/s per shard and records against 1,000/s per shard."""
         seconds = int(FIVE_MINUTES.to_seconds())
+        bytes_share = cloudwatch.MathExpression(
+            expression=f"bytes / {shard_count * SHARD_WRITE_BYTES_PER_SECOND * seconds}",
+            using_metrics={"bytes": incoming_bytes},
+            label="share of write bytes",
+            period=FIVE_MINUTES,
+        )
+        records_share = cloudwatch.MathExpression(
+            expression=f"records / {shard_count * SHARD_WRITE_RECORDS_PER_SECOND * seconds}",
+            using_metrics={"records": incoming_records},
+            label="share of write records",
+            period=FIVE_MINUTES,
+        )
+        # MAX of an array of time series is the larger value at each point (one time series, as an alarm needs).
         return cloudwatch.MathExpression(
-            expression=(
-                f"MAX([bytes / {shard_count * SHARD_WRITE_BYTES_PER_SECOND * seconds}, "
-                f"records / {shard_count * SHARD_WRITE_RECORDS_PER_SECOND * seconds}])"
-            ),
-            using_metrics={"bytes": incoming_bytes, "records": incoming_records},
+            expression="MAX([bytesshare, recordsshare])",
+            using_metrics={"bytesshare": bytes_share, "recordsshare": records_share},
             label="share of write capacity",
             period=FIVE_MINUTES,
         )

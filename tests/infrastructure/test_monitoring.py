@@ -160,13 +160,18 @@ def test_provisioned_stream_alarms_before_its_writes_throttle(small_stack: Stack
     monitoring.monitor_event_stream(stream=_stream(small_stack, 2), shard_count=2)
     # When synthesized
     alarms = _alarms_by_metric(Template.from_stack(small_stack))
-    # Then write throttles and lag alarm, and the capacity alarm divides the 5-minute sums by 2 shards' limits:
-    # 2 x 1 MiB/s x 300 s of bytes and 2 x 1,000/s x 300 s of records
-    expression = "MAX([bytes / 629145600, records / 600000])"
+    # Then write throttles and lag alarm, and the capacity alarm takes the larger of the 5-minute sums divided by
+    # 2 shards' limits: 2 x 1 MiB/s x 300 s of bytes and 2 x 1,000/s x 300 s of records
+    expression = "MAX([bytesshare, recordsshare])"
     assert set(alarms) == {"GetRecords.IteratorAgeMilliseconds", "WriteProvisionedThroughputExceeded", expression}
     capacity = alarms[expression]
-    inputs = {m["Id"]: m["MetricStat"]["Metric"]["MetricName"] for m in capacity["metric"]["inputs"]}
-    assert inputs == {"bytes": "IncomingBytes", "records": "IncomingRecords"}
+    parts = {m["Id"]: m for m in capacity["metric"]["inputs"]}
+    assert parts["bytesshare"]["Expression"] == "bytes / 629145600"
+    assert parts["recordsshare"]["Expression"] == "records / 600000"
+    assert parts["bytes"]["MetricStat"]["Metric"]["MetricName"] == "IncomingBytes"
+    assert parts["records"]["MetricStat"]["Metric"]["MetricName"] == "IncomingRecords"
+    assert {parts[i]["MetricStat"]["Stat"] for i in ("bytes", "records")} == {"Sum"}
+    assert not any(m.get("ReturnData", False) for m in parts.values())
     assert capacity["Threshold"] == 0.5
     assert capacity["ComparisonOperator"] == "GreaterThanThreshold"
     assert (capacity["EvaluationPeriods"], capacity["DatapointsToAlarm"]) == (3, 3)
@@ -189,8 +194,10 @@ def test_on_demand_stream_has_no_capacity_alarm_and_graphs_read_throttles(small_
 
 def test_default_stack_watches_its_provisioned_stream_capacity(synthesized: Synthesized) -> None:
     # Given the default stack (one provisioned shard) / Then the capacity alarm is there, for one shard
-    alarms = _alarms_by_metric(synthesized.template)
-    assert "MAX([bytes / 314572800, records / 300000])" in alarms
+    capacity = _alarms_by_metric(synthesized.template)["MAX([bytesshare, recordsshare])"]
+    parts = {m["Id"]: m for m in capacity["metric"]["inputs"]}
+    assert parts["bytesshare"]["Expression"] == "bytes / 314572800"
+    assert parts["recordsshare"]["Expression"] == "records / 300000"
 
 
 def test_api_alarms_read_api_level_metrics_which_need_no_detailed_metrics(synthesized: Synthesized) -> None:
