@@ -23,6 +23,7 @@ from rich.table import Table
 from featurepulse.constants import QUARANTINE_PREFIX
 from featurepulse.domain.schema import parse_timestamp
 from featurepulse.domain.stages import STAGES
+from featurepulse.local.demo_traits import import_for_demo
 from featurepulse.local.ground_truth import ground_truth
 from featurepulse.local.reports import latest_lake_day
 from featurepulse.local.runtime import (
@@ -333,6 +334,8 @@ def run_demo(
                 return EXIT_INTERRUPTED
             if shared["error"]:
                 console.print(f"[red]traffic failed[/red]: {shared['error']}")
+            # The marketer's CRM and spend files (docs/segments.md), imported before the report runs (at drain).
+            import_for_demo(stack, shared["stats"].users, console)
             console.print(f"traffic done; draining {len(list(stack.running_components()))} component(s)...")
             started = time.monotonic()
             stack.drain(DRAIN_TIMEOUT_S)

@@ -1,7 +1,8 @@
 """Synthetic traffic for the local stack: realistic users of a product that is rolling out new features.
 
-Users arrive anonymous (some from UTM campaigns), browse (page / screen events), some sign in (identify, alias)
-and belong to accounts (group); they discover features and go through the funnel view -> use -> complete, or
+Users arrive anonymous (some from UTM campaigns), browse (page / screen events), some sign in (identify with
+traits: plan, signup date, role; alias) and belong to accounts (group, with the account's traits: name, company
+size, industry); they discover features and go through the funnel view -> use -> complete, or
 dismiss them, with time on feature. One feature runs an A/B test: users are assigned a variant on their first
 exposure (`Experiment Viewed`) and variant B converts better. Device clocks are sometimes wrong, so events
 carry a skewed `timestamp` and `sentAt` that the server corrects. A few invalid events ride in otherwise
@@ -23,7 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -128,6 +129,31 @@ WEB_PAGES: tuple[tuple[str, str], ...] = (
 SCREENS: tuple[str, ...] = ("Home", "Projects", "Project Detail", "Settings", "Search")
 APP_VERSIONS: tuple[str, ...] = ("4.2.0", "4.2.1", "4.3.0")
 OTHER_TRACK_EVENTS: tuple[str, ...] = ("Signed In", "Project Created", "Comment Added", "File Uploaded")
+# Traits (docs/segments.md). A user's plan is drawn when they sign in; role and signup date come from a generator
+# of their own (`user_profile`), so adding traits never changes the rest of the traffic.
+PLANS: tuple[str, ...] = ("free", "pro", "enterprise")
+ROLES: tuple[str, ...] = ("admin", "member", "member", "viewer")
+COMPANY_SIZES: tuple[str, ...] = ("1-10", "11-50", "51-200", "201-1000", "1000+")
+INDUSTRIES: tuple[str, ...] = ("software", "retail", "finance", "education", "health")
+SIGNUP_FIRST_DAY = date(2025, 6, 1)
+SIGNUP_DAYS = 540
+
+
+def user_profile(seed: int, user_id: str) -> dict[str, str]:
+    """The identify traits of a signed-in user besides the plan: role and signup date (stable per user id)."""
+    rng = random.Random(f"{seed}/{user_id}")
+    signup = SIGNUP_FIRST_DAY + timedelta(days=rng.randrange(SIGNUP_DAYS))
+    return {"role": rng.choice(ROLES), "signup_date": signup.isoformat()}
+
+
+def account_traits(account_id: str) -> dict[str, Any]:
+    """The traits every group call of an account sends (stable per account id: `acct_007` is always the same)."""
+    rng = random.Random(f"account/{account_id}")
+    return {
+        "name": f"Account {account_id[-3:]}",
+        "size": rng.choice(COMPANY_SIZES),
+        "industry": rng.choice(INDUSTRIES),
+    }
 
 
 @dataclass
@@ -145,6 +171,8 @@ class SyntheticUser:
     user_id: str | None = None
     variant: str | None = None
     sessions: int = 0
+    # The identify traits sent when the user signed in (docs/segments.md): plan, role, signup_date.
+    traits: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -206,6 +234,7 @@ class TrafficGenerator:
     """Builds the Segment requests of a population of simulated users, tick by tick."""
 
     def __init__(self, seed: int = 7, *, concurrent_sessions: int = 12, invalid_rate: float = 0.02) -> None:
+        self.seed = seed
         self.rng = random.Random(seed)
         self.concurrent_sessions = concurrent_sessions
         self.invalid_rate = invalid_rate
@@ -345,17 +374,12 @@ class TrafficGenerator:
         if user.user_id is None and rng.random() < 0.55:
             user.user_id = f"usr_{self._next_user_number:05d}"
             self._next_user_number += 1
-            self._step(
-                session,
-                "identify",
-                traits={"plan": rng.choice(("free", "team", "enterprise")), "created_at": "2026-01-15T10:00:00Z"},
-            )
+            user.traits = {"plan": rng.choice(PLANS), **user_profile(self.seed, user.user_id)}
+            self._step(session, "identify", traits=dict(user.traits))
             if rng.random() < 0.3:
                 self._step(session, "alias", previousId=user.anonymous_id)
             if user.account_id is not None:
-                self._step(
-                    session, "group", groupId=user.account_id, traits={"name": f"Account {user.account_id[-3:]}"}
-                )
+                self._step(session, "group", groupId=user.account_id, traits=account_traits(user.account_id))
         if user.user_id is not None and rng.random() < 0.5:
             self._step(session, "track", event=rng.choice(OTHER_TRACK_EVENTS), properties={})
         weights = [f.weight for f in FEATURES]
@@ -452,6 +476,9 @@ class TrafficStats:
     # ground truth (featurepulse/local/ground_truth.py) needs. Off by default: a long `--serve` run keeps nothing.
     sent_requests: list[OutgoingRequest] = field(default_factory=list)
     clock_skew_ms: dict[str, int] = field(default_factory=dict)
+    # With `keep_requests`: the simulated users (their user ids, countries and identify traits), from which the
+    # demo writes its CRM file (featurepulse/local/demo_traits.py).
+    users: list[SyntheticUser] = field(default_factory=list)
 
     @property
     def sent_valid(self) -> int:
@@ -636,4 +663,5 @@ def run_traffic(
         stats.elapsed_s = time.monotonic() - started
         if keep_requests:
             stats.clock_skew_ms = {u.anonymous_id: u.clock_skew_ms for u in generator.users}
+            stats.users = list(generator.users)
     return stats
