@@ -73,13 +73,16 @@ imports AS (
     WHERE i.imported_at = i.newest_imported_at AND i.value IS NOT NULL
 ),
 
--- Each key of a trait object, with its value as text (NULL for a JSON null).
+-- Each key of a trait object, with its value as text: a scalar's text, else compact JSON; NULL for a JSON null
+-- (whether the MAP cast gives SQL NULL or JSON 'null' for it).
 identify_traits AS (
     SELECT
         t.person_id,
         k.trait,
-        coalesce(json_extract_scalar(element_at(t.traits, k.trait), '$'), json_format(element_at(t.traits, k.trait)))
-            AS value,
+        coalesce(
+            json_extract_scalar(element_at(t.traits, k.trait), '$'),
+            nullif(json_format(element_at(t.traits, k.trait)), 'null')
+        ) AS value,
         t.event_time AS updated_at
     FROM (
         SELECT person_id, event_time, TRY_CAST(json_parse(properties) AS MAP(VARCHAR, JSON)) AS traits
@@ -103,8 +106,10 @@ account_candidates AS (
     SELECT
         g.group_id,
         k.trait,
-        coalesce(json_extract_scalar(element_at(g.traits, k.trait), '$'), json_format(element_at(g.traits, k.trait)))
-            AS value,
+        coalesce(
+            json_extract_scalar(element_at(g.traits, k.trait), '$'),
+            nullif(json_format(element_at(g.traits, k.trait)), 'null')
+        ) AS value,
         g.event_time AS updated_at,
         'group' AS origin
     FROM (SELECT * FROM group_events WHERE trim(group_id) <> '') AS g
