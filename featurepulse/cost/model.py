@@ -475,7 +475,7 @@ class Inventory:
     dashboards: int = 1
     dynamodb_tables: int = 3  # sources, aggregates, report send log
     glue_databases: int = 1
-    glue_tables: int = 4
+    glue_tables: int = 6  # events, quarantine, identities, identity_links, trait_imports, campaign_spend
     glue_jobs: int = 1
     streams: int = 1
     delivery_streams: int = 1
@@ -503,7 +503,7 @@ def inventory_for(settings: DeploySettings) -> Inventory:
         alarm_metrics={"lake": lake_alarm_metrics, "realtime": 5, "reports": 1},
         log_groups=5 + (1 if qs else 0),
         glue_databases=1 + (1 if qs else 0),  # the connector's schema database
-        glue_tables=4 + (1 if qs else 0),
+        glue_tables=6 + (1 if qs else 0),
         quicksight_data_sets=5 if qs else 0,
         quicksight_dashboards=1 if qs else 0,
         quicksight_data_sources=1 if qs else 0,
