@@ -32,6 +32,7 @@ from cdk.lambda_bundling import BundlingError, pip_install_command
 from cdk.monitoring import Monitoring
 from cdk.nag import suppress
 from featurepulse.constants import ENV_LAKE_BUCKET, QUARANTINE_PREFIX
+from featurepulse.lake.erasure import AUDIENCES_PREFIX
 from featurepulse.lake.layout import AUDIT_ERASURE_PREFIX, ERRORS_PREFIX, EVENTS_PREFIX
 
 ERASURE_HANDLER = "lambdas.erasure.handler.lambda_handler"
@@ -165,7 +166,7 @@ class Erasure(Construct):
         self.function.add_event_source(
             event_sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True)
         )
-        for prefix in (EVENTS_PREFIX, QUARANTINE_PREFIX, ERRORS_PREFIX):
+        for prefix in (EVENTS_PREFIX, QUARANTINE_PREFIX, ERRORS_PREFIX, AUDIENCES_PREFIX):
             bucket.grant_read_write(role, f"{prefix}*")
         bucket.grant_put(role, f"{AUDIT_ERASURE_PREFIX}*")
         # Purging the old versions of a rewritten object (the lake bucket is versioned).
@@ -216,11 +217,14 @@ class Erasure(Construct):
         suppress(
             role,
             rule="AwsSolutions-IAM5",
-            reason="The erasure reads and rewrites objects it discovers under events/, quarantine/ and errors/ and "
-            "writes audit entries under audit/erasure/: prefix wildcards are the narrowest ARNs. The s3/kms action "
-            "families come from the L2 grants; X-Ray's PutTraceSegments/PutTelemetryRecords need Resource '*'.",
+            reason="The erasure reads and rewrites objects it discovers under events/, quarantine/, errors/ and "
+            "audiences/ and writes audit entries under audit/erasure/: prefix wildcards are the narrowest ARNs. "
+            "The s3/kms action families come from the L2 grants; X-Ray's PutTraceSegments/PutTelemetryRecords "
+            "need Resource '*'.",
             applies_to=[
-                RegexAppliesTo(regex=r"/^Resource::<DataBucket[A-Za-z0-9]+\.Arn>\/(events|quarantine|errors)\/\*$/"),
+                RegexAppliesTo(
+                    regex=r"/^Resource::<DataBucket[A-Za-z0-9]+\.Arn>\/(events|quarantine|errors|audiences)\/\*$/"
+                ),
                 RegexAppliesTo(regex=r"/^Resource::<DataBucket[A-Za-z0-9]+\.Arn>\/audit\/erasure\/\*$/"),
                 RegexAppliesTo(regex=r"/^Action::kms:(GenerateDataKey|ReEncrypt)\*$/"),
                 RegexAppliesTo(regex=r"/^Action::s3:(Abort|DeleteObject|GetBucket|GetObject|List|PutObject)\*$/"),

@@ -45,6 +45,7 @@ from constructs import Construct
 from cdk.monitoring import Monitoring
 from cdk.nag import suppress
 from cdk.runtime_sources import REPORT_JOB_SOURCES
+from featurepulse.reporting.audiences import AUDIENCES_PREFIX
 from featurepulse.reporting.dal.send_log import PARTITION_KEY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -338,6 +339,14 @@ class Reporting(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{events_prefix}*", events_prefix]}},
             )
         )
+        # Audiences (docs/reports.md): the job writes each audience's CSV under audiences/ and signs a GET link of
+        # it (a presigned URL carries the signer's rights, so the role must be allowed to read what it links).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:GetObject"],
+                resources=[lake_bucket.arn_for_objects(f"{AUDIENCES_PREFIX}*")],
+            )
+        )
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
@@ -378,11 +387,13 @@ class Reporting(Construct):
             role,
             rule="AwsSolutions-IAM5",
             reason="Wildcards are object-key or log-stream suffixes under fixed prefixes: the lake's events/ "
-            "(partition files are named by Firehose), the Athena results/ prefix (one object per query id), "
+            "(partition files are named by Firehose), its audiences/ (one file per feature, audience and period), "
+            "the Athena results/ prefix (one object per query id), "
             "the CDK asset objects of this job, Glue's /aws-glue/ log groups (named per security configuration "
             "and run); KMS actions of the grant are on the one stack key.",
             applies_to=[
                 RegexAppliesTo(regex=r"/^Resource::<.+\.Arn>\/events\/\*$/"),
+                RegexAppliesTo(regex=r"/^Resource::<.+\.Arn>\/audiences\/\*$/"),
                 RegexAppliesTo(regex=r"/^Resource::<.+\.Arn>\/results\/\*$/"),
                 RegexAppliesTo(regex=r"/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):logs:.*\/aws-glue\/\*$/"),
                 RegexAppliesTo(regex=r"/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):s3:::.+\/\*$/"),

@@ -22,6 +22,7 @@ from aws_cdk import aws_logs as logs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cdk.athena_connector import DEFAULT_CONNECTOR_VERSION, connector_release_problem
+from featurepulse.domain.goals import GoalsConfig
 from featurepulse.domain.stages import DEFAULT_STAGE_MAP, parse_stage_map
 from featurepulse.realtime.settings import RealtimeSettings, RealtimeSettingsError
 from featurepulse.reporting.experiments_config import ExperimentsConfig
@@ -157,6 +158,10 @@ class StackSettings(BaseModel):
     report_time_zone: str = Field(default="UTC", alias="reportTimeZone", min_length=1)
     report_min_exposed_per_variant: int = Field(default=100, alias="reportMinExposedPerVariant", ge=1)
     report_experiments: ExperimentsConfig = Field(default_factory=lambda: ExperimentsConfig({}), alias="experiments")
+    # Adoption by segment, audiences' traits, KPI goals (docs/reports.md; goals name catalogue metrics).
+    report_segment_trait: str = Field(default="plan", alias="reportSegmentTrait", min_length=1, max_length=200)
+    report_audience_traits: tuple[str, ...] = Field(default=("plan",), alias="reportAudienceTraits")
+    report_goals: GoalsConfig = Field(default_factory=lambda: GoalsConfig(()), alias="goals")
     # Real time (cdk/realtime.py, cdk/quicksight.py; docs/realtime.md).
     realtime_parallelism: int = Field(default=1, alias="realtimeParallelism", ge=1, le=1000)
     realtime_parallelism_per_kpu: int = Field(default=1, alias="realtimeParallelismPerKpu", ge=1, le=8)
@@ -185,7 +190,7 @@ class StackSettings(BaseModel):
     # Development: package the Lambda's source without `pip install` of its dependencies (fast test synth).
     skip_lambda_dependencies: bool = Field(default=False, alias="skipLambdaDependencies")
 
-    @field_validator("cors_allow_origins", "waf_count_only_rules", mode="before")
+    @field_validator("cors_allow_origins", "waf_count_only_rules", "report_audience_traits", mode="before")
     @classmethod
     def _split_text_list(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "featurepulse.local.soak",
     "featurepulse.traits.cli",
     "featurepulse.cost.cli",
+    "featurepulse.audiences.cli",
 )
 
 

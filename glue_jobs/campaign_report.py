@@ -21,6 +21,11 @@ Arguments (Glue passes `--name value`; unknown ones such as `--JOB_ID` are ignor
   --send_log_table            the DynamoDB table of the send record
   --min_exposed_per_variant   experiments: persons per variant below which the verdict is "collecting data"
   --experiments JSON          experiments: goal, split, control, start per experiment (docs/experiments.md)
+  --segment_trait NAME        adoption by segment: the trait whose values are the segments (default `plan`)
+  --audience_traits A,B       audiences: the traits written beside each person's user ids (default `plan`)
+  --goals JSON                KPI goals: [{metric, feature, target, deadline}] (featurepulse/domain/goals.py)
+                              With --lake_bucket, the audiences are written under its audiences/ prefix and the
+                              e-mail links them with presigned URLs (docs/reports.md, "Audiences").
   --code_bundle s3://...zip   the featurepulse.reporting package and the SQL (set by the CDK construct):
                               extracted to /tmp and put first on sys.path before anything is imported
 Any failure raises: the run fails, the Glue "job failed" event raises the alarm, and no e-mail is half sent.
@@ -58,6 +63,9 @@ OPTIONAL = (
     "configuration_set",
     "min_exposed_per_variant",
     "experiments",
+    "segment_trait",
+    "audience_traits",
+    "goals",
     "report_name",
     "code_bundle",
 )
@@ -81,6 +89,9 @@ class JobArguments(BaseModel):
     configuration_set: str | None = None
     min_exposed_per_variant: int = 100
     experiments: str = ""  # JSON of the `experiments` setting (docs/experiments.md); empty: every default
+    segment_trait: str = Field(default="plan", min_length=1)
+    audience_traits: str = "plan"  # comma-separated (or a JSON list)
+    goals: str = ""  # JSON of the `goals` setting; empty: no goal
     report_name: str = "feature-report"
     code_bundle: str | None = None
 
@@ -94,6 +105,9 @@ class JobArguments(BaseModel):
             configuration_set=self.configuration_set or None,
             min_exposed_per_variant=self.min_exposed_per_variant,
             experiments=self.experiments,
+            segment_trait=self.segment_trait,
+            audience_traits=self.audience_traits,
+            goals=self.goals,
             report_name=self.report_name,
         )
 
@@ -169,6 +183,15 @@ def identity_build(args: JobArguments, session: Any) -> Callable[[], object] | N
     )
 
 
+def audience_store(args: JobArguments, session: Any) -> Any:
+    """The lake bucket's audiences/ prefix, with presigned links (featurepulse/reporting/audiences.py)."""
+    if not args.lake_bucket:
+        return None
+    from featurepulse.reporting.audiences import S3AudienceStore
+
+    return S3AudienceStore(session.client("s3"), args.lake_bucket)
+
+
 def main(
     argv: Sequence[str],
     *,
@@ -205,6 +228,7 @@ def main(
         force=args.force,
         before_queries=identity_build(args, session),
         finalize_days=_day_finalizer(args, session, now),
+        audience_store=audience_store(args, session),
     )
     if outcome.status == "sent":
         logger.info("report %s: sent (message %s)", outcome.report_key, outcome.message_id)

@@ -11,7 +11,9 @@ What is erased, for a set of user ids U and anonymous ids A:
   identity fields and from the raw event they carry (its `previousId` too, at the top level as Segment sends an
   alias, or in `properties` as the lake stores it);
 - the person's rows of the identity table (identity/, docs/identity.md);
-- the CRM trait rows keyed by any user id of the person (traits/imports/, docs/segments.md).
+- the CRM trait rows keyed by any user id of the person (traits/imports/, docs/segments.md);
+- the person's rows of the audience files (audiences/, docs/reports.md "Audiences": CSV files of persons the
+  report job wrote, one row per person, matched on its `person_id` and its `;`-separated `user_ids`).
 
 Persons: a user id stands for its whole person. Before the scan, U grows by every user id of the person
 (aliases) and A by every anonymous id the identity table assigns to the person (devices it signed in on,
@@ -34,7 +36,9 @@ running it again completes it.
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -64,6 +68,8 @@ IDENTITY_COLUMNS = ("user_id", "anonymous_id")
 TYPE_COLUMN = "type"
 PROPERTIES_COLUMN = "properties"
 ALIAS_TYPE = "alias"
+# The report's audience files (featurepulse/reporting/audiences.py AUDIENCES_PREFIX; a test keeps them equal).
+AUDIENCES_PREFIX = "audiences/"
 # Keys an event may carry its identity under: the Segment wire names and our enriched names.
 _RAW_USER_KEYS = ("userId", "user_id")
 _RAW_ANONYMOUS_KEYS = ("anonymousId", "anonymous_id")
@@ -121,6 +127,9 @@ class ErasureAudit(BaseModel):
     # CRM trait imports (docs/segments.md): the objects rewritten and the user's rows removed.
     trait_import_objects: list[ObjectChange] = []
     trait_rows_removed: int = 0
+    # Audience files (docs/reports.md): the persons' rows removed from them.
+    audience_objects: list[ObjectChange] = []
+    audience_rows_removed: int = 0
     audit_key: str | None = None
 
     @field_serializer("started_at", "finished_at")
@@ -266,6 +275,7 @@ class LakeEraser:
         lake_changes.sort(key=lambda c: c.key)
         # The person's CRM trait rows (docs/segments.md), keyed by user id.
         trait_changes = self._erase_traits(user_ids, dry_run)
+        audience_changes = self._erase_audiences(matcher, dry_run)
         # The identity rows go last of all: they are how a re-run finds the person's ids again.
         links_removed, rows_removed = self._erase_identity(user_ids, given_anons | linked, dry_run)
         audit_id = str(uuid.uuid4())
@@ -292,6 +302,8 @@ class LakeEraser:
             identity_rows_removed=rows_removed,
             trait_import_objects=trait_changes,
             trait_rows_removed=sum(c.rows_removed for c in trait_changes),
+            audience_objects=audience_changes,
+            audience_rows_removed=sum(c.rows_removed for c in audience_changes),
         )
         if dry_run:
             return audit
@@ -300,6 +312,34 @@ class LakeEraser:
         audit = audit.model_copy(update={"audit_key": key})
         self.store.put(key, audit.model_dump_json(indent=2).encode() + b"\n")
         return audit
+
+    # --- audience files (CSV, one row per person) ---------------------------------------------------
+    def _erase_audiences(self, matcher: _Matcher, dry_run: bool) -> list[ObjectChange]:
+        changes: list[ObjectChange] = []
+        for key in sorted(k for k in self.store.list_keys(AUDIENCES_PREFIX) if k.endswith(".csv")):
+            rows = list(csv.reader(io.StringIO(self.store.get(key).decode("utf-8"), newline="")))
+            if not rows:
+                continue
+            header, body = rows[0], rows[1:]
+            kept = [row for row in body if not _audience_row_matches(header, row, matcher)]
+            removed = len(body) - len(kept)
+            if removed == 0:
+                continue
+            action: Literal["rewritten", "deleted", "would-rewrite", "would-delete"] = "would-rewrite"
+            purged = 0
+            if not dry_run:  # an emptied audience stays, as an empty list: its link and the export still find it
+                buffer = io.StringIO()
+                csv.writer(buffer, lineterminator="\r\n").writerows([header, *kept])
+                self.store.put(key, buffer.getvalue().encode("utf-8"))
+                action = "rewritten"
+                purged = self.store.purge_old_versions(key)
+            self._log(f"{action} {key}: {removed} of {len(body)} persons removed")
+            changes.append(
+                ObjectChange(
+                    key=key, rows_before=len(body), rows_removed=removed, action=action, old_versions_deleted=purged
+                )
+            )
+        return changes
 
     # --- CRM trait imports -------------------------------------------------------------------------
     def _erase_traits(self, user_ids: frozenset[str], dry_run: bool) -> list[ObjectChange]:
@@ -472,6 +512,18 @@ def _json_documents(data: bytes) -> Iterator[bytes]:
             end = len(text) if end < 0 else end
         yield text[pos:end].encode()
         pos = end
+
+
+def _audience_row_matches(header: list[str], row: list[str], matcher: _Matcher) -> bool:
+    """An audience row of an erased person: its person id, or one of its user ids, is an erased id (a cell the
+    CSV writer neutralized with a leading `'` is read without it)."""
+    cells = dict(zip(header, row, strict=False))
+
+    def plain(text: str) -> str:
+        return text[1:] if text.startswith("'") else text
+
+    ids = {plain(cells.get("person_id", ""))} | {plain(u) for u in cells.get("user_ids", "").split(";")}
+    return bool(ids & matcher.ids)
 
 
 def _quarantine_line_matches(line: bytes, matcher: _Matcher) -> bool:

@@ -58,7 +58,26 @@ def register(subparsers: Any) -> None:
         metavar="JSON|@FILE",
         help="experiments: goal, split, control, start per experiment (default: from local.json; docs/experiments.md)",
     )
+    parser.add_argument(
+        "--goals",
+        default=None,
+        metavar="JSON|@FILE",
+        help="KPI goals: [{metric, feature, target, deadline}] (default: from local.json; docs/reports.md)",
+    )
+    parser.add_argument(
+        "--segment-trait", default=None, metavar="TRAIT", help="adoption by segment of this trait (default: plan)"
+    )
+    parser.add_argument(
+        "--audience-traits",
+        default=None,
+        metavar="A,B",
+        help="traits written beside each audience member's user ids (default: plan)",
+    )
     parser.set_defaults(func=run)
+
+
+def _json_argument(text: str) -> str:
+    return Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +95,18 @@ def run(args: argparse.Namespace) -> int:
             target = dataclasses.replace(target, experiments=parse_experiments(text))
         except ValueError as exc:
             raise CliError(f"--experiments: {exc}") from exc
+    if args.goals is not None:
+        from featurepulse.domain.goals import parse_goals
+
+        try:
+            target = dataclasses.replace(target, goals=parse_goals(_json_argument(args.goals)))
+        except ValueError as exc:
+            raise CliError(f"--goals: {exc}") from exc
+    if args.segment_trait:
+        target = dataclasses.replace(target, segment_trait=args.segment_trait)
+    if args.audience_traits is not None:
+        traits = tuple(t.strip() for t in args.audience_traits.split(",") if t.strip())
+        target = dataclasses.replace(target, audience_traits=traits)
     if not (target.lake_dir / "events").is_dir():
         raise CliError(f"no lake at {target.lake_dir} (run `make run` first, or pass --lake-dir)")
     day = args.date or latest_lake_day(target.lake_dir) or datetime.now(UTC).date()

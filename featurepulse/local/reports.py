@@ -20,8 +20,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from featurepulse.domain.goals import parse_goals
 from featurepulse.local.duckdb_runner import DuckDbQueryRunner
 from featurepulse.local.identity import local_refresher
+from featurepulse.reporting.audiences import DirectoryAudienceStore
 from featurepulse.reporting.dal.send_log import (
     STATUS_FAILED,
     STATUS_PARTIAL,
@@ -36,6 +38,14 @@ from featurepulse.reporting.periods import Period, PeriodKind
 
 logger = logging.getLogger(__name__)
 
+# The demo's goal (`make run`): the same shape as the CDK context `goals` (featurepulse/domain/goals.py).
+DEMO_GOALS: tuple[dict[str, Any], ...] = (
+    {"metric": "adoption_rate", "feature": "ai-summary", "target": 0.25, "deadline": "2027-01-31"},
+)
+# Address-book keys of the report settings (the CDK context names; `experiments` is read the same way).
+GOALS_KEY = "goals"
+SEGMENT_TRAIT_KEY = "reportSegmentTrait"
+AUDIENCE_TRAITS_KEY = "reportAudienceTraits"
 LOCAL_SENDER = "reports@featurepulse.example"
 LOCAL_RECIPIENTS = ("marketing@featurepulse.example",)
 SEND_LOG_FILE = ".sent.json"
@@ -120,6 +130,9 @@ class LocalReportTarget:
     aws_endpoint_url: str | None = None
     region: str = "us-east-1"
     experiments: Any = None  # the `experiments` setting: JSON text or object (docs/experiments.md)
+    goals: Any = None  # the `goals` setting: JSON text or list (featurepulse/domain/goals.py)
+    segment_trait: str = "plan"
+    audience_traits: tuple[str, ...] = ("plan",)
 
     @classmethod
     def from_address_book(
@@ -137,6 +150,9 @@ class LocalReportTarget:
             aws_endpoint_url=book.get("aws_endpoint_url"),
             region=str(book.get("region") or "us-east-1"),
             experiments=book.get("experiments"),
+            goals=book.get(GOALS_KEY),
+            segment_trait=str(book.get(SEGMENT_TRAIT_KEY) or "plan"),
+            audience_traits=tuple(book.get(AUDIENCE_TRAITS_KEY) or ("plan",)),
         )
 
 
@@ -191,6 +207,9 @@ def run_local_report(
         send_log_table="local-outbox",
         min_exposed_per_variant=min_exposed_per_variant,
         experiments=parse_experiments(target.experiments),
+        goals=parse_goals(target.goals),
+        segment_trait=target.segment_trait,
+        audience_traits=target.audience_traits,
     )
     runner = DuckDbQueryRunner(target.lake_dir)
     try:
@@ -206,6 +225,7 @@ def run_local_report(
                 force=force,
                 outbox_dir=target.outbox_dir,
                 before_queries=local_refresher(target.lake_dir),  # the identity table (docs/identity.md)
+                audience_store=DirectoryAudienceStore(target.lake_dir),  # the local lake's audiences/
             )
     finally:
         runner.close()
@@ -229,11 +249,44 @@ def local_summary(outcome: RunOutcome, day: date, where: str) -> list[str]:
             if h
             else "",
             *(f"experiment {verdict}" for verdict in outcome.experiment_verdicts),
+            *(f"goal {sentence}" for sentence in outcome.goal_sentences),
+            *segment_lines(outcome),
+            f"campaigns: {outcome.campaign_sentence}" if outcome.campaign_sentence else "",
+            *campaign_lines(outcome),
+            *(
+                f"audience {name}: {persons} persons -> {location}"
+                for name, (persons, location) in sorted(outcome.audiences.items())
+            ),
             f"open {outcome.html_path}" if outcome.html_path else "",
             f"mail {outcome.eml_path}" if outcome.eml_path else "",
         )
         if line
     ]
+
+
+def segment_lines(outcome: RunOutcome) -> list[str]:
+    """Adoption by segment, one line per feature: "adoption by plan, ai-summary: free 12/40 (30.0%), ..."."""
+    by_feature: dict[str, list[str]] = {}
+    for r in outcome.segment_rows:
+        rate = "-" if r["adoption_rate"] is None else f"{float(r['adoption_rate']) * 100:.1f}%"
+        by_feature.setdefault(str(r["feature"]), []).append(
+            f"{r['segment_value']} {r['adopters']}/{r['active_persons']} ({rate})"
+        )
+    return [f"adoption by {outcome.segment_trait}, {f}: {', '.join(parts)}" for f, parts in by_feature.items()]
+
+
+def campaign_lines(outcome: RunOutcome) -> list[str]:
+    """The campaign ranking, one line per campaign, with its cost per adopter when spend was imported."""
+    lines = []
+    for r in outcome.campaign_rows:
+        rate = "-" if r["campaign_adoption_rate"] is None else f"{float(r['campaign_adoption_rate']) * 100:.1f}%"
+        cost = r["campaign_cost_per_adopter"]
+        lines.append(
+            f"campaign #{r['rank']} {r['campaign_name']}: {r['campaign_adopters']}/{r['campaign_reached']} adopted "
+            f"({rate}), cost per adopter {'-' if cost is None else f'${cost:,.2f}'}"
+            + (" SIGNIFICANTLY BELOW THE REST" if r["below_rest"] else "")
+        )
+    return lines
 
 
 class LocalReport:
@@ -245,15 +298,29 @@ class LocalReport:
         self._lines: list[str] = []
 
     def start(self, ctx: Any) -> None:
-        ctx.address_book.update(outbox_dir=ctx.outbox_dir)
+        # The demo's report settings, published so `featurepulse report` and the dashboard read the same ones.
+        book = ctx.address_book.snapshot()
+        ctx.address_book.update(
+            outbox_dir=ctx.outbox_dir,
+            **{GOALS_KEY: book.get(GOALS_KEY) or list(DEMO_GOALS)},
+        )
 
     def drain(self, ctx: Any, timeout_s: float) -> None:
         day = latest_lake_day(ctx.lake_dir)
         if day is None:
             self._lines = ["no event reached the lake: no report"]
             return
-        experiments = ctx.address_book.snapshot().get("experiments")
-        target = LocalReportTarget(ctx.lake_dir, ctx.outbox_dir, ctx.aws_endpoint_url, ctx.region, experiments)
+        book = ctx.address_book.snapshot()
+        target = LocalReportTarget(
+            ctx.lake_dir,
+            ctx.outbox_dir,
+            ctx.aws_endpoint_url,
+            ctx.region,
+            book.get("experiments"),
+            goals=book.get(GOALS_KEY),
+            segment_trait=str(book.get(SEGMENT_TRAIT_KEY) or "plan"),
+            audience_traits=tuple(book.get(AUDIENCE_TRAITS_KEY) or ("plan",)),
+        )
         outcome, where = run_local_report("day", day, target)
         ctx.address_book.update(report_html=outcome.html_path, report_eml=outcome.eml_path)
         self._lines = local_summary(outcome, day, where)

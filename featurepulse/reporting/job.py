@@ -165,6 +165,9 @@ class RunOutcome:
     campaign_sentence: str = ""  # the campaign ranking in words
     # "feature / audience" -> (persons, where the file is)
     audiences: dict[str, tuple[int, str]] = field(default_factory=dict)
+    segment_trait: str = ""
+    segment_rows: tuple[dict[str, Any], ...] = ()  # adoption by segment (feature_adoption_by_segment rows)
+    campaign_rows: tuple[dict[str, Any], ...] = ()  # the campaign ranking (campaign_ranking rows)
 
     @property
     def partial(self) -> bool:
@@ -320,4 +323,7 @@ def run_report(
         goal_sentences=tuple(g.sentence for g in report.data.goals),
         campaign_sentence=ranking_sentence(report.data.campaigns),
         audiences={f"{f.feature} / {f.audience}": (f.persons, f.location) for f in report.data.audience_files},
+        segment_trait=report.data.segment_trait,
+        segment_rows=report.data.rows("feature_adoption_by_segment"),
+        campaign_rows=tuple(c.row() for c in report.data.campaigns),
     )

@@ -1,0 +1,1 @@
+"""Audiences on demand: `featurepulse audiences export` (docs/reports.md, "Audiences")."""
