@@ -9,10 +9,13 @@ import pytest
 
 import app as cdk_app
 from cdk.settings import (
+    SHARD_READ_BYTES_PER_SECOND,
     SHARD_WRITE_BYTES_PER_SECOND,
     SHARD_WRITE_RECORDS_PER_SECOND,
     STREAM_BURST_FACTOR,
     STREAM_BYTES_PER_SENT_BYTE,
+    STREAM_CONSUMERS,
+    STREAM_READ_UTILISATION,
     SettingsError,
     StackSettings,
     stream_shards_for,
@@ -194,9 +197,11 @@ def test_the_sized_stream_takes_the_burst_and_one_shard_less_would_not() -> None
             shards = stream_shards_for(rate, event_bytes)
             burst_bytes = rate * event_bytes * STREAM_BYTES_PER_SENT_BYTE * STREAM_BURST_FACTOR
             burst_records = rate * STREAM_BURST_FACTOR
-            # Then the burst fits the shards' write limits...
+            # Then the burst fits the shards' write limits, and both consumers' steady reads fit half the read limit...
             assert burst_bytes <= shards * SHARD_WRITE_BYTES_PER_SECOND
             assert burst_records <= shards * SHARD_WRITE_RECORDS_PER_SECOND
+            steady_reads = STREAM_CONSUMERS * rate * event_bytes * STREAM_BYTES_PER_SENT_BYTE
+            assert steady_reads <= shards * SHARD_READ_BYTES_PER_SECOND * STREAM_READ_UTILISATION
             # ...and one shard fewer would not take it (never over-provisioned), unless one is the minimum
             if shards > 1:
                 fewer = shards - 1
