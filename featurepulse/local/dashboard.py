@@ -4,7 +4,9 @@ A small HTTP server: `/` is a static page (featurepulse/local/static/dashboard.h
 library, no build step) that polls `/api/panels?feature=F` every few seconds; the API reads the aggregates
 table with the same reads the panels make in AWS (featurepulse/realtime/dal.py). The page names each number
 with the metric catalogue's label and meaning (featurepulse/domain/metrics.py), written into it at start, and
-asks `/api/experiments` which features run an experiment today when the chosen one has none.
+asks `/api/experiments` which features run an experiment today when the chosen one has none. `/api/goals` gives
+each KPI goal's status (featurepulse/domain/goals.py `goal_status`, the function the e-mailed report uses) from the
+goal metric's daily values in the live day rows (the final rows of a day the batch corrected).
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from featurepulse.domain.goals import PROJECTION_RULE, GoalsConfig, GoalSettings, goal_status, parse_goals, trend_days
 from featurepulse.domain.metrics import metrics_at
 from featurepulse.local.components import LocalContext
 from featurepulse.realtime import items
@@ -62,14 +67,55 @@ def features_with_experiment(reader: AggregatesReader, now_ms: int) -> list[str]
     return [f for f in features if reader.with_prefix(items.feature_pk(f), prefix)]
 
 
+DAY_MS = 86_400_000
+# The day rows' counters behind each goal metric (featurepulse/realtime/metrics.py; the panels' own mapping).
+_GOAL_COUNTERS = {"adopters": "adopters", "feature_viewers": "persons_view"}
+
+
+def live_goal_values(reader: AggregatesReader, goal: GoalSettings, as_of: date) -> dict[date, float | None]:
+    """The goal metric's value on each day of the trend, from the day rows (final when the batch corrected the
+    day, else live): the same definitions as the report (a day without any event has no value)."""
+    values: dict[date, float | None] = {}
+    for day in trend_days(as_of):
+        day_ms = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+        final = reader.is_day_final(day_ms)
+        key = items.day_sort_key(day_ms)
+        key = items.final(key) if final else key
+        app = reader.get(items.APP_PK, key)
+        active = int((app or {}).get("persons") or 0)
+        if active == 0:
+            values[day] = None
+            continue
+        row = reader.get(items.feature_pk(goal.feature), key) or {}
+        adopters = int(row.get("adopters") or 0)
+        if goal.metric == "adoption_rate":
+            values[day] = adopters / active
+        else:
+            values[day] = float(row.get(_GOAL_COUNTERS[goal.metric]) or 0)
+    return values
+
+
+def goals_answer(reader: AggregatesReader, goals: GoalsConfig, now_ms: int) -> dict[str, Any]:
+    """What `/api/goals` answers: each goal's status as of today (UTC), and the rule in words."""
+    today = datetime.fromtimestamp(now_ms / 1000, tz=UTC).date()
+    statuses = [goal_status(g, live_goal_values(reader, g, today), today).as_dict() for g in goals.root]
+    return {"goals": statuses, "rule": PROJECTION_RULE}
+
+
 class DashboardServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], reader: AggregatesReader, *, allowed_lateness_s: int | None = None
+        self,
+        address: tuple[str, int],
+        reader: AggregatesReader,
+        *,
+        allowed_lateness_s: int | None = None,
+        goals: Callable[[], GoalsConfig] = lambda: GoalsConfig(()),
     ) -> None:
         super().__init__(address, _Handler)
         self.reader = reader
+        self.goals = goals
         lateness = RealtimeSettings().allowed_lateness_s if allowed_lateness_s is None else allowed_lateness_s
         self.page = render_page(lateness)
 
@@ -88,6 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._panels(parse_qs(url.query))
         elif url.path == "/api/experiments":
             self._experiments(parse_qs(url.query))
+        elif url.path == "/api/goals":
+            self._goals(parse_qs(url.query))
         elif url.path == "/api/health":
             self._send_json(HTTPStatus.OK, {"status": "ok"})
         else:
@@ -114,6 +162,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send_json(HTTPStatus.OK, {"features_with_experiment": features})
 
+    def _goals(self, query: dict[str, list[str]]) -> None:
+        now_ms = self._now_ms(query)
+        if now_ms is None:
+            return
+        try:
+            answer = goals_answer(self.server.reader, self.server.goals(), now_ms)
+        except Exception as exc:  # as for the panels: the page says so and retries
+            logger.warning("dashboard: reading the goals failed: %s", exc)
+            self._send_json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": f"aggregates not readable: {type(exc).__name__}"})
+            return
+        self._send_json(HTTPStatus.OK, answer)
+
     def _panels(self, query: dict[str, list[str]]) -> None:
         feature = (query.get("feature") or [""])[0].strip() or None
         now_ms = self._now_ms(query)
@@ -139,9 +199,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def serve_dashboard(reader: AggregatesReader, host: str = "127.0.0.1", port: int = 0) -> DashboardServer:
-    """Start the server on a thread; `port=0` picks a free port. Stop with `shutdown()` + `server_close()`."""
-    server = DashboardServer((host, port), reader)
+def serve_dashboard(
+    reader: AggregatesReader,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    goals: Callable[[], GoalsConfig] = lambda: GoalsConfig(()),
+) -> DashboardServer:
+    """Start the server on a thread; `port=0` picks a free port. Stop with `shutdown()` + `server_close()`.
+    `goals` gives the KPI goals when asked (the local stack's address book: the report's own list)."""
+    server = DashboardServer((host, port), reader, goals=goals)
     threading.Thread(target=server.serve_forever, name="dashboard", daemon=True).start()
     return server
 
@@ -158,10 +225,14 @@ class LocalDashboard:
     def start(self, ctx: LocalContext) -> None:
         table = ctx.shared.get(AGGREGATES_TABLE_KEY, DEFAULT_AGGREGATES_TABLE)
         reader = AggregatesReader(ctx.client("dynamodb"), table)
+
+        def goals() -> GoalsConfig:  # read when asked: the report component publishes them after this starts
+            return parse_goals(ctx.address_book.snapshot().get("goals"))
+
         try:
-            self._server = serve_dashboard(reader, self.host, self.port)
+            self._server = serve_dashboard(reader, self.host, self.port, goals=goals)
         except OSError:  # the default port is taken (another stack, another program): any free port
-            self._server = serve_dashboard(reader, self.host, 0)
+            self._server = serve_dashboard(reader, self.host, 0, goals=goals)
         self.url = f"http://{self.host}:{self._server.server_address[1]}/"
         ctx.address_book.update(dashboard_url=self.url)
 

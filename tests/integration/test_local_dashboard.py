@@ -84,3 +84,39 @@ def test_experiments_names_the_features_with_variants_on_that_day(server: Dashbo
     assert other_day == (200, {"features_with_experiment": []})
     # and a time it cannot read is refused, as for the panels
     assert bad[0] == 400 and "ISO-8601" in bad[1]["error"]
+
+
+def test_goals_answers_each_goal_status_by_the_reports_rule_from_the_day_rows() -> None:
+    from featurepulse.domain.goals import parse_goals
+
+    # Given the scenario's day (8 active persons; checkout: 3 adopters, 3 viewers) and three goals
+    goals = parse_goals(
+        [
+            {"metric": "adoption_rate", "feature": "checkout", "target": 0.3, "deadline": "2025-04-01"},
+            {"metric": "adoption_rate", "feature": "checkout", "target": 0.39, "deadline": "2025-04-01"},
+            {"metric": "feature_viewers", "feature": "search", "target": 50, "deadline": "2025-04-01"},
+        ]
+    )
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_aggregates_table(client, TABLE)
+        serializer = TypeSerializer()
+        for item in reference_items(realtime_scenario.phases(), realtime_scenario.settings()).values():
+            client.put_item(TableName=TABLE, Item={k: serializer.serialize(v) for k, v in item.items()})
+        running = serve_dashboard(AggregatesReader(client, TABLE), port=0, goals=lambda: goals)
+        try:
+            # When the page asks for the goals that day
+            status, answer = _json(running, f"/api/goals?at={AT}")
+            bad_status, _ = _json(running, "/api/goals?at=yesterday")
+        finally:
+            running.shutdown()
+            running.server_close()
+    # Then each goal has the day's value from the day rows and the status of the report's rule: 3/8 = 37.5 %
+    # meets 30 %; a flat 37.5 % reaches 96 % of 39 % (at risk); 2 viewers of search are far from 50 (off track)
+    assert status == 200 and "least-squares" in answer["rule"]
+    got = [(g["current"], g["state"]) for g in answer["goals"]]
+    assert got == [(3 / 8, "met"), (3 / 8, "at risk"), (2.0, "off track")]
+    assert [len(g["trend"]) for g in answer["goals"]] == [14, 14, 14]
+    assert answer["goals"][0]["trend"][-1] == {"day": "2025-03-01", "value": 3 / 8}
+    assert answer["goals"][0]["trend"][0]["value"] is None  # a day without events has no value
+    assert bad_status == 400
