@@ -645,11 +645,12 @@ def monthly_bill(
     firehose_gb = records * math.ceil(record_bytes / FIREHOSE_ROUNDING) * FIREHOSE_ROUNDING / GB
     add("Firehose", "ingestion from the stream (5 KB rounding)", firehose_gb, "GB", "firehose_ingest_gb", 1, "lake")
     add("Firehose", "format conversion to Parquet", firehose_gb, "GB", "firehose_format_conversion_gb", 1, "lake")
-    processed_gb = events * stream_bytes / GB
+    # Dynamic partitioning is billed per GB delivered to S3: the Parquet objects, not the JSON read.
+    delivered_gb = events * figures["lake_bytes_per_event"] / GB
     add(
         "Firehose",
-        "dynamic partitioning (GB processed)",
-        processed_gb,
+        "dynamic partitioning (GB delivered, Parquet)",
+        delivered_gb,
         "GB",
         "firehose_dynamic_partitioning_gb",
         1,

@@ -112,7 +112,12 @@ US_EAST_1: dict[str, Price] = {
         0.018, "per GB converted (same 5 KB rounding)", _FIREHOSE, "reproduced", "GAP $58.90"
     ),
     "firehose_dynamic_partitioning_gb": Price(
-        0.020, "per GB processed by dynamic partitioning", _FIREHOSE, "unverified"
+        0.020,
+        "per GB delivered to S3 by dynamic partitioning",
+        _FIREHOSE,
+        "page",
+        "the pricing page (German copy, aws.amazon.com/de/kinesis/data-firehose/pricing/): dynamic partitioning is "
+        "paid per GB delivered to S3, per object and per JQ hour; format conversion per GB ingested in 5 KB steps",
     ),
     "firehose_dynamic_partitioning_objects_per_1000": Price(
         0.005, "per 1,000 S3 objects delivered by dynamic partitioning", _FIREHOSE, "unverified"
