@@ -17,7 +17,15 @@ report computes from the lake through the identity table, with the same definiti
 - experiments[(experiment_id, variation_id)]: exposed = persons whose first 'Experiment Viewed' of the
   experiment in the day assigned them that variation; converted = of them, persons who completed the
   experiment's own feature (the feature named most often by the day's events carrying the experiment id, ties:
-  smallest name) at or after that first exposure.
+  smallest name) at or after that first exposure;
+- segments (adoption by segment, trait `plan` by default): a person's segment is the value of the trait in the
+  traits of their `identify` calls (the latest wins; the demo's CRM file sets no plan), `(unknown)` without one;
+  segment_active[value] = the day's active persons of the segment, segment_adopters[(feature, value)] = of them,
+  adopters of the feature;
+- audiences[(feature, audience)]: the IDENTIFIED persons (a message of theirs, any day, carries their userId) who,
+  that day, viewed the feature and neither used nor completed it (`viewed-not-adopted`), or used or completed it
+  and never completed it (`adopted-not-completed`), as (user id, user ids, trait value) rows: the report names a
+  signed-in person by their (final) user id.
 
 Invalid messages (the ones the generator sends to be quarantined) are left out; so are messages the server
 did not accept when `accepted_ids` is given. Event time is the device's time minus the device's clock skew:
@@ -27,6 +35,7 @@ every device is taken as on time).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +65,8 @@ class TruthEvent:
     campaign: tuple[str, str, str] | None
     experiment_id: str | None
     variation_id: str | None
+    user_id: str | None = None  # the userId the message carried
+    traits: Mapping[str, Any] | None = None  # an identify call's traits
 
 
 @dataclass
@@ -68,6 +79,10 @@ class GroundTruth:
     funnel: dict[str, dict[str, int]] = field(default_factory=dict)
     attribution: dict[tuple[str, str, str], dict[str, int]] = field(default_factory=dict)
     experiments: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    segment_trait: str = "plan"
+    segment_active: dict[str, int] = field(default_factory=dict)
+    segment_adopters: dict[tuple[str, str], int] = field(default_factory=dict)
+    audiences: dict[tuple[str, str], set[tuple[str, str, str]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able form (tuple keys joined with ' / ')."""
@@ -80,6 +95,9 @@ class GroundTruth:
             "funnel": {k: dict(v) for k, v in sorted(self.funnel.items())},
             "attribution": {" / ".join(k): dict(v) for k, v in sorted(self.attribution.items())},
             "experiments": {" / ".join(k): dict(v) for k, v in sorted(self.experiments.items())},
+            "segment_active": dict(sorted(self.segment_active.items())),
+            "segment_adopters": {" / ".join(k): v for k, v in sorted(self.segment_adopters.items())},
+            "audiences": {" / ".join(k): sorted(v) for k, v in sorted(self.audiences.items())},
         }
 
 
@@ -131,6 +149,8 @@ def truth_events(
                     campaign=_campaign(body.get("context") or {}),
                     experiment_id=properties.get("experiment_id") if meta.type == "track" else None,
                     variation_id=properties.get("variation_id") if meta.type == "track" else None,
+                    user_id=str(body["userId"]) if body.get("userId") else None,
+                    traits=body.get("traits") if meta.type == "identify" else None,
                 )
             )
     return out
@@ -144,6 +164,7 @@ def ground_truth(
     accepted_ids: Collection[str] | None = None,
     clock_skew_ms: Mapping[str, int] | None = None,
     event_times: Mapping[str, datetime] | None = None,
+    segment_trait: str = "plan",
 ) -> GroundTruth:
     """The day's person counts of the traffic the generator built (`sent`: every request it returned).
 
@@ -155,11 +176,8 @@ def ground_truth(
     milliseconds apart in two requests; the correction itself is tested elsewhere, persons are checked here.
     """
     skews = {u.anonymous_id: u.clock_skew_ms for u in generator.users} if generator is not None else clock_skew_ms
-    events = [
-        e
-        for e in truth_events(sent, clock_skew_ms=skews, accepted_ids=accepted_ids, event_times=event_times)
-        if e.time.date() == day
-    ]
+    every = truth_events(sent, clock_skew_ms=skews, accepted_ids=accepted_ids, event_times=event_times)
+    events = [e for e in every if e.time.date() == day]
     events.sort(key=lambda e: (e.time, e.event_id))
     truth = GroundTruth(day=day)
     truth.active_persons = len({e.person for e in events})
@@ -170,7 +188,55 @@ def ground_truth(
     truth.funnel = _funnel(featured)
     truth.attribution = _attribution(events)
     truth.experiments = _experiments(events)
+    truth.segment_trait = segment_trait
+    _segments_and_audiences(truth, every, events)
     return truth
+
+
+UNKNOWN_SEGMENT = "(unknown)"
+AUDIENCE_NAMES = ("viewed-not-adopted", "adopted-not-completed")
+
+
+def _segments_and_audiences(truth: GroundTruth, every: list[TruthEvent], day_events: list[TruthEvent]) -> None:
+    """Adoption by segment and the audiences of the day; identification and traits come from every message."""
+    user_of: dict[str, str] = {}
+    value_of: dict[str, tuple[datetime, str]] = {}
+    for e in every:
+        if e.user_id is not None:
+            user_of.setdefault(e.person, e.user_id)
+        raw = (e.traits or {}).get(truth.segment_trait)
+        if raw is not None and (e.person not in value_of or e.time >= value_of[e.person][0]):
+            value_of[e.person] = (e.time, raw if isinstance(raw, str) else json.dumps(raw, separators=(",", ":")))
+
+    def segment(person: str) -> str:
+        return value_of[person][1] if person in value_of else UNKNOWN_SEGMENT
+
+    active = {e.person for e in day_events}
+    truth.segment_active = dict(Counter(segment(p) for p in active))
+    stages: dict[tuple[str, str], set[str]] = {}
+    for e in day_events:
+        if e.feature is not None and e.stage is not None:
+            stages.setdefault((e.feature, e.person), set()).add(e.stage)
+    features = sorted({feature for feature, _ in stages})
+    adopters: Counter[tuple[str, str]] = Counter()
+    audiences: dict[tuple[str, str], set[tuple[str, str, str]]] = {
+        (f, a): set() for f in features for a in AUDIENCE_NAMES
+    }
+    for (feature, person), seen in stages.items():
+        adopted = bool(seen & set(ADOPTING_STAGES))
+        if adopted:
+            adopters[(feature, segment(person))] += 1
+        if person not in user_of:
+            continue
+        member = (user_of[person], user_of[person], value_of[person][1] if person in value_of else "")
+        if STAGE_VIEW in seen and not adopted:
+            audiences[(feature, "viewed-not-adopted")].add(member)
+        if adopted and STAGE_COMPLETE not in seen:
+            audiences[(feature, "adopted-not-completed")].add(member)
+    truth.segment_adopters = {
+        (feature, value): adopters[(feature, value)] for feature in features for value in truth.segment_active
+    }
+    truth.audiences = audiences
 
 
 def _first(events: Iterable[TruthEvent], stage: str, after: datetime | None) -> datetime | None:

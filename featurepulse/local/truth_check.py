@@ -1,7 +1,9 @@
 """The e-mailed report beside the traffic generator's ground truth, figure by figure (docs/local.md).
 
 The report's figures are read back from the e-mail itself (its CSV attachments in the outbox), not recomputed:
-what a marketer receives is what is checked. The ground truth counts per person from what the generator sent
+what a marketer receives is what is checked. The audiences are read from the files the e-mail points to (the
+`location` column of its audience_sizes attachment): each list must hold exactly the persons the definition
+names, with their user ids and plan. The ground truth counts per person from what the generator sent
 (featurepulse/local/ground_truth.py), with the definitions of the metric catalogue (docs/metrics.md).
 """
 
@@ -18,7 +20,14 @@ from pathlib import Path
 from featurepulse.local.ground_truth import GroundTruth
 
 # report CSV name -> the rows the check reads (attachment names end in `-<name>.csv`)
-_TABLES = ("period_summary", "feature_funnel", "campaign_attribution", "experiment_results")
+_TABLES = (
+    "period_summary",
+    "feature_funnel",
+    "campaign_attribution",
+    "experiment_results",
+    "feature_adoption_by_segment",
+    "audience_sizes",
+)
 
 
 class ReportReadError(ValueError):
@@ -74,6 +83,16 @@ def _find(rows: Sequence[Mapping[str, str]], **keys: str) -> Mapping[str, str] |
     return None
 
 
+def audience_file_rows(location: str) -> set[tuple[str, str, str]] | None:
+    """The (person_id, user_ids, trait) rows of a local audience file (None: not a readable local file)."""
+    path = Path(location)
+    if location.startswith(("http://", "https://")) or not path.is_file():
+        return None
+    rows = csv.reader(io.StringIO(path.read_text(encoding="utf-8")))
+    next(rows, None)
+    return {(r[0], r[1], r[2] if len(r) > 2 else "") for r in rows}
+
+
 def compare(tables: Mapping[str, Sequence[Mapping[str, str]]], truth: GroundTruth) -> list[FigureCheck]:
     """Every person figure the ground truth knows, beside the report's (None: the report has no such row)."""
     checks: list[FigureCheck] = []
@@ -101,4 +120,26 @@ def compare(tables: Mapping[str, Sequence[Mapping[str, str]]], truth: GroundTrut
         for metric in ("exposed", "converted"):
             value = None if row is None else _int(row.get(metric))
             checks.append(FigureCheck(f"experiment_{metric}", scope, value, counts[metric]))
+    segment_rows = tables.get("feature_adoption_by_segment", ())
+    for (feature, segment), adopters in sorted(truth.segment_adopters.items()):
+        row = _find(segment_rows, feature=feature, segment_value=segment)
+        scope = f"{feature} / {truth.segment_trait} = {segment}"
+        active = None if row is None else _int(row.get("active_persons"))
+        checks.append(FigureCheck("segment active_persons", scope, active, truth.segment_active[segment]))
+        checks.append(
+            FigureCheck("segment adopters", scope, None if row is None else _int(row.get("adopters")), adopters)
+        )
+    size_rows = tables.get("audience_sizes", ())
+    for (feature, audience), members in sorted(truth.audiences.items()):
+        row = _find(size_rows, feature=feature, audience=audience)
+        scope = f"{feature} / {audience}"
+        checks.append(
+            FigureCheck(
+                "audience_persons", scope, None if row is None else _int(row.get("audience_persons")), len(members)
+            )
+        )
+        listed = None if row is None else audience_file_rows(row.get("location", ""))
+        # The file's rows that are not the ground truth's, plus the truth's missing from it: 0 when exact.
+        differing = None if listed is None else len(listed ^ members)
+        checks.append(FigureCheck("audience rows differing", scope, differing, 0))
     return checks

@@ -169,3 +169,26 @@ def test_identity_stitching_of_the_ingested_run_finds_the_generators_persons(see
     # While counting per id (the old coalesce(user_id, anonymous_id)) counts signed-in visitors twice
     per_id = {e["user_id"] or e["anonymous_id"] for e in events}
     assert len(per_id) > truth.active_persons
+
+
+def test_segments_and_audiences_follow_the_plan_of_identify_and_name_signed_in_persons_by_user_id() -> None:
+    # Given a visitor who signs in on the team plan and only views, an anonymous visitor who uses the feature,
+    # and a signed-in member without a plan who uses it without completing it
+    identify = message("a1", 1, "identify", user="u1")
+    identify.payload["traits"] = {"plan": "team"}
+    sent = [
+        identify,
+        message("a1", 2, user="u1", event="Feature Viewed", feature="smart-search"),
+        message("a2", 3, event="Feature Viewed", feature="smart-search"),
+        message("a2", 4, event="Feature Used", feature="smart-search"),
+        message("a3", 5, user="u3", event="Feature Used", feature="smart-search"),
+    ]
+    truth = ground_truth(sent, DAY)
+    # Then the segments count persons by their plan, '(unknown)' without one
+    assert truth.segment_active == {"team": 1, "(unknown)": 2}
+    assert truth.segment_adopters == {("smart-search", "team"): 0, ("smart-search", "(unknown)"): 2}
+    # And the audiences hold only the signed-in persons, by user id, with their plan
+    assert truth.audiences == {
+        ("smart-search", "viewed-not-adopted"): {("u1", "u1", "team")},
+        ("smart-search", "adopted-not-completed"): {("u3", "u3", "")},
+    }

@@ -96,3 +96,56 @@ def test_an_e_mail_without_report_attachments_is_refused_with_a_reason(tmp_path:
     # When read, Then a clear error names the file
     with pytest.raises(ReportReadError, match="no period_summary attachment"):
         report_tables(path)
+
+
+def _segment_eml(tmp_path: Path, segment_csv: str, audience_file: Path) -> Path:
+    attachments = [
+        Attachment(
+            "featurepulse-day-2026-12-04-period_summary.csv",
+            b"events,active_persons,feature_viewers,adopters,completers\n10,3,2,1,1\n",
+        ),
+        Attachment("featurepulse-day-2026-12-04-feature_adoption_by_segment.csv", segment_csv.encode()),
+        Attachment(
+            "featurepulse-day-2026-12-04-audience_sizes.csv",
+            f"feature,audience,audience_persons,location\nsmart-search,viewed-not-adopted,1,{audience_file}\n".encode(),
+        ),
+    ]
+    message = build_message(
+        subject="report",
+        sender="reports@example.com",
+        recipients=["m@example.com"],
+        text="t",
+        html="<p>t</p>",
+        images=[],
+        attachments=attachments,
+        date=datetime(2026, 12, 4, tzinfo=UTC),
+    )
+    path = tmp_path / "segments.eml"
+    path.write_bytes(bytes(message))
+    return path
+
+
+def test_segment_figures_and_audience_files_are_checked_person_by_person(tmp_path: Path) -> None:
+    # Given a ground truth of two plans and one identified viewer who did not adopt
+    truth = GroundTruth(day=date(2026, 12, 4), active_persons=3, feature_viewers=2, adopters=1, completers=1)
+    truth.segment_active = {"team": 2, "(unknown)": 1}
+    truth.segment_adopters = {("smart-search", "team"): 1, ("smart-search", "(unknown)"): 0}
+    truth.audiences = {("smart-search", "viewed-not-adopted"): {("usr_1", "usr_1", "team")}}
+    segments = (
+        "feature,segment_trait,segment_value,active_persons,adopters,adoption_rate\n"
+        "smart-search,plan,team,2,1,0.5\nsmart-search,plan,(unknown),1,0,0.0\n"
+    )
+    exact = tmp_path / "exact.csv"
+    exact.write_text("person_id,user_ids,plan\r\nusr_1,usr_1,team\r\n", encoding="utf-8")
+    # When the e-mail's segment table and the audience file it points to are compared
+    checks = compare(report_tables(_segment_eml(tmp_path, segments, exact)), truth)
+    # Then every segment figure and the audience's size and rows are checked, and match
+    names = {(c.metric, c.scope) for c in checks}
+    assert ("segment adopters", "smart-search / plan = team") in names
+    assert ("audience rows differing", "smart-search / viewed-not-adopted") in names
+    assert all(c.matches for c in checks)
+    # And an audience file listing someone else (or the right person with the wrong plan) differs
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("person_id,user_ids,plan\r\nusr_1,usr_1,free\r\n", encoding="utf-8")
+    differing = [c for c in compare(report_tables(_segment_eml(tmp_path, segments, wrong)), truth) if not c.matches]
+    assert [(c.metric, c.report) for c in differing] == [("audience rows differing", 2)]
