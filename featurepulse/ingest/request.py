@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from featurepulse.domain.packing import MAX_PACKED_RECORD_BYTES, StreamRecord
+from featurepulse.domain.packing import RecordPacker, StreamRecord, event_hour
 from featurepulse.domain.quarantine import QuarantinedEvent
 from featurepulse.domain.schema import EVENT_TYPES
 from featurepulse.ingest.deepjson import MAX_SERIALIZABLE_DEPTH, dumps_any
@@ -227,8 +227,8 @@ def prepare_events(
 ) -> PreparedRequest:
     """Validate and enrich every event; pack the valid ones into stream records, quarantine the others.
 
-    The packing is `featurepulse.domain.packing.pack_events`'s (records per partition key, in order, cut at
-    `MAX_PACKED_RECORD_BYTES`), done inline on lines serialized with their newline, which saves a copy per line.
+    The packing is `featurepulse.domain.packing.pack_events`'s (`RecordPacker`: gzip records per partition key and
+    event hour, in order, cut at `MAX_PACKED_RECORD_BYTES`), fed lines serialized with their newline.
     """
     request = RequestInfo(
         source_id=source_id,
@@ -253,8 +253,7 @@ def prepare_events(
     stored_bytes = 0
     prepared = PreparedRequest(warnings=parsed.warnings)
     records = prepared.records
-    # partition key -> [bytes so far, line, event id, line, event id, ...] of its open record
-    open_records: dict[str, list[Any]] = {}
+    packer = RecordPacker()
     for index, raw in enumerate(parsed.events):
         try:
             if measure and sent_event_bytes(raw) > MAX_EVENT_BYTES:
@@ -270,6 +269,10 @@ def prepare_events(
             if stored_bytes > MAX_STORED_BYTES_PER_REQUEST:
                 stored_bytes -= size
                 raise InvalidEventError(_REQUEST_STORED_TOO_LARGE)
+            # orjson returns its grown write buffer (4 KB to 256 KB whatever the line's length): a line kept until
+            # its record is built is copied to its exact size, so 5,000 kept lines do not hold 20-40 MB of buffers
+            # (docs/performance.md, Ingest memory).
+            line = memoryview(line).tobytes()
         except (ValueError, orjson.JSONEncodeError, RecursionError) as exc:
             # InvalidEventError, the ValueError of a field rule, or orjson refusing a too-deep event. A
             # RecursionError cannot come from the rules (they never recurse into a client's value); it is caught
@@ -296,22 +299,8 @@ def prepare_events(
         if raw.get("messageId") is None:
             prepared.generated_ids += 1
         key = enriched["user_id"] or enriched["anonymous_id"] or event_id  # partition_key_for, inline
-        current = open_records.get(key)
-        if current is None:
-            open_records[key] = [size, line, event_id]
-        elif current[0] + size > MAX_PACKED_RECORD_BYTES:
-            del open_records[key]  # a new record for the key opens after every other open record, as pack_events
-            records.append(_stream_record(key, current))
-            open_records[key] = [size, line, event_id]
-        else:
-            current[0] += size
-            current.append(line)
-            current.append(event_id)
-    for key, current in open_records.items():
-        if len(current) == 3:  # one event, the common case when a batch has many users
-            records.append(StreamRecord(key, current[1], (current[2],)))
-        else:
-            records.append(_stream_record(key, current))
+        packer.add(key, event_id, line, event_hour(enriched["timestamp"]))
+    records.extend(packer.finish())
     prepared.accepted = len(parsed.events) - len(prepared.rejections)
     return prepared
 
@@ -336,12 +325,6 @@ def _inherits_whole(raw: Any, batch_context: dict[str, Any] | None) -> bool:
         return False
     own = raw.get("context")
     return own is None or (type(own) is dict and batch_context.keys().isdisjoint(own))
-
-
-def _stream_record(key: str, record: list[Any]) -> StreamRecord:
-    if len(record) == 3:
-        return StreamRecord(key, record[1], (record[2],))
-    return StreamRecord(key, b"".join(record[1::2]), tuple(record[2::2]))
 
 
 class RequestBatch:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import tracemalloc
 from typing import Any
 
 import orjson
@@ -291,3 +293,33 @@ def test_the_quarantine_object_of_a_request_at_the_body_limit_full_of_invalid_ev
     for row in prepared.quarantined:
         row_bytes = len(quarantine_body([row])) - len((row.batch or "").encode())
         assert row_bytes <= MAX_QUARANTINED_RAW_BYTES + 2048, (row.index, row_bytes)
+
+
+@pytest.mark.parametrize("batch_context", [None, {"blob": "c" * 31_000}], ids=["small events", "31 KB context"])
+def test_preparing_a_request_allocates_about_what_it_stores_not_a_serializer_buffer_per_line(
+    batch_context: dict[str, Any] | None,
+) -> None:
+    # Given 4,700 small valid events, alone (5,000 lines of ~150 bytes) or under a 31 KB batch context (~160 lines
+    # of 31 KB stored before the per-request bound): orjson hands back each line in its grown write buffer, 4 KB
+    # to 256 KB whatever the line's length
+    events = [track(i % 97) | {"messageId": f"m{i}"} for i in range(4700)]
+    document: dict[str, Any] = (
+        {"batch": events} if batch_context is None else {"batch": events, "context": batch_context}
+    )
+    body = orjson.dumps(document)
+    gc.collect()
+
+    # When it is prepared, its allocations traced
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        prepared = prepare(body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    # Then the peak is a small multiple of what it reads and stores (kept lines hold their length, not a buffer):
+    # 5,000 buffers of 4 KB would be 20 MB, 160 of 256 KB 40 MB
+    stored = sum(len(record.data) for record in prepared.records)
+    assert prepared.accepted > 0
+    assert peak - before <= 3 * (stored + len(body)) + 4 * 2**20, (peak - before, stored)
