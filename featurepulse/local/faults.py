@@ -10,6 +10,10 @@ handler's, `featurepulse.dal.clients.kinesis_client()`), so no production code c
   with probability `partial_rate` some records are refused (`FailedRecordCount` > 0, each refused record with
   its `ErrorCode`) while the others really are put on the stream by a second, unhooked client, exactly what a
   partially failed PutRecords leaves behind.
+
+`begin_outage()` / `end_outage()` (the soak decides when) refuse every call in between, a shard throttled for
+longer than the handler's time budget: the requests that meet it are answered 503 and their clients send them
+again (the whole request, same messageIds; the records an earlier attempt put are de-duplicated downstream).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class FaultCounts:
     throttled_calls: int = 0
     partial_calls: int = 0
     refused_records: int = 0
+    outages: int = 0
+    outage_calls: int = 0  # calls refused because an outage was on
 
 
 class PutRecordsFaults:
@@ -56,6 +62,22 @@ class PutRecordsFaults:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._installed: list[Any] = []
+        self._outage = False
+
+    def begin_outage(self) -> None:
+        """Refuse every call (throttled) until `end_outage()`."""
+        with self._lock:
+            if not self._outage:
+                self._outage = True
+                self.counts.outages += 1
+
+    def end_outage(self) -> None:
+        with self._lock:
+            self._outage = False
+
+    @property
+    def outage(self) -> bool:
+        return self._outage
 
     def install(self, client: Any) -> None:
         events = client.meta.events
@@ -77,6 +99,9 @@ class PutRecordsFaults:
             self.counts.calls += 1
             if not self.enabled:
                 return None
+            if self._outage:
+                self.counts.outage_calls += 1
+                return _response(400, {"Error": {"Code": THROTTLED, "Message": "Rate exceeded for shard (outage)"}})
             draw = self._rng.random()
             if draw < self.throttle_rate:
                 self.counts.throttled_calls += 1

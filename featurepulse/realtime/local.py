@@ -28,7 +28,7 @@ from typing import IO, Any
 from featurepulse.local.components import LocalContext
 from featurepulse.local.runtime import FAKE_CREDENTIALS
 from featurepulse.local.stream_reader import StreamReader
-from featurepulse.realtime import items
+from featurepulse.realtime import items, sql
 from featurepulse.realtime.dal import AggregatesReader, create_aggregates_table
 from featurepulse.realtime.events import EngagementEvent, unpack_engagement
 from featurepulse.realtime.finalize import FinalizedDay, finalize_day
@@ -59,18 +59,33 @@ class SpoolWriter:
         self.records = 0
         self.events = 0
         self.event_ids: set[tuple[str, str]] = set()  # (source_id, event_id): what the job de-duplicates on
+        # The job writes the name of each file it starts reading here (`--read-marker`): its file source hands out
+        # waiting files in no particular order, so the feeder lets only one file wait at a time.
+        self.read_marker = directory.parent / f"{directory.name}.read"
+        self.read_marker.unlink(missing_ok=True)
+        self.last_name: str | None = None
+
+    def last_file_taken(self) -> bool:
+        """Whether the job has started reading the newest file (names sort in the order they were written)."""
+        if self.last_name is None:
+            return True
+        try:
+            return self.read_marker.read_text(encoding="utf-8") >= self.last_name
+        except FileNotFoundError:
+            return False
 
     def write(self, records: list[bytes]) -> None:
         if not records:
             return
         self.files += 1
         name = f"{time.time_ns():020d}-{self.files:08d}.json"
+        self.last_name = name
         tmp = self.directory / f".{name}"
         with tmp.open("w", encoding="utf-8") as out:
             for data in records:
-                text = data.decode("utf-8", errors="replace")
-                out.write(json.dumps({"data": text}) + "\n")
-                for event in unpack_engagement(text):
+                # The record's bytes as the AWS source gives them to the job (sql.RECORD_CHARSET: one per byte).
+                out.write(json.dumps({"data": data.decode(sql.RECORD_CHARSET)}) + "\n")
+                for event in unpack_engagement(data):
                     self.events += 1
                     if isinstance(event, EngagementEvent):
                         self.event_ids.add(event.dedup_key)
@@ -154,6 +169,8 @@ class LocalFlink:
             ctx.region,
             "--ready-file",
             str(ready),
+            "--read-marker",
+            str(self._spool.read_marker),
         ]
         for key, value in self.settings.to_properties().items():
             command += ["--property", f"{key}={value}"]
@@ -221,7 +238,8 @@ class LocalFlink:
                 self._stop.wait(1.0)
                 continue
             pending += [r.data for r in batch]
-            if pending and time.monotonic() - last_write >= self.file_interval_s and ready.exists():
+            due = pending and time.monotonic() - last_write >= self.file_interval_s
+            if due and ready.exists() and self._spool.last_file_taken():
                 self._spool.write(pending)
                 pending, last_write = [], time.monotonic()
             if pending or batch:

@@ -15,6 +15,13 @@ checkpoints to the file system, retained when the job is cancelled or killed, li
 kills the job and restarts it this way). The spool source is Flink's file source: its checkpoint holds the
 files it has already read and its position in the current one, so a restored job neither re-reads nor skips
 a record; the de-duplication state is in the checkpoint too.
+
+The file source hands the files it has found but not yet read to its reader in no particular order (its split
+assigner is a stack: after a restart or while the job lags, the newest file came first, and the person counters
+of featurepulse/realtime/persons.py depend on the order in which identity links arrive). So that the job reads
+the spool in the order it was written, like a Kinesis consumer reads a shard, `--read-marker FILE` makes the job
+write the name of each spool file it starts reading into FILE; the feeder writes the next file only once the job
+has started on the previous one, so at most one file ever waits (featurepulse/realtime/local.py).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import Any
 
 from featurepulse_flink.job import build_aggregation
 from pyflink.common import Configuration, Row
+from pyflink.common.typeinfo import Types
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.datastream.functions import MapFunction, RuntimeContext, SinkFunction
 from pyflink.table import StreamTableEnvironment
@@ -36,6 +44,36 @@ from featurepulse.realtime import items, sql
 from featurepulse.realtime.settings import RealtimeSettings
 
 _SKIPPED_KINDS = {"UPDATE_BEFORE"}
+SPOOL_FILES = "spool_files"  # the spool source with each record's file, when the job marks what it reads
+
+
+def spool_files_ddl(*, directory_uri: str, monitor_interval_ms: int) -> str:
+    """The spool source of `sql.spool_source_ddl` plus the file each record comes from (`file.path` metadata)."""
+    raw = sql.spool_source_ddl(directory_uri=directory_uri, monitor_interval_ms=monitor_interval_ms)
+    head = f"CREATE TABLE {sql.RAW_RECORDS} (`data` STRING)"
+    if not raw.startswith(head):
+        raise ValueError(f"unexpected spool source DDL: {raw[:80]}")
+    columns = "(`data` STRING, `file_path` STRING NOT NULL METADATA FROM 'file.path' VIRTUAL)"
+    return f"CREATE TABLE {SPOOL_FILES} {columns}" + raw[len(head) :]
+
+
+class MarkSpoolFileRead(MapFunction):  # type: ignore[misc]
+    """Passes each record's `data` on; when a record comes from a new file, writes that file's name into the
+    marker (written under a temporary name, then renamed: the feeder never reads half a name)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+        self._current: str | None = None
+
+    def map(self, value: Row) -> Row:
+        data, file_path = value[0], value[1]
+        name = Path(str(file_path)).name
+        if name != self._current:
+            self._current = name
+            tmp = Path(self.marker).with_name(Path(self.marker).name + ".tmp")
+            tmp.write_text(name, encoding="utf-8")
+            tmp.replace(self.marker)
+        return Row(data)
 
 
 class DynamoDbItemWriter(MapFunction):  # type: ignore[misc]
@@ -131,6 +169,7 @@ def build_local_job(
     checkpoint_dir: Path | None = None,
     checkpoint_interval_ms: int = 2000,
     restore_from: Path | None = None,
+    read_marker: Path | None = None,
 ) -> StreamExecutionEnvironment:
     config = Configuration()
     if checkpoint_dir is not None:
@@ -147,9 +186,21 @@ def build_local_job(
     env.set_parallelism(parallelism)
     env.get_config().set_auto_watermark_interval(200)
     t_env = StreamTableEnvironment.create(env)
-    t_env.execute_sql(
-        sql.spool_source_ddl(directory_uri=spool_dir.resolve().as_uri(), monitor_interval_ms=monitor_interval_ms)
-    )
+    directory_uri = spool_dir.resolve().as_uri()
+    if read_marker is None:
+        t_env.execute_sql(sql.spool_source_ddl(directory_uri=directory_uri, monitor_interval_ms=monitor_interval_ms))
+    else:
+        t_env.execute_sql(spool_files_ddl(directory_uri=directory_uri, monitor_interval_ms=monitor_interval_ms))
+        records = (
+            t_env.to_data_stream(t_env.from_path(SPOOL_FILES))
+            .map(
+                MarkSpoolFileRead(str(read_marker.resolve())),
+                output_type=Types.ROW_NAMED(["data"], [Types.STRING()]),
+            )
+            .name("mark spool files read")
+            .uid("mark-spool-files-read")
+        )
+        t_env.create_temporary_view(sql.RAW_RECORDS, t_env.from_data_stream(records))
     all_items = build_aggregation(env, t_env, settings)
     (
         t_env.to_changelog_stream(all_items)
@@ -171,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-dir", type=Path, default=None, help="checkpoint to this directory")
     parser.add_argument("--checkpoint-interval-ms", type=int, default=2000)
     parser.add_argument("--restore-from", type=Path, default=None, help="a retained checkpoint (chk-N) to start from")
+    parser.add_argument("--read-marker", type=Path, default=None, help="write the name of each spool file read here")
     args = parser.parse_args(argv)
     properties = dict(p.split("=", 1) for p in args.property)
     settings = RealtimeSettings.from_properties(properties)
@@ -184,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint_dir=args.checkpoint_dir,
         checkpoint_interval_ms=args.checkpoint_interval_ms,
         restore_from=args.restore_from,
+        read_marker=args.read_marker,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
