@@ -1,8 +1,11 @@
 """The lake (docs/design.md section 4): Firehose from the event stream to partitioned Parquet, catalogued in Glue,
 queried through an Athena workgroup.
 
-- Firehose reads the Kinesis stream, splits each packed record into its events (JSON de-aggregation), computes
-  each event's partition with a JQ query on its wire timestamp (dynamic partitioning), converts to Parquet with
+- Firehose reads the Kinesis stream and hands each packed record (gzip JSON Lines of one partition key and one
+  event hour, featurepulse/domain/packing.py) to the processing Lambda (lambdas/lake_transform, logic in
+  featurepulse/lake/transform.py), which decompresses it and returns its events as JSON lines with their {dt, hr}
+  (dynamic partitioning, partitionKeyFromLambda); a record it cannot read is ProcessingFailed and lands under
+  errors/processing-failed/. Firehose then converts to Parquet with
   the Glue table's schema (OpenX JSON deserializer: it parses our `...T..:..:..mmmZ` times natively) and writes
   `events/dt=YYYY-MM-DD/hr=HH/*.parquet`. Records it cannot convert or partition go to `errors/<type>/...`.
 - Glue: one database, the `events` table (columns generated from `featurepulse.domain.schema.glue_columns()`,
@@ -26,6 +29,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from cdk_nag import RegexAppliesTo
@@ -33,7 +37,15 @@ from constructs import Construct
 
 from cdk.data_bucket import encrypted_bucket
 from cdk.nag import suppress
-from featurepulse.constants import QUARANTINE_PREFIX
+from featurepulse.constants import (
+    ENV_LOG_LEVEL,
+    ENV_METRICS_NAMESPACE,
+    ENV_SERVICE_NAME,
+    METRICS_NAMESPACE,
+    QUARANTINE_PREFIX,
+    SERVICE_NAME,
+)
+from featurepulse.domain.packing import FIREHOSE_PROCESSOR_BUFFER_MB
 from featurepulse.domain.quarantine import QuarantinedEvent
 from featurepulse.domain.schema import PARTITION_COLUMNS, ColumnType, glue_columns, lake_columns
 from featurepulse.lake.layout import (
@@ -41,7 +53,6 @@ from featurepulse.lake.layout import (
     EVENTS_PREFIX,
     FIREHOSE_ERRORS_PREFIX,
     FIREHOSE_EVENTS_PREFIX,
-    FIREHOSE_PARTITION_QUERY,
     PARQUET_SUFFIX,
 )
 from featurepulse.lake.parquet import PARQUET_COMPRESSION
@@ -49,6 +60,16 @@ from featurepulse.lake.parquet import PARQUET_COMPRESSION
 # The prefixes Firehose writes (FIREHOSE_EVENTS_PREFIX and FIREHOSE_ERRORS_PREFIX start with them).
 FIREHOSE_PREFIXES = (EVENTS_PREFIX, ERRORS_PREFIX)
 assert FIREHOSE_EVENTS_PREFIX.startswith(EVENTS_PREFIX) and FIREHOSE_ERRORS_PREFIX.startswith(ERRORS_PREFIX)
+
+TRANSFORM_HANDLER = "lambdas.lake_transform.handler.lambda_handler"
+TRANSFORM_RUNTIME = lambda_.Runtime.PYTHON_3_12
+# A 0.2 MB buffer inflates to at most ~5.7 MB of response (featurepulse/domain/packing.py): 512 MB gives the
+# Lambda room for the request, the inflated lines and the response at once, and more CPU than 128 MB.
+TRANSFORM_MEMORY_MB = 512
+TRANSFORM_TIMEOUT = Duration.minutes(1)
+# Firehose calls the Lambda when 0.2 MB of records or this interval is reached (allowed 60-900 s).
+TRANSFORM_BUFFER_INTERVAL = Duration.seconds(60)
+TRANSFORM_RETRIES = 3
 
 EVENTS_TABLE_NAME = "events"
 QUARANTINE_TABLE_NAME = "quarantine"
@@ -79,7 +100,8 @@ def glue_database_name(stack_name: str) -> str:
 
 class Lake(Construct):
     """Attributes: `delivery_stream`, `database` / `database_name`, `events_table` / `events_table_name`,
-    `quarantine_table`, `workgroup` / `workgroup_name`, `results_bucket`, `results_prefix`, `firehose_log_group`."""
+    `quarantine_table`, `workgroup` / `workgroup_name`, `results_bucket`, `results_prefix`, `firehose_log_group`,
+    `transform_function` (the Firehose processing Lambda)."""
 
     def __init__(
         self,
@@ -90,6 +112,7 @@ class Lake(Construct):
         access_logs_bucket: s3.IBucket,
         encryption_key: kms.IKey,
         stream: kinesis.IStream,
+        code: lambda_.Code,
         buffer_interval_seconds: int,
         buffer_size_mib: int,
         projection_start_date: str,
@@ -124,6 +147,9 @@ class Lake(Construct):
             encryption_key=encryption_key,
             retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.transform_function = self._transform_function(
+            code=code, encryption_key=encryption_key, log_retention=log_retention
         )
         self.delivery_stream = self._delivery_stream(
             bucket=bucket,
@@ -257,6 +283,13 @@ class Lake(Construct):
             role, bucket=bucket, encryption_key=encryption_key, events_table=events_cfn, stack=Stack.of(self)
         )
         self.firehose_log_group.grant_write(role)
+        # Invoke the processing Lambda (the L2 processor's own grant goes to the destination's immutable role view).
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
+                resources=[self.transform_function.function_arn],
+            )
+        )
         destination = firehose.S3Bucket(
             bucket,
             # An immutable view of the role: the L2 would grant read/write/DELETE on the whole lake bucket (the
@@ -271,10 +304,12 @@ class Lake(Construct):
             encryption_key=encryption_key,
             logging_config=firehose.EnableLogging(self.firehose_log_group),
             dynamic_partitioning=firehose.DynamicPartitioningProps(enabled=True, retry_duration=Duration.minutes(5)),
+            # Our records pack several events as gzip JSON Lines (featurepulse.domain.packing); the Lambda gives
+            # each record's partition. Its BufferSizeInMBs is set below (the L2 accepts whole MiB only).
             processors=[
-                # Our records pack several events as JSON Lines (featurepulse.domain.packing).
-                firehose.RecordDeAggregationProcessor.json(),
-                firehose.MetadataExtractionProcessor.jq16(FIREHOSE_PARTITION_QUERY),
+                firehose.LambdaFunctionProcessor(
+                    self.transform_function, buffer_interval=TRANSFORM_BUFFER_INTERVAL, retries=TRANSFORM_RETRIES
+                )
             ],
             data_format_conversion=firehose.DataFormatConversionProps(
                 schema_configuration=firehose.SchemaConfiguration.from_cfn_table(events_cfn),
@@ -296,6 +331,27 @@ class Lake(Construct):
         )
         # The L2 makes the stream wait for the grants it added; ours are on the role's default policy.
         delivery_stream.node.add_dependency(role)
+        # The processor buffer bounds the Lambda's response under 6 MB (0.2 MB x 16x ratio x 4/3 base64 + records:
+        # the arithmetic is in featurepulse/domain/packing.py); the L2 renders whole MiB only, so it is set here.
+        cfn_stream = delivery_stream.node.default_child
+        assert isinstance(cfn_stream, firehose.CfnDeliveryStream)
+        cfn_stream.add_property_override(
+            "ExtendedS3DestinationConfiguration.ProcessingConfiguration.Processors",
+            [
+                {
+                    "Type": "Lambda",
+                    "Parameters": [
+                        {"ParameterName": "LambdaArn", "ParameterValue": self.transform_function.function_arn},
+                        {"ParameterName": "BufferSizeInMBs", "ParameterValue": str(FIREHOSE_PROCESSOR_BUFFER_MB)},
+                        {
+                            "ParameterName": "BufferIntervalInSeconds",
+                            "ParameterValue": str(int(TRANSFORM_BUFFER_INTERVAL.to_seconds())),
+                        },
+                        {"ParameterName": "NumberOfRetries", "ParameterValue": str(TRANSFORM_RETRIES)},
+                    ],
+                }
+            ],
+        )
         suppress(
             delivery_stream,
             rule="AwsSolutions-KDF1",
@@ -317,6 +373,52 @@ class Lake(Construct):
         # an unreferenced mapping is a template warning (cfn-lint W7001).
         Stack.of(self).node.try_remove_child("@aws-cdk--aws-kinesisfirehose.CidrBlocks")
         return delivery_stream
+
+    def _transform_function(
+        self, *, code: lambda_.Code, encryption_key: kms.IKey, log_retention: logs.RetentionDays
+    ) -> lambda_.Function:
+        """The Firehose processing Lambda: its own KMS-encrypted log group, a role that may write there and nothing
+        else (it reads only the records Firehose hands it), no X-Ray."""
+        log_group = logs.LogGroup(
+            self,
+            "TransformLogs",
+            encryption_key=encryption_key,
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            "TransformRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="featurepulse lake transform Lambda: its own log group only",
+        )
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            "TransformFunction",
+            description="featurepulse: Firehose processing (decompress packed records, give each its dt/hr)",
+            runtime=TRANSFORM_RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=TRANSFORM_HANDLER,
+            code=code,
+            memory_size=TRANSFORM_MEMORY_MB,
+            timeout=TRANSFORM_TIMEOUT,
+            environment={
+                ENV_SERVICE_NAME: SERVICE_NAME,
+                ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
+                ENV_LOG_LEVEL: "INFO",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            },
+            role=role,
+            log_group=log_group,
+        )
+        suppress(
+            function,
+            rule="AwsSolutions-L1",
+            reason="Pinned to python3.12 on purpose: lambda_bundling installs cp312 manylinux wheels "
+            "(pydantic-core, orjson) for the shared Lambda bundle; runtime and wheel tag move together in one change.",
+        )
+        return function
 
     @staticmethod
     def _grant_firehose_destination(

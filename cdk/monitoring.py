@@ -23,6 +23,7 @@ from constructs import Construct
 
 from cdk.settings import SHARD_WRITE_BYTES_PER_SECOND, SHARD_WRITE_RECORDS_PER_SECOND
 from featurepulse.constants import METRICS_NAMESPACE, SERVICE_NAME
+from featurepulse.lake.transform import PROCESSING_FAILED_METRIC
 
 FIVE_MINUTES = Duration.minutes(5)
 GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
@@ -321,10 +322,16 @@ class Monitoring(Construct):
         )
 
     def add_firehose(
-        self, *, delivery_stream_name: str, buffer_interval_seconds: int, title: str = "Firehose to the lake"
+        self,
+        *,
+        delivery_stream_name: str,
+        buffer_interval_seconds: int,
+        transform_function: lambda_.IFunction | None = None,
+        title: str = "Firehose to the lake",
     ) -> None:
         """A Firehose delivery stream to S3: freshness (alarm at its buffer interval plus a margin), delivery
-        success, Parquet conversion failures."""
+        success, Parquet conversion failures; with `transform_function`, its processing Lambda's errors, failed
+        invocations and the records it answered ProcessingFailed (written to errors/processing-failed/)."""
         freshness_threshold = buffer_interval_seconds + FIREHOSE_FRESHNESS_MARGIN_SECONDS
 
         def metric(name: str, statistic: str, label: str) -> cloudwatch.Metric:
@@ -363,6 +370,45 @@ class Monitoring(Construct):
                 "error prefix (schema drift between the events and the Glue table?).",
             ),
         ]
+        transform_widgets: list[cloudwatch.IWidget] = []
+        if transform_function is not None:
+            lambda_errors = transform_function.metric_errors(statistic="Sum", period=FIVE_MINUTES, label="errors")
+            processing = metric("ExecuteProcessing.Success", "Average", "processing invocations succeeded")
+            failed_records = cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=PROCESSING_FAILED_METRIC,
+                dimensions_map={"service": SERVICE_NAME},
+                statistic="Sum",
+                period=FIVE_MINUTES,
+                label="records ProcessingFailed",
+            )
+            alarms += [
+                self.add_alarm(
+                    "LakeTransformErrors",
+                    metric=lambda_errors,
+                    threshold=1,
+                    description=f"{delivery_stream_name}: the processing Lambda failed (Firehose retries, then "
+                    "sends the whole buffer to errors/processing-failed/). Read the Lambda's logs.",
+                ),
+                self.add_alarm(
+                    "FirehoseProcessingFailures",
+                    metric=processing,
+                    threshold=1,
+                    comparison=LT,
+                    evaluation_periods=3,
+                    datapoints_to_alarm=2,
+                    description=f"{delivery_stream_name}: some invocations of the processing Lambda failed.",
+                ),
+                self.add_alarm(
+                    "LakeTransformFailedRecords",
+                    metric=failed_records,
+                    threshold=1,
+                    description=f"{delivery_stream_name}: the processing Lambda answered ProcessingFailed for "
+                    "records it could not read (under errors/processing-failed/; the Lambda logs each record id "
+                    "and reason). See docs/lake.md, 'Stream records'.",
+                ),
+            ]
+            transform_widgets = [self.graph("Processing Lambda", lambda_errors, failed_records, right=[processing])]
         self.add_section(
             title,
             alarms=alarms,
@@ -374,6 +420,7 @@ class Monitoring(Construct):
                 ),
                 self.graph("Freshness", freshness),
                 self.graph("Delivery success", success),
+                *transform_widgets,
             ],
         )
 

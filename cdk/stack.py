@@ -128,6 +128,7 @@ class FeaturePulseStack(Stack):
             access_logs_bucket=self.data_bucket.access_logs_bucket,
             encryption_key=self.key,
             stream=self.event_stream.stream,
+            code=lambda_code,
             buffer_interval_seconds=settings.lake_buffer_interval_seconds,
             buffer_size_mib=settings.lake_buffer_size_mib,
             projection_start_date=settings.lake_projection_start_date,
@@ -160,6 +161,7 @@ class FeaturePulseStack(Stack):
         self.monitoring.add_firehose(
             delivery_stream_name=self.lake.delivery_stream.delivery_stream_name,
             buffer_interval_seconds=settings.lake_buffer_interval_seconds,
+            transform_function=self.lake.transform_function,
         )
         self.erasure.add_monitoring(self.monitoring)
         # --- real time: Managed Flink -> DynamoDB aggregates (before the report job, which corrects its day rows)

@@ -1,22 +1,81 @@
-"""Stream record packing (docs/design.md section 2).
+"""Stream record packing (docs/design.md section 2, docs/lake.md "Stream records").
 
-A Kinesis record carries one or more enriched events of the same partition key as JSON Lines
-(one JSON object per line, each line ending in a newline). Kinesis and Firehose bill per record, so
-packing cuts cost; Firehose de-aggregates with `RecordDeAggregation` (SubRecordType JSON), Flink and
-the local consumers use `unpack_record`. Every consumer unpacks; no consumer assumes one event per record.
+A Kinesis record carries one or more enriched events of ONE partition key and ONE event hour (the dt/hr the
+lake partitions by, featurepulse/lake/layout.py) as gzip-compressed JSON Lines (level 6; one JSON object per
+line, each line ending in a newline). Kinesis and Firehose bill per record (Firehose rounds each record up to
+5 KB and bills ingestion and format conversion on the record's bytes), so packing and compression cut cost.
+
+Every consumer reads a record with `unpack_record` or `record_text` (featurepulse/domain/record_format.py, the
+one rule, standard library only for the Flink job): a record that starts with
+the gzip magic bytes (1f 8b) is gzip, anything else is plain JSON Lines (records written before compression, and
+the single events stored plain below). No consumer assumes one event per record.
+
+Bounds (why the numbers below are what they are):
+- Decompression ratio: every record holds `len(decompressed) <= MAX_DECOMPRESSION_RATIO * len(data)` (16x). A
+  record over it is split in halves (by events, order kept) until each part holds; a single event that alone
+  compresses more than 16x is stored plain (ratio 1). So whatever Firehose buffers, the Lambda that
+  decompresses it (featurepulse/lake/transform.py) answers at most 16x the bytes it was given, plus base64.
+- The Firehose Lambda processor buffer is `FIREHOSE_PROCESSOR_BUFFER_MB` = 0.2 MB (the minimum; allowed 0.2-3 MB),
+  and a Lambda response is limited to 6 MB. Worst case, counted in MiB-sized megabytes (0.2 MB = 209,716 bytes):
+    buffered records, <= 209,716 bytes, each >= MIN_RECORD_BYTES (128) bytes, so <= 1,638 records:
+      data:      4/3 (base64) x 16 x 209,716                          = 4,473,942 bytes
+      per record: <= 304 bytes of JSON around the data (a record id of up to 190 characters, result,
+                  partition keys, base64 padding) x 1,638              =   497,952 bytes
+    one more record in case Firehose lets the last record cross the hint, <= MAX_PACKED_RECORD_BYTES (512 KiB)
+    decompressed: 4/3 x 524,288 + 304                                  =   699,355 bytes
+    total                                                              = 5,671,249 bytes < 6,000,000
+  With a 1 MB buffer the first line alone would be 22 MB: the processor buffer must stay at 0.2 MB.
+- The uncompressed packing cap `MAX_PACKED_RECORD_BYTES` is 512 KiB (was 25 KB when records were billed
+  uncompressed): it is the largest power of two that keeps the total above under 6 MB (1 MiB would not), and a
+  record's compressed bytes stay far below Kinesis's 1 MB record limit. The 5 MB / 500-record PutRecords limits
+  hold on the compressed records (`chunk_for_put`).
+- Per-user order: a key's events are packed in the order they come; a record is closed whenever the key's next
+  event is of another hour or would cross the cap, so consecutive records of a key never reorder its events.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-# One Kinesis PUT payload unit is 25 KB: packing beyond it saves nothing on on-demand streams and
-# only delays consumers. A single event larger than this still travels alone in its own record.
-MAX_PACKED_RECORD_BYTES = 25 * 1024
+from featurepulse.domain.record_format import (
+    GZIP_MAGIC,
+    GZIP_WBITS,
+    MAX_DECOMPRESSION_RATIO,
+    MAX_PACKED_RECORD_BYTES,
+    UnreadableRecordError,
+    record_text,
+)
+
+__all__ = [
+    "FIREHOSE_PROCESSOR_BUFFER_MB",
+    "GZIP_MAGIC",
+    "MAX_BYTES_PER_PUT",
+    "MAX_DECOMPRESSION_RATIO",
+    "MAX_PACKED_RECORD_BYTES",
+    "MAX_RECORDS_PER_PUT",
+    "MAX_RECORD_BYTES",
+    "MIN_RECORD_BYTES",
+    "RecordPacker",
+    "StreamRecord",
+    "UnreadableRecordError",
+    "chunk_for_put",
+    "event_hour",
+    "pack_events",
+    "record_text",
+    "seal_record",
+    "unpack_record",
+]
+
+GZIP_LEVEL = 6  # zlib's gzip container writes mtime 0: the same events always give the same bytes
+# The smallest record packing can produce: the smallest enriched event, gzip (tests/unit/test_packing.py).
+MIN_RECORD_BYTES = 128
+# Firehose Lambda processor buffer (BufferSizeInMBs, allowed 0.2-3; cdk/lake.py), from the arithmetic above.
+FIREHOSE_PROCESSOR_BUFFER_MB = 0.2
 # Hard Kinesis limits for PutRecords.
 MAX_RECORDS_PER_PUT = 500
 MAX_BYTES_PER_PUT = 5 * 1024 * 1024
@@ -35,41 +94,88 @@ class StreamRecord:
         return len(self.data) + len(self.partition_key.encode())
 
 
+def event_hour(timestamp: object) -> str:
+    """The record group of an event: `YYYY-MM-DDTHH` of its wire timestamp, i.e. its lake partition (dt/hr of
+    featurepulse/lake/layout.py `partition_of_wire_timestamp`); "" for an event without a usable timestamp."""
+    return timestamp[0:13] if isinstance(timestamp, str) else ""
+
+
+@dataclass
+class _OpenRecord:
+    hour: str
+    size: int
+    lines: list[bytes] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+
+
+class RecordPacker:
+    """Packs enriched lines into stream records as they come (the ingest request path and `pack_events`).
+
+    `add` takes one line WITH its newline; `finish` closes the open records and returns every record, in the
+    order they were closed (a key's new record opens after every other open record)."""
+
+    def __init__(self, max_record_bytes: int = MAX_PACKED_RECORD_BYTES) -> None:
+        self.max_record_bytes = max_record_bytes
+        self.records: list[StreamRecord] = []
+        self._open: dict[str, _OpenRecord] = {}
+
+    def add(self, key: str, event_id: str, line: bytes, hour: str) -> None:
+        current = self._open.get(key)
+        if current is not None and (current.hour != hour or current.size + len(line) > self.max_record_bytes):
+            del self._open[key]
+            seal_record(key, current.lines, current.ids, self.records)
+            current = None
+        if current is None:
+            self._open[key] = _OpenRecord(hour=hour, size=len(line), lines=[line], ids=[event_id])
+        else:
+            current.size += len(line)
+            current.lines.append(line)
+            current.ids.append(event_id)
+
+    def finish(self) -> list[StreamRecord]:
+        for key, current in self._open.items():
+            seal_record(key, current.lines, current.ids, self.records)
+        self._open.clear()
+        return self.records
+
+
+def seal_record(key: str, lines: list[bytes], ids: list[str], out: list[StreamRecord]) -> None:
+    """Compress the lines (each with its newline) of one key and hour into records appended to `out`: one record
+    if it holds the ratio bound, else the two halves (recursively); a lone event over the bound is stored plain."""
+    raw = b"".join(lines)
+    data = zlib.compress(raw, GZIP_LEVEL, wbits=GZIP_WBITS)
+    if len(raw) <= MAX_DECOMPRESSION_RATIO * len(data):
+        out.append(StreamRecord(key, data, tuple(ids)))
+    elif len(lines) == 1:
+        out.append(StreamRecord(key, raw, tuple(ids)))
+    else:
+        half = len(lines) // 2
+        seal_record(key, lines[:half], ids[:half], out)
+        seal_record(key, lines[half:], ids[half:], out)
+
+
 def pack_events(
     events: Iterable[tuple[str, str, bytes]], max_record_bytes: int = MAX_PACKED_RECORD_BYTES
 ) -> list[StreamRecord]:
     """Pack serialized events into stream records.
 
-    `events` yields (partition_key, event_id, json_line_without_newline). Events keep their order within a
-    partition key (per-user order); a record never mixes partition keys.
+    `events` yields (partition_key, event_id, json_line_without_newline); each line's `timestamp` decides its hour.
+    Events keep their order within a partition key (per-user order); a record never mixes partition keys or
+    event hours, and holds the decompression-ratio bound.
     """
-    open_records: dict[str, tuple[list[bytes], list[str], int]] = {}
-    records: list[StreamRecord] = []
-
-    def close(key: str) -> None:
-        lines, ids, _ = open_records.pop(key)
-        records.append(StreamRecord(partition_key=key, data=b"".join(lines), event_ids=tuple(ids)))
-
+    packer = RecordPacker(max_record_bytes)
     for key, event_id, line in events:
-        line_n = line + b"\n"
-        current = open_records.get(key)
-        if current is not None and current[2] + len(line_n) > max_record_bytes:
-            close(key)
-            current = None
-        if current is None:
-            open_records[key] = ([line_n], [event_id], len(line_n))
-        else:
-            current[0].append(line_n)
-            current[1].append(event_id)
-            open_records[key] = (current[0], current[1], current[2] + len(line_n))
-    for key in list(open_records):
-        close(key)
-    return records
+        try:
+            timestamp = orjson.loads(line).get("timestamp")
+        except (orjson.JSONDecodeError, AttributeError):
+            timestamp = None
+        packer.add(key, event_id, line + b"\n", event_hour(timestamp))
+    return packer.finish()
 
 
 def unpack_record(data: bytes) -> Iterator[dict[str, Any]]:
-    """Yield the enriched-event dicts packed in one stream record."""
-    for line in data.splitlines():
+    """Yield the enriched-event dicts packed in one stream record (gzip or plain JSON Lines)."""
+    for line in record_text(data).splitlines():
         if line.strip():
             yield orjson.loads(line)
 

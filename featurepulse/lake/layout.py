@@ -1,9 +1,10 @@
 """Where things live in the lake bucket, and how an event's partition is computed.
 
 The partition of an event is its corrected event time in UTC, hour granularity:
-`events/dt=YYYY-MM-DD/hr=HH/`. In AWS, Firehose computes it with a JQ query on the wire timestamp
-(`FIREHOSE_PARTITION_QUERY`); locally `partition_of_wire_timestamp` does the same string slicing, and
-`partition_of` does it from a datetime. A test proves the three agree for every representable time.
+`events/dt=YYYY-MM-DD/hr=HH/`. In AWS, Firehose's processing Lambda gives it as the record's partition keys
+(featurepulse/lake/transform.py, `partitionKeyFromLambda` in `FIREHOSE_EVENTS_PREFIX`) by slicing the wire
+timestamp with `partition_of_wire_timestamp`; the local Firehose runs the same transform, and `partition_of` does
+it from a datetime. A test proves they agree for every representable time.
 
 Edge cases, on purpose:
 - midnight: 23:59:59.999 belongs to hr=23 of that day, 00:00:00.000 to hr=00 of the next day;
@@ -29,12 +30,13 @@ AUDIT_ERASURE_PREFIX = "audit/erasure/"
 AUDIT_REPLAY_PREFIX = "audit/replay/"
 PARQUET_SUFFIX = ".parquet"
 
-# Firehose dynamic partitioning: JQ 1.6 expressions evaluated on each de-aggregated event. The wire format
-# of `timestamp` is fixed (`format_timestamp`: YYYY-MM-DDTHH:MM:SS.mmmZ, always UTC), so slicing is exact.
-FIREHOSE_PARTITION_QUERY: dict[str, str] = {"dt": ".timestamp[0:10]", "hr": ".timestamp[11:13]"}
-FIREHOSE_EVENTS_PREFIX = f"{EVENTS_PREFIX}dt=!{{partitionKeyFromQuery:dt}}/hr=!{{partitionKeyFromQuery:hr}}/"
-# Records Firehose cannot process (JQ failure, format conversion failure...) go here, by error type and by
-# the time Firehose processed them (an event that cannot be parsed has no usable event time).
+# Firehose dynamic partitioning: the processing Lambda returns {dt, hr} per record (one event hour per record,
+# featurepulse/domain/packing.py). The wire format of `timestamp` is fixed (`format_timestamp`:
+# YYYY-MM-DDTHH:MM:SS.mmmZ, always UTC), so slicing is exact.
+PARTITION_KEY_NAMES = ("dt", "hr")
+FIREHOSE_EVENTS_PREFIX = f"{EVENTS_PREFIX}dt=!{{partitionKeyFromLambda:dt}}/hr=!{{partitionKeyFromLambda:hr}}/"
+# Records Firehose cannot process (ProcessingFailed from the Lambda, format conversion failure...) go here, by
+# error type and by the time Firehose processed them (an event that cannot be parsed has no usable event time).
 FIREHOSE_ERRORS_PREFIX = (
     f"{ERRORS_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/hr=!{{timestamp:HH}}/"
 )
@@ -64,7 +66,7 @@ def partition_of(event_time: datetime) -> Partition:
 
 
 def partition_of_wire_timestamp(timestamp: str) -> Partition:
-    """What Firehose's JQ query computes from the wire timestamp (`FIREHOSE_PARTITION_QUERY`)."""
+    """The partition the processing Lambda gives a record from its events' wire timestamp (transform.py)."""
     return Partition(dt=timestamp[0:10], hr=timestamp[11:13])
 
 

@@ -1,12 +1,14 @@
 """Buffer events and write them into the lake the way Firehose does (the local stand-in's core).
 
-Per partition: rows are buffered until `BufferingHints.size_bytes` of incoming JSON or `interval_s` seconds
-since the first buffered row, then written as one Parquet file `events/dt=/hr=/<name>.parquet` into every
-store (the local lake directory and the lake bucket). Records Firehose could not convert go to the error prefix
-as JSON documents of Firehose's error schema. Events are de-duplicated on (`source_id`, `event_id`) for the
-writer's life (a messageId is the client's, unique only within its source: two sources may send the same one),
-so every event accepted during a local run is in the lake exactly once (Firehose itself is at-least-once: see
-docs/lake.md).
+Each stream record goes through the processing Lambda's own logic (featurepulse/lake/transform.py
+`transform_record`): its events and their partition come from it, exactly as in AWS, and a record it fails is
+written to errors/processing-failed/ as received. Per partition: rows are buffered until
+`BufferingHints.size_bytes` of incoming JSON or `interval_s` seconds since the first buffered row, then written
+as one Parquet file `events/dt=/hr=/<name>.parquet` into every store (the local lake directory and the lake
+bucket). Records Firehose could not convert go to the error prefix as JSON documents of Firehose's error schema.
+Events are de-duplicated on (`source_id`, `event_id`) for the writer's life (a messageId is the client's, unique
+only within its source: two sources may send the same one), so every event accepted during a local run is in the
+lake exactly once (Firehose itself is at-least-once: see docs/lake.md).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from featurepulse.lake.layout import (
 )
 from featurepulse.lake.parquet import PARQUET_COMPRESSION, rows_to_table, table_to_parquet
 from featurepulse.lake.store import ObjectStore
+from featurepulse.lake.transform import transform_record
 
 # Firehose's own defaults for an S3 destination with dynamic partitioning are 64 MiB / 300 s (minimum 64 MiB
 # with record-format conversion); locally a demo run is small, so its files are cut by `drain`.
@@ -92,26 +95,28 @@ class LakeWriter:
         self.written: list[WrittenFile] = []
 
     def add_record(self, data: bytes) -> list[WrittenFile]:
-        """Add one stream record (JSON Lines of enriched events), as Firehose's JSON de-aggregation splits it."""
-        rows: list[tuple[dict[str, Any] | None, bytes]] = []
-        for line in data.splitlines():
-            if not line.strip():
-                continue
-            try:
-                parsed = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                parsed = None
-            rows.append((parsed if isinstance(parsed, dict) else None, line))
-        return self._add(rows)
+        """Add one stream record as Firehose does: the processing Lambda's `transform_record` decompresses it and
+        gives its partition (partitionKeyFromLambda); the format conversion reads the JSON lines it outputs."""
+        outcome = transform_record(data)
+        if outcome.partition is None or outcome.failure is not None:
+            self.stats.incoming_bytes += len(data)
+            self._write_errors("processing-failed", [(data, outcome.failure or "no partition")])
+            return self.flush_due()
+        rows = [(orjson.loads(line), line) for line in outcome.lines.splitlines()]
+        return self._add(rows, partition=outcome.partition)
 
     def add_rows(self, rows: Iterable[dict[str, Any]]) -> list[WrittenFile]:
         return self._add([(row, orjson.dumps(row)) for row in rows])
 
-    def _add(self, rows: list[tuple[dict[str, Any] | None, bytes]]) -> list[WrittenFile]:
+    def _add(
+        self, rows: list[tuple[dict[str, Any] | None, bytes]], partition: Partition | None = None
+    ) -> list[WrittenFile]:
+        """`partition`: the record's partition from the transform (else each row's own, for `add_rows`)."""
         written: list[WrittenFile] = []
+        given = partition
         for row, line in rows:
             self.stats.incoming_bytes += len(line) + 1
-            partition = _partition_or_none(row)
+            partition = given or _partition_or_none(row)
             if row is None or partition is None:
                 self._write_errors("processing-failed", [(line, "record is not a JSON object with a timestamp")])
                 continue

@@ -1,8 +1,9 @@
 """What the real-time job reads from a stream record: the engagement fields of each enriched event.
 
-Stream records are JSON Lines of `EnrichedEvent` (featurepulse/domain/packing.py). This module parses them
-with the standard library, because the job runs where nothing can be pip-installed (Managed Flink); a unit
-test checks it reads exactly what `packing.unpack_record` reads.
+Stream records are JSON Lines of `EnrichedEvent`, gzip-compressed (featurepulse/domain/packing.py), read by the
+one rule of featurepulse/domain/record_format.py. This module parses them with the standard library, because
+the job runs where nothing can be pip-installed (Managed Flink); a unit test checks it reads exactly what
+`packing.unpack_record` reads.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from featurepulse.domain.metrics import ADOPTER_STAGES
+from featurepulse.domain.record_format import UnreadableRecordError, record_text
 from featurepulse.realtime import histogram
 from featurepulse.realtime.windows import parse_instant_ms
 
@@ -115,7 +117,14 @@ def engagement_from_enriched(obj: Mapping[str, Any]) -> EngagementEvent:
 
 def unpack_engagement(data: bytes | str) -> Iterator[EngagementEvent | UnreadableEventError]:
     """Every event packed in one stream record, in order; unreadable lines are yielded as errors so the
-    caller can count them without losing the rest of the record."""
+    caller can count them without losing the rest of the record. A gzip record that cannot be inflated within
+    the packing bounds is one error. `data` is the record's bytes (a str is taken as its JSON Lines already)."""
+    if isinstance(data, bytes | bytearray):
+        try:
+            data = record_text(bytes(data))
+        except UnreadableRecordError as exc:
+            yield UnreadableEventError(str(exc))
+            return
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     for line in text.splitlines():
         if not line.strip():

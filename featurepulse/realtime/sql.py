@@ -1,7 +1,8 @@
 """The job's Flink SQL, generated from the metric and dimension definitions (featurepulse/realtime/metrics.py).
 
 The aggregation below is the same in AWS and locally. Only two tables differ: `raw_records` (one row per
-stream record, column `data` = the packed JSON Lines) and the sink `aggregates`. Between them:
+stream record, column `data` = the record's bytes as ISO-8859-1 text: gzip JSON Lines) and the sink
+`aggregates`. Between them:
 
     raw_records -> (Python) unpack + per-event window arithmetic -> `events` (rowtime, watermark)
       -> unique_events   de-duplication on (source_id, event_id), first arrival wins (materialized: one for
@@ -161,21 +162,29 @@ def _with(options: dict[str, str]) -> str:
     return "WITH (" + ", ".join(f"{_quote(k)} = {_quote(v)}" for k, v in options.items()) + ")"
 
 
+# The text form of a record's bytes in the `data` column (AWS source and local spool alike): byte n <-> U+00nn.
+RECORD_CHARSET = "ISO-8859-1"
+
+
 def kinesis_source_ddl(*, stream_arn: str, region: str, initial_position: str) -> str:
-    """AWS source: the Kinesis connector (flink-sql-connector-kinesis 5.x), one row per record, raw text."""
+    """AWS source: the Kinesis connector (flink-sql-connector-kinesis 5.x), one row per record, its raw bytes.
+
+    Records are gzip (featurepulse/domain/packing.py): ISO-8859-1 maps every byte to one character and back, so
+    the job encodes the text back to the exact bytes (featurepulse_flink/job.py); UTF-8 would mangle them."""
     options = {
         "connector": "kinesis",
         "stream.arn": stream_arn,
         "aws.region": region,
         "source.init.position": initial_position,
         "format": "raw",
-        "raw.charset": "UTF-8",
+        "raw.charset": RECORD_CHARSET,
     }
     return f"CREATE TABLE {RAW_RECORDS} (`data` STRING) {_with(options)}"
 
 
 def spool_source_ddl(*, directory_uri: str, monitor_interval_ms: int) -> str:
-    """Local source: JSON files `{"data": "<record>"}` dropped into a directory the job watches."""
+    """Local source: JSON files `{"data": "<record>"}` dropped into a directory the job watches (the record's bytes
+    as ISO-8859-1 text, like the AWS source's `raw.charset`)."""
     options = {
         "connector": "filesystem",
         "path": directory_uri,

@@ -1,4 +1,4 @@
-"""The synthesized lake: Firehose (Kinesis source, JSON de-aggregation, dynamic partitioning, Parquet conversion
+"""The synthesized lake: Firehose (Kinesis source, the processing Lambda, dynamic partitioning, Parquet conversion
 with the Glue schema, error prefix, KMS), the Glue tables (one schema source, partition projection), the Athena
 workgroup, and the erasure job. Resources are found by type and property; no hashed logical id is written here.
 """
@@ -14,6 +14,7 @@ from cdk.lake import ATHENA_ENGINE_VERSION, PROJECTION_MAX, WIRE_TIMESTAMP_PATTE
 from cdk.settings import StackSettings
 from featurepulse.constants import (
     ENV_LAKE_BUCKET,
+    METRICS_NAMESPACE,
     OUTPUT_ATHENA_RESULTS_BUCKET,
     OUTPUT_ATHENA_WORKGROUP,
     OUTPUT_DELIVERY_STREAM,
@@ -22,6 +23,7 @@ from featurepulse.constants import (
     OUTPUT_GLUE_DATABASE,
     QUARANTINE_PREFIX,
 )
+from featurepulse.domain.packing import FIREHOSE_PROCESSOR_BUFFER_MB
 from featurepulse.domain.quarantine import QuarantinedEvent
 from featurepulse.domain.schema import PARTITION_COLUMNS, glue_columns
 from featurepulse.lake.layout import (
@@ -29,9 +31,9 @@ from featurepulse.lake.layout import (
     EVENTS_PREFIX,
     FIREHOSE_ERRORS_PREFIX,
     FIREHOSE_EVENTS_PREFIX,
-    FIREHOSE_PARTITION_QUERY,
 )
 from featurepulse.lake.parquet import PARQUET_COMPRESSION, arrow_schema
+from featurepulse.lake.transform import PROCESSING_FAILED_METRIC
 from tests.infrastructure.conftest import Synthesized
 
 DEFAULTS = StackSettings()
@@ -102,17 +104,19 @@ def test_firehose_reads_the_event_stream(synthesized: Synthesized) -> None:
     assert delivery["KinesisStreamSourceConfiguration"]["KinesisStreamARN"] == {"Fn::GetAtt": [stream_id, "Arn"]}
 
 
-def test_firehose_splits_packed_records_and_partitions_each_event_by_its_time(synthesized: Synthesized) -> None:
+def test_firehose_hands_packed_records_to_the_processing_lambda_that_partitions_them(synthesized: Synthesized) -> None:
     # Given the S3 destination
     destination = _delivery(synthesized)["ExtendedS3DestinationConfiguration"]
+    assert destination["ProcessingConfiguration"]["Enabled"] is True
     processors = destination["ProcessingConfiguration"]["Processors"]
-    # Then records are de-aggregated as JSON first (our records pack JSON Lines), then dt/hr extracted with JQ
-    assert [p["Type"] for p in processors] == ["RecordDeAggregation", "MetadataExtraction"]
-    assert processors[0]["Parameters"] == [{"ParameterName": "SubRecordType", "ParameterValue": "JSON"}]
-    extraction = {p["ParameterName"]: p["ParameterValue"] for p in processors[1]["Parameters"]}
-    assert extraction["JsonParsingEngine"] == "JQ-1.6"
-    expected = "{" + ",".join(f'"{k}":{v}' for k, v in FIREHOSE_PARTITION_QUERY.items()) + "}"
-    assert extraction["MetadataExtractionQuery"] == expected
+    # Then the only processor is the transform Lambda (no JSON de-aggregation, no JQ), with the 0.2 MB buffer that
+    # bounds its response under 6 MB (featurepulse/domain/packing.py)
+    assert [p["Type"] for p in processors] == ["Lambda"]
+    parameters = {p["ParameterName"]: p["ParameterValue"] for p in processors[0]["Parameters"]}
+    function_id = synthesized.resource(synthesized.stack.lake.transform_function)[0]
+    assert parameters["LambdaArn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert parameters["BufferSizeInMBs"] == str(FIREHOSE_PROCESSOR_BUFFER_MB) == "0.2"
+    assert 60 <= int(parameters["BufferIntervalInSeconds"]) <= 900
     # And the keys land in the layout the Glue table projects; what fails goes to the error prefix
     assert destination["DynamicPartitioningConfiguration"]["Enabled"] is True
     assert destination["Prefix"] == FIREHOSE_EVENTS_PREFIX
@@ -350,4 +354,7 @@ def test_firehose_and_erasure_failures_raise_alarms(synthesized: Synthesized) ->
                 metrics.add((metric["Namespace"], metric["MetricName"]))
     assert ("AWS/Firehose", "DeliveryToS3.DataFreshness") in metrics
     assert ("AWS/Firehose", "FailedConversion.Records") in metrics
+    assert ("AWS/Firehose", "ExecuteProcessing.Success") in metrics
+    assert ("AWS/Lambda", "Errors") in metrics
+    assert (METRICS_NAMESPACE, PROCESSING_FAILED_METRIC) in metrics
     assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in metrics

@@ -1,20 +1,21 @@
-"""Partition-path computation of the lake: the same answer from Firehose's JQ query, the local writer and the
-event model, for every time and for the edge cases that go wrong in practice."""
+"""Partition-path computation of the lake: the same answer from Firehose's processing Lambda (the local writer runs
+the same transform) and the event model, for every time and for the edge cases that go wrong in practice."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from featurepulse.domain.packing import MAX_PACKED_RECORD_BYTES
+from featurepulse.domain.packing import pack_events
 from featurepulse.domain.schema import EnrichedEvent, format_timestamp, parse_timestamp, partition_values
 from featurepulse.lake.layout import (
     FIREHOSE_ERRORS_PREFIX,
     FIREHOSE_EVENTS_PREFIX,
-    FIREHOSE_PARTITION_QUERY,
+    PARTITION_KEY_NAMES,
     Partition,
     data_file_name,
     partition_of,
@@ -22,10 +23,8 @@ from featurepulse.lake.layout import (
     partition_of_wire_timestamp,
     partitions_between,
 )
+from featurepulse.lake.transform import transform_record
 from tests.lake_samples import enriched
-
-# Firehose's JSON de-aggregation splits at most 500 events out of one record.
-FIREHOSE_MAX_SUBRECORDS = 500
 
 utc_times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31, 23, 59, 59, 999000)).map(
     lambda t: t.replace(tzinfo=UTC, microsecond=t.microsecond // 1000 * 1000)
@@ -36,18 +35,23 @@ utc_times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099
 def test_wire_slicing_and_model_agree_on_every_partition(moment: datetime) -> None:
     # Given any event time, as ingest writes it on the stream
     wire = format_timestamp(moment)
-    # When the partition is computed the Firehose way (JQ slicing) and the model way
-    by_jq = partition_of_wire_timestamp(wire)
+    # When the partition is computed the Firehose way (the processing Lambda's keys) and the model way
+    by_wire = partition_of_wire_timestamp(wire)
     by_model = partition_of(parse_timestamp(wire))
     # Then both name the same dt/hr, which is the one `partition_values` defines
-    assert by_jq == by_model == Partition(**partition_values(moment))
+    assert by_wire == by_model == Partition(**partition_values(moment))
 
 
-def test_the_jq_query_slices_exactly_what_the_local_writer_slices() -> None:
-    # Given the query Firehose runs on each event
-    # Then it slices the timestamp at the same offsets as `partition_of_wire_timestamp`
-    assert FIREHOSE_PARTITION_QUERY == {"dt": ".timestamp[0:10]", "hr": ".timestamp[11:13]"}
-    assert partition_of_wire_timestamp("2026-11-25T10:15:30.250Z") == Partition("2026-11-25", "10")
+@given(utc_times)
+def test_the_processing_lambda_gives_the_partition_the_model_computes(moment: datetime) -> None:
+    # Given any event time packed into a stream record
+    event = enriched(timestamp=moment)
+    (record,) = pack_events([(str(event["user_id"]), str(event["event_id"]), orjson.dumps(event))])
+    # When the processing Lambda's logic (run by Firehose and by the local writer) reads the record
+    outcome = transform_record(record.data)
+    # Then its partition keys are the model's partition of the event time
+    assert outcome.partition == partition_of(moment) == partition_of_wire_timestamp(format_timestamp(moment))
+    assert PARTITION_KEY_NAMES == ("dt", "hr")
 
 
 @pytest.mark.parametrize(
@@ -121,22 +125,7 @@ def test_partitions_between_covers_every_hour_across_midnight() -> None:
 
 def test_prefixes_are_the_hive_layout_the_glue_table_projects() -> None:
     assert Partition("2026-11-25", "07").prefix() == "events/dt=2026-11-25/hr=07/"
-    assert FIREHOSE_EVENTS_PREFIX == "events/dt=!{partitionKeyFromQuery:dt}/hr=!{partitionKeyFromQuery:hr}/"
+    assert FIREHOSE_EVENTS_PREFIX == "events/dt=!{partitionKeyFromLambda:dt}/hr=!{partitionKeyFromLambda:hr}/"
     assert "!{firehose:error-output-type}" in FIREHOSE_ERRORS_PREFIX  # required with dynamic partitioning
     name = data_file_name("stream", datetime(2026, 11, 25, 7, 1, 2, tzinfo=UTC), "u")
     assert name == "stream-1-2026-11-25-07-01-02-u.parquet"
-
-
-def test_a_packed_record_never_holds_more_events_than_firehose_deaggregates() -> None:
-    # Given the smallest event ingest can produce (all optional fields absent)
-    smallest = EnrichedEvent(
-        event_id="x",
-        source_id="s",
-        type="alias",
-        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
-        received_at=datetime(2026, 1, 1, tzinfo=UTC),
-    ).model_dump_json(exclude_none=True)
-    # When records are packed up to their size limit
-    most_events_per_record = MAX_PACKED_RECORD_BYTES // (len(smallest) + 1)
-    # Then Firehose's 500-sub-record cap of JSON de-aggregation is never reached
-    assert most_events_per_record < FIREHOSE_MAX_SUBRECORDS

@@ -137,12 +137,14 @@ def test_two_sources_sending_the_same_message_id_both_land_in_the_lake(lake: Loc
 
 
 def test_records_firehose_could_not_convert_go_to_the_error_prefix_with_their_data(lake: LocalStore) -> None:
-    # Given a record with one good event, one whose timestamp cannot be a time and one line that is not JSON
-    good, bad = enriched(timestamp=T0), enriched(timestamp="2026-11-25T25:99:00.000Z")
-    data = orjson.dumps(good) + b"\n" + orjson.dumps(bad) + b"\n{broken\n"
+    # Given a record with one good event and one of the same hour whose timestamp cannot be a time, and a record
+    # that is not JSON (the processing Lambda fails it whole)
+    good, bad = enriched(timestamp=T0), enriched(timestamp="2026-11-25T22:99:00.000Z")
+    data = orjson.dumps(good) + b"\n" + orjson.dumps(bad) + b"\n"
     writer = LakeWriter([lake])
     # When written
     writer.add_record(data)
+    writer.add_record(b"{broken\n")
     writer.flush()
     # Then the good event is in the lake and the two others are error documents holding their raw data
     error_keys = list(lake.list_keys(ERRORS_PREFIX))

@@ -1,4 +1,5 @@
-"""Stream record packing: several events per Kinesis record, per-user order, PutRecords limits."""
+"""Stream record packing: several events per Kinesis record, per-user order, PutRecords limits (compressed
+records: tests/unit/test_packing_compression.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from featurepulse.domain.packing import (
     StreamRecord,
     chunk_for_put,
     pack_events,
+    record_text,
     unpack_record,
 )
 
@@ -37,10 +39,10 @@ def test_packing_then_unpacking_returns_every_event_once_in_per_user_order(items
         sent = [eid for u, eid, _ in events if u == user]
         received = [e["event_id"] for r in records if r.partition_key == user for e in unpack_record(r.data)]
         assert received == sent
-    # And a record never mixes users, and only exceeds the limit when it holds a single large event
+    # And a record never mixes users, and its JSON Lines only exceed the limit when it holds a single large event
     for r in records:
         assert {e["user_id"] for e in unpack_record(r.data)} == {r.partition_key}
-        assert len(r.data) <= limit or len(r.event_ids) == 1
+        assert len(record_text(r.data)) <= limit or len(r.event_ids) == 1
         assert list(r.event_ids) == [e["event_id"] for e in unpack_record(r.data)]
 
 

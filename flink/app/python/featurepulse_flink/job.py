@@ -67,7 +67,7 @@ class UnpackRecords(FlatMapFunction):  # type: ignore[misc]
 
     def flat_map(self, value: Row) -> Iterator[Row]:
         lateness_ms = self.settings.allowed_lateness_ms
-        for event in unpack_engagement(value[0] or ""):
+        for event in unpack_engagement((value[0] or "").encode(sql.RECORD_CHARSET)):
             if isinstance(event, UnreadableEventError):
                 # Never expected (the ingest validated every event); counted, and the rest of the record kept.
                 self.unreadable.inc()
