@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from featurepulse.domain.packing import pack_events
+from featurepulse.domain.packing import pack_events, record_text
 from featurepulse.local.runtime import LocalStack, LocalStackOptions
 from featurepulse.local.stream_reader import StreamReader
 from featurepulse.realtime import items
@@ -95,7 +95,7 @@ def measure_freshness(stack: LocalStack, flink: LocalFlink) -> tuple[list[float]
         while not done.is_set():
             for record in stream.poll():
                 seen = time.monotonic()
-                for line in record.data.splitlines():
+                for line in record_text(record.data).splitlines():
                     event = json.loads(line)
                     if event.get("feature") == FEATURE:
                         on_stream.setdefault(str(event["event_id"]), seen)

@@ -31,6 +31,7 @@ from cdk.realtime import APP_DIR, RUN_OPTIONS_GROUP, merged_jar_name
 from featurepulse.domain.packing import pack_events
 from featurepulse.realtime.local import flink_python
 from featurepulse.realtime.settings import PROPERTY_GROUP
+from featurepulse.realtime.sql import RECORD_CHARSET
 from tests import realtime_scenario
 from tests.deploy.conftest import CloudAssembly
 from tests.infrastructure.conftest import Synthesized
@@ -152,7 +153,9 @@ def probe(extracted: Path, application: dict[str, Any], tmp_path_factory: pytest
     spool.mkdir()
     events = [e for phase in realtime_scenario.raw_phases() for e in phase]
     records = pack_events((e["user_id"] or e["anonymous_id"], e["event_id"], json.dumps(e).encode()) for e in events)
-    (spool / "records.json").write_text("".join(json.dumps({"data": r.data.decode()}) + "\n" for r in records))
+    # Each record's bytes as the Kinesis source hands them to the job (raw format, ISO-8859-1: one char per byte)
+    lines = (json.dumps({"data": r.data.decode(RECORD_CHARSET)}) + "\n" for r in records)
+    (spool / "records.json").write_text("".join(lines))
     shutil.copy(PROBE, work / PROBE.name)
     app_dir = extracted / APP_DIR
     # Only the extracted zip: no repository, no PYTHONPATH from this process

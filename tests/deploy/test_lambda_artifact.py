@@ -1,6 +1,6 @@
-"""Deploy readiness of the ingest and erasure Lambdas: the code asset and the pyarrow layer `cdk synth` puts in
-cdk.out (found through the functions' S3 keys and the asset manifest), checked for the platform they deploy to
-and run under Lambda's Python.
+"""Deploy readiness of the ingest, erasure and lake transform Lambdas: the code asset and the pyarrow layer
+`cdk synth` puts in cdk.out (found through the functions' S3 keys and the asset manifest), checked for the
+platform they deploy to and run under Lambda's Python.
 
 What runs where, honestly:
 - The functions are python3.12 on arm64. The bundle (cdk/lambda_bundling.py, cdk/erasure.py) installs manylinux
@@ -19,6 +19,7 @@ What runs where, honestly:
 
 from __future__ import annotations
 
+import base64
 import email.parser
 import hashlib
 import json
@@ -30,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from packaging.markers import Marker
 from packaging.requirements import Requirement
@@ -38,6 +40,7 @@ from packaging.utils import canonicalize_name
 from cdk.erasure import PYARROW_REQUIREMENT
 from cdk.lambda_bundling import runtime_dependencies
 from featurepulse.constants import ENV_LAKE_BUCKET, ENV_SOURCES_TABLE, ENV_STREAM_NAME
+from featurepulse.domain.packing import pack_events
 from featurepulse.lake.layout import EVENTS_PREFIX
 from featurepulse.lake.parquet import parquet_to_table
 from featurepulse.lake.store import S3Store
@@ -69,6 +72,7 @@ LAMBDA_MARKER_ENVIRONMENT = {
 PROBE = Path(__file__).with_name("lambda_probe.py")
 INGEST = "lambdas.ingest.handler.lambda_handler"
 ERASURE = "lambdas.erasure.handler.lambda_handler"
+TRANSFORM = "lambdas.lake_transform.handler.lambda_handler"
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +83,7 @@ def functions(assembly: CloudAssembly) -> dict[str, dict[str, Any]]:
         for body in assembly.of_type("AWS::Lambda::Function").values()
         if str(body["Properties"].get("Runtime", "")).startswith("python")
     }
-    assert {INGEST, ERASURE} <= set(found), sorted(found)
+    assert {INGEST, ERASURE, TRANSFORM} <= set(found), sorted(found)
     return found
 
 
@@ -248,7 +252,7 @@ def test_every_module_the_asset_ships_imports_under_python_3_12(
     )
     # Then every module the handlers can reach (static import graph, lazy imports included) is shipped and
     # imports; the others are shipped with their package but never imported (import contracts)
-    reachable = reachable_modules("lambdas.ingest.handler", "lambdas.erasure.handler")
+    reachable = reachable_modules("lambdas.ingest.handler", "lambdas.erasure.handler", "lambdas.lake_transform.handler")
     assert reachable <= set(results), sorted(reachable - set(results))
     assert {name: results[name] for name in reachable if results[name]} == {}
 
@@ -285,6 +289,38 @@ def test_the_ingest_handler_from_cdk_out_puts_a_batch_on_the_stream_under_python
     for module in ("featurepulse", "lambdas", "boto3", "botocore", "pydantic"):
         assert_from(result["origins"], module, dirs[0])
     assert_from(result["origins"], "pydantic_core", overlay)
+
+
+def test_the_lake_transform_handler_from_cdk_out_unpacks_and_partitions_records_under_python_3_12(
+    assembly: CloudAssembly, functions: dict[str, dict[str, Any]], lambda_python: Path, tmp_path: Path
+) -> None:
+    props = functions[TRANSFORM]
+    dirs = code_dirs(assembly, props)
+    overlay = x86_overlay(lambda_python, compiled_distributions(dirs))
+    # Given a Firehose transformation event (tests/events/firehose_kinesis_transformation.json) holding a gzip
+    # record packed as ingest packs it, a plain record written before compression, and an unreadable one
+    events = user_events("u-alice", "a-alice", datetime(2026, 11, 20, 8, 5, tzinfo=UTC), 4, timedelta(minutes=1))
+    (packed,) = pack_events((e["user_id"], e["event_id"], orjson.dumps(e)) for e in events)
+    plain = orjson.dumps(events[0]) + b"\n"
+    event = load_event("firehose_kinesis_transformation.json")
+    template = event["records"][0]
+    event["records"] = [
+        {**template, "recordId": f"r{i}", "data": base64.b64encode(data).decode()}
+        for i, data in enumerate([packed.data, plain, b"\x1f\x8bgarbage"])
+    ]
+    # When Firehose invokes the function from cdk.out with its configured environment
+    env = {name: str(value) for name, value in props.get("Environment", {}).get("Variables", {}).items()}
+    result = invoke(lambda_python, TRANSFORM, event, paths=[overlay, *dirs], env=env, tmp=tmp_path)
+    # Then the two readable records are Ok with their events and partition keys, the garbage ProcessingFailed
+    records = result["response"]["records"]
+    assert [(r["recordId"], r["result"]) for r in records] == [("r0", "Ok"), ("r1", "Ok"), ("r2", "ProcessingFailed")]
+    assert records[0]["metadata"] == {"partitionKeys": {"dt": "2026-11-20", "hr": "08"}}
+    delivered = [orjson.loads(line) for line in base64.b64decode(records[0]["data"]).splitlines()]
+    assert delivered == events
+    # And it ran on Python 3.12, our code from the asset, compiled parts from the x86 twins
+    assert result["python"] == [3, 12]
+    assert_from(result["origins"], "featurepulse", dirs[0])
+    assert_from(result["origins"], "orjson", overlay)
 
 
 def test_the_erasure_handler_from_cdk_out_erases_a_user_under_python_3_12(

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
+from featurepulse.domain.packing import record_text
 from featurepulse.ingest.limits import (
     MAX_EVENT_BYTES,
     MAX_QUARANTINE_BYTES_PER_REQUEST,
@@ -39,7 +40,7 @@ def stream_bytes(stack: Stack) -> tuple[int, int]:
         )["ShardIterator"]
         for record in stack.kinesis.get_records(ShardIterator=iterator, Limit=10_000)["Records"]:
             total += len(record["Data"])
-            largest = max([largest, *(len(line) for line in record["Data"].splitlines())])
+            largest = max([largest, *(len(line) for line in record_text(record["Data"]).splitlines())])
     return total, largest
 
 

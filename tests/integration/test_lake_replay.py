@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from featurepulse.cli import main
+from featurepulse.domain.packing import record_text
 from featurepulse.domain.quarantine import QuarantinedEvent, quarantine_key
 from featurepulse.ingest.enrich import EnrichmentConfig, InvalidEventError, RequestInfo, enrich_event
 from featurepulse.lake.layout import AUDIT_REPLAY_PREFIX, partition_of_wire_timestamp
@@ -59,7 +60,8 @@ def refused(reason: str, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def stream_events(kinesis: Any) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for r in StreamReader(kinesis, STREAM).poll() for line in r.data.splitlines()]
+    records = StreamReader(kinesis, STREAM).poll()
+    return [orjson.loads(line) for r in records for line in record_text(r.data).splitlines()]
 
 
 def replay(store: S3Store, kinesis: Any, **kwargs: Any) -> Any:
@@ -190,7 +192,7 @@ class _RefusingSource:
         self.kinesis, self.needle = kinesis, f'"source_id":"{source_id}"'.encode()
 
     def put_records(self, *, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
-        refused = [self.needle in r["Data"] for r in Records]
+        refused = [self.needle in record_text(r["Data"]) for r in Records]
         accepted = [r for r, no in zip(Records, refused, strict=True) if not no]
         results = iter(self.kinesis.put_records(StreamName=StreamName, Records=accepted)["Records"] if accepted else [])
         out = [{"ErrorCode": "ProvisionedThroughputExceededException"} if no else next(results) for no in refused]
