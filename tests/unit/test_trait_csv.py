@@ -3,7 +3,12 @@ with one message naming the line and the column."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from featurepulse.traits.csv_files import (
     MAX_COLUMNS,
@@ -128,3 +133,34 @@ def test_a_bad_spend_file_is_refused_with_its_line_and_column(text: str, expecte
     with pytest.raises(ImportFileError) as caught:
         read_spend_csv(text.encode())
     assert expected in str(caught.value)
+
+
+cells = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r"), max_size=12).map(
+    str.strip
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.text(alphabet="abcdefghij_", min_size=1, max_size=6), min_size=1, max_size=4, unique=True),
+    st.lists(st.lists(cells, min_size=4, max_size=4), max_size=8),
+)
+def test_any_table_written_as_csv_reads_back_as_its_non_empty_cells(
+    trait_names: list[str], table: list[list[str]]
+) -> None:
+    # Given any table of values (commas, quotes, line breaks, non-ASCII), one row per distinct key, written with a
+    # CSV writer
+    header = ["userId", *trait_names]
+    rows = [[f"u{i}", *values[: len(trait_names)]] for i, values in enumerate(table)]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *rows])
+    # When it is read (a file without data rows is refused: nothing to import)
+    if not rows:
+        assert "no rows after the header" in refused(out.getvalue())
+        return
+    got = traits(out.getvalue())
+    # Then every non-empty cell is one row, in file order
+    want = [
+        ("user", row[0], name, value) for row in rows for name, value in zip(trait_names, row[1:], strict=True) if value
+    ]
+    assert got == want
