@@ -303,3 +303,12 @@ def test_the_job_installs_the_bundle_from_s3_and_imports_from_it(bundle_dir: Pat
 def test_a_malformed_bundle_url_stops_the_job() -> None:
     with pytest.raises(SystemExit, match=r"s3://bucket/key\.zip"):
         install_code_bundle("https://example.com/x.zip", None)
+
+
+def test_the_role_writes_and_signs_links_only_under_the_lakes_audiences_prefix(template: Template) -> None:
+    # Given the statements that let the job write to S3
+    writes = [s for s in statements(template) if "s3:PutObject" in actions_of(s)]
+    audiences = [s for s in writes if "/audiences/*" in json.dumps(s)]
+    # Then one statement writes (and reads, for the presigned links) the audiences/ objects and nothing else
+    assert len(audiences) == 1 and sorted(actions_of(audiences[0])) == ["s3:GetObject", "s3:PutObject"]
+    assert json.dumps(audiences[0]["Resource"]).count("/audiences/*") == 1
