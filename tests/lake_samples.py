@@ -43,3 +43,17 @@ def raw_event(**overrides: Any) -> dict[str, Any]:
     event = load("raw_track_feature_completed.json")
     event.update(overrides)
     return event
+
+
+def alias_event(user_id: str, previous_id: str, at: datetime, anonymous_id: str | None = None) -> dict[str, Any]:
+    """An alias event as the lake stores it: previousId in the properties JSON text."""
+    return enriched(
+        type="alias",
+        event=None,
+        feature=None,
+        stage=None,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        properties=json.dumps({"previousId": previous_id}),
+        timestamp=at,
+    )

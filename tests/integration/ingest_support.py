@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -162,3 +163,66 @@ def invoke(event: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
         headers.setdefault(name, values[-1])
     body = response.get("body") or ""
     return response["statusCode"], headers, (json.loads(body) if body else {})
+
+
+class LogRecords(logging.Handler):
+    """Every log record of the service, as text with its extra fields (to look for what must never be logged)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.texts.append(record.getMessage() + " " + repr(record.__dict__))
+
+
+@contextmanager
+def service_logs() -> Iterator[LogRecords]:
+    """The service logger's records while the block runs."""
+    from featurepulse.observability import logger as service_logger
+
+    handler = LogRecords()
+    std_logger = logging.getLogger(service_logger.name)
+    std_logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        std_logger.removeHandler(handler)
+
+
+class StoredSince:
+    """What the handler stored since the last look: new stream records (per shard, after the last sequence number
+    read) and new quarantine objects."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.after: dict[str, str] = {}
+        self.quarantine_keys: set[str] = set()
+        self.shards = [shard["ShardId"] for shard in stack.kinesis.list_shards(StreamName=STREAM)["Shards"]]
+
+    def new_records(self) -> list[bytes]:
+        """The data of the records put since the last call, shard by shard."""
+        kinesis, data = self.stack.kinesis, list[bytes]()
+        for shard_id in self.shards:
+            position: dict[str, str] = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": self.after[shard_id]}
+                if shard_id in self.after
+                else {"ShardIteratorType": "TRIM_HORIZON"}
+            )
+            iterator = kinesis.get_shard_iterator(StreamName=STREAM, ShardId=shard_id, **position)["ShardIterator"]
+            records = kinesis.get_records(ShardIterator=iterator, Limit=10_000)["Records"]
+            if records:
+                self.after[shard_id] = records[-1]["SequenceNumber"]
+            data.extend(record["Data"] for record in records)
+        return data
+
+    def new_lines(self) -> list[bytes]:
+        """The stored events put since the last call, one JSON line each (records read as every consumer does)."""
+        return [orjson.dumps(event) for data in self.new_records() for event in unpack_record(data)]
+
+    def new_quarantine_objects(self) -> list[bytes]:
+        s3 = self.stack.s3
+        listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=constants.QUARANTINE_PREFIX)
+        keys = [item["Key"] for item in listing.get("Contents", []) if item["Key"] not in self.quarantine_keys]
+        self.quarantine_keys.update(keys)
+        return [s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in keys]

@@ -9,11 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import duckdb
 import pandas as pd
 import pytest
-from moto import mock_aws
 
 from featurepulse.cli import main
 from featurepulse.domain.identity import IdentityRow
@@ -28,27 +26,14 @@ from featurepulse.identity.schema import (
 from featurepulse.identity.sources import AthenaLinkSource
 from featurepulse.identity.store import IdentityStore, decode_records
 from featurepulse.lake.store import LocalStore, S3Store
-from featurepulse.lake.writer import LakeWriter
 from featurepulse.local.duckdb_runner import DuckDbQueryRunner, to_duckdb
 from featurepulse.local.identity import DuckDbLinkSource, build_local, local_identity_store
-from tests.lake_samples import enriched
+from tests.integration.lake_support import versioned_bucket, write_lake
+from tests.lake_samples import alias_event, enriched
 
 DAY1 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)
 DAY3 = DAY1 + timedelta(days=2)
-
-
-def alias(user_id: str, previous_id: str, anonymous_id: str | None, at: datetime) -> dict[str, Any]:
-    return enriched(
-        type="alias",
-        event=None,
-        feature=None,
-        stage=None,
-        user_id=user_id,
-        anonymous_id=anonymous_id,
-        properties=json.dumps({"previousId": previous_id}),
-        timestamp=at,
-    )
 
 
 def day1_events() -> list[dict[str, Any]]:
@@ -57,7 +42,7 @@ def day1_events() -> list[dict[str, Any]]:
     return [
         enriched(user_id=None, anonymous_id="a-phone", timestamp=DAY1),
         enriched(user_id="u-alice", anonymous_id="a-phone", type="identify", timestamp=DAY1 + timedelta(minutes=5)),
-        alias("u-alice", "a-phone", "a-phone", DAY1 + timedelta(minutes=5, seconds=1)),
+        alias_event("u-alice", "a-phone", DAY1 + timedelta(minutes=5, seconds=1), anonymous_id="a-phone"),
         enriched(user_id="u-alice", anonymous_id="a-laptop", timestamp=DAY1 + timedelta(hours=1)),
         enriched(user_id="u-bob", anonymous_id="a-laptop", timestamp=DAY1 + timedelta(hours=2)),
         enriched(user_id=None, anonymous_id="a-dan", timestamp=DAY1 + timedelta(hours=3)),
@@ -70,14 +55,8 @@ def day3_events() -> list[dict[str, Any]]:
     renamed u-alice2 by a server-side alias."""
     return [
         enriched(user_id="u-dan", anonymous_id="a-dan", timestamp=DAY3),
-        alias("u-alice2", "u-alice", None, DAY3 + timedelta(hours=1)),
+        alias_event("u-alice2", "u-alice", DAY3 + timedelta(hours=1)),
     ]
-
-
-def write(store: Any, events: list[dict[str, Any]]) -> None:
-    writer = LakeWriter([store])
-    writer.add_rows(events)
-    writer.flush()
 
 
 def persons(rows: list[IdentityRow]) -> dict[tuple[str, str], str]:
@@ -87,7 +66,7 @@ def persons(rows: list[IdentityRow]) -> dict[tuple[str, str], str]:
 def test_local_build_then_incremental_build_re_attributes_late_links(tmp_path: Path) -> None:
     # Given a local lake with day-1 events
     lake = tmp_path / "lake"
-    write(LocalStore(lake), day1_events())
+    write_lake(LocalStore(lake), day1_events())
     # When the identity table is built
     first = build_local(lake, now=DAY1 + timedelta(hours=12))
     # Then phone and laptop are Alice's (she used the laptop first), Bob and Carol are their own persons
@@ -104,7 +83,7 @@ def test_local_build_then_incremental_build_re_attributes_late_links(tmp_path: P
     assert first.state.last_built_day == date(2026, 11, 20)
 
     # Given day-3 events with a late link and a rename
-    write(LocalStore(lake), day3_events())
+    write_lake(LocalStore(lake), day3_events())
     # When the next build runs, incrementally
     second = build_local(lake, now=DAY3 + timedelta(hours=12))
     # Then it read only the partitions from the last built day minus one
@@ -132,7 +111,7 @@ def test_local_build_then_incremental_build_re_attributes_late_links(tmp_path: P
 def test_rebuilding_without_new_events_changes_nothing(tmp_path: Path) -> None:
     # Given a built local lake
     lake = tmp_path / "lake"
-    write(LocalStore(lake), day1_events())
+    write_lake(LocalStore(lake), day1_events())
     build_local(lake, now=DAY1 + timedelta(hours=12))
     table = local_identity_store(lake)
     before = (table.read_links(), table.read_identities())
@@ -146,7 +125,7 @@ def test_rebuilding_without_new_events_changes_nothing(tmp_path: Path) -> None:
 def test_the_tables_are_json_lines_gzip_with_the_catalogued_columns(tmp_path: Path) -> None:
     # Given a built local lake
     lake = tmp_path / "lake"
-    write(LocalStore(lake), day1_events())
+    write_lake(LocalStore(lake), day1_events())
     build_local(lake, now=DAY1 + timedelta(hours=12))
     # When DuckDB reads them the way the local twin of the table does
     source = duckdb_table_source(str(lake), IDENTITIES_TABLE)
@@ -173,7 +152,7 @@ def test_empty_lake_builds_empty_tables(tmp_path: Path) -> None:
 def test_cli_builds_and_shows_a_person(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given a local lake
     lake = tmp_path / "lake"
-    write(LocalStore(lake), day1_events())
+    write_lake(LocalStore(lake), day1_events())
     # When `featurepulse identity build` then `show` run
     assert main(["identity", "build", "--lake-dir", str(lake)]) == 0
     assert main(["identity", "show", "--lake-dir", str(lake), "--id", "a-laptop", "--json"]) == 0
@@ -205,10 +184,7 @@ BUCKET = "lake-bucket"
 
 @pytest.fixture
 def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    with versioned_bucket(BUCKET) as client:
         yield client
 
 
@@ -234,13 +210,13 @@ class AthenaOverLocalLake:
 def test_s3_build_through_athena_writes_both_tables_and_removes_old_versions(s3: Any, tmp_path: Path) -> None:
     # Given the events in a lake, and the identity tables in a versioned S3 bucket
     lake = tmp_path / "lake"
-    write(LocalStore(lake), day1_events())
+    write_lake(LocalStore(lake), day1_events())
     engine = AthenaOverLocalLake(lake)
     source = AthenaLinkSource(database="lake", events_table="events_table", workgroup="wg", read_sql_query=engine)
     table = IdentityStore(S3Store(s3, BUCKET))
     # When two builds run, the second after new events
     build_identities(table, source, now=DAY1 + timedelta(hours=12))
-    write(LocalStore(lake), day3_events())
+    write_lake(LocalStore(lake), day3_events())
     result = build_identities(table, source, now=DAY3 + timedelta(hours=12))
     # Then Athena was asked for the lake table, in the workgroup, for the new partitions only
     sql, kwargs = engine.calls[-1]
@@ -248,7 +224,7 @@ def test_s3_build_through_athena_writes_both_tables_and_removes_old_versions(s3:
     assert kwargs["workgroup"] == "wg" and kwargs["ctas_approach"] is False
     # And the persons equal those of the local build of the same events
     local_lake = tmp_path / "twin"
-    write(LocalStore(local_lake), [*day1_events(), *day3_events()])
+    write_lake(LocalStore(local_lake), [*day1_events(), *day3_events()])
     build_identities(local_identity_store(local_lake), DuckDbLinkSource(local_lake), full=True, now=DAY3)
     assert table.read_identities() == local_identity_store(local_lake).read_identities()
     # And the bucket holds one object per table, as JSON Lines gzip, and no old version of a replaced one

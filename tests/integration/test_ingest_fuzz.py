@@ -16,7 +16,6 @@ Bounded for `make test`: a fixed number of examples, derandomized (the same exam
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -27,12 +26,18 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import event as note_kind
 from hypothesis import strategies as st
 
-from featurepulse import constants
-from featurepulse.domain.packing import MAX_PACKED_RECORD_BYTES
+from featurepulse.domain.packing import MAX_PACKED_RECORD_BYTES, unpack_record
 from featurepulse.ingest.deepjson import dumps_any
 from featurepulse.ingest.limits import MAX_EVENT_BYTES, MAX_REQUEST_BYTES
-from featurepulse.observability import logger as service_logger
-from tests.integration.ingest_support import BUCKET, STREAM, Stack, invoke, moto_stack, proxy_event
+from tests.integration.ingest_support import (
+    LogRecords,
+    Stack,
+    StoredSince,
+    invoke,
+    moto_stack,
+    proxy_event,
+    service_logs,
+)
 
 KINESIS_MAX_RECORD_BYTES = 1024 * 1024
 # Client IPs the requests carry; none of them may be stored or logged whole.
@@ -199,17 +204,6 @@ def requests(draw: st.DrawFn) -> tuple[str, dict[str, Any] | Any]:
     return "/v1/batch", body
 
 
-class LogRecords(logging.Handler):
-    """Every log record of the service, as text with its extra fields."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.texts: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.texts.append(record.getMessage() + " " + repr(record.__dict__))
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     with pytest.MonkeyPatch.context() as monkeypatch, moto_stack(monkeypatch) as created:
@@ -218,52 +212,13 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def logs() -> Iterator[LogRecords]:
-    handler = LogRecords()
-    std_logger = logging.getLogger(service_logger.name)
-    std_logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        std_logger.removeHandler(handler)
-
-
-class StreamReader:
-    """Reads the records put on the stream since the last read (per shard, after the last sequence number)."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.after: dict[str, str] = {}
-
-    def new_records(self) -> list[bytes]:
-        kinesis = self.stack.kinesis
-        data: list[bytes] = []
-        for shard in kinesis.list_shards(StreamName=STREAM)["Shards"]:
-            shard_id = shard["ShardId"]
-            position: dict[str, str] = (
-                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": self.after[shard_id]}
-                if shard_id in self.after
-                else {"ShardIteratorType": "TRIM_HORIZON"}
-            )
-            iterator = kinesis.get_shard_iterator(StreamName=STREAM, ShardId=shard_id, **position)["ShardIterator"]
-            records = kinesis.get_records(ShardIterator=iterator, Limit=10_000)["Records"]
-            if records:
-                self.after[shard_id] = records[-1]["SequenceNumber"]
-            data.extend(record["Data"] for record in records)
-        return data
+    with service_logs() as records:
+        yield records
 
 
 @pytest.fixture(scope="module")
-def stream(stack: Stack) -> StreamReader:
-    return StreamReader(stack)
-
-
-def quarantine_objects(stack: Stack, request_id: str) -> list[bytes]:
-    listing = stack.s3.list_objects_v2(Bucket=BUCKET, Prefix=constants.QUARANTINE_PREFIX)
-    return [
-        stack.s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
-        for item in listing.get("Contents", [])
-        if request_id in item["Key"]
-    ]
+def stream(stack: Stack) -> StoredSince:
+    return StoredSince(stack)
 
 
 def assert_no_whole_ip(text: str, where: str) -> None:
@@ -284,7 +239,7 @@ def assert_no_whole_ip(text: str, where: str) -> None:
 )
 @given(request=requests(), source_ip=st.sampled_from(IPS))
 def test_no_request_gets_a_5xx_loses_a_valid_event_stores_too_much_or_keeps_a_whole_ip(
-    stack: Stack, stream: StreamReader, logs: LogRecords, request: tuple[str, Any], source_ip: str
+    stack: Stack, stream: StoredSince, logs: LogRecords, request: tuple[str, Any], source_ip: str
 ) -> None:
     # Given a hostile request, from a client IP, within the request size limit
     path, body = request
@@ -296,6 +251,7 @@ def test_no_request_gets_a_5xx_loses_a_valid_event_stores_too_much_or_keeps_a_wh
     event["requestContext"]["requestId"] = request_id
     event["requestContext"]["identity"]["sourceIp"] = source_ip
     stream.new_records()
+    stream.new_quarantine_objects()
     logs_before = len(logs.texts)
 
     # When the handler answers it
@@ -305,8 +261,10 @@ def test_no_request_gets_a_5xx_loses_a_valid_event_stores_too_much_or_keeps_a_wh
     assert status < 500, answer
     note_kind(f"status {status}" + (f", {len(answer['rejected'])} rejected" if status == 200 else f" {answer['code']}"))
     new_records = stream.new_records()
-    quarantine = quarantine_objects(stack, request_id)
-    stored_events = [line for data in new_records for line in data.splitlines() if line.strip()]
+    quarantine = stream.new_quarantine_objects()
+    # Records may be compressed: read as every consumer reads them
+    unpacked = [[orjson.dumps(e) for e in unpack_record(data)] for data in new_records]
+    stored_events = [line for lines in unpacked for line in lines]
     if status != 200:
         # And a refused request stores nothing
         assert not new_records and not quarantine, answer
@@ -328,16 +286,16 @@ def test_no_request_gets_a_5xx_loses_a_valid_event_stores_too_much_or_keeps_a_wh
         # And nothing stored is over the limits
         for line in stored_events:
             assert len(line) <= MAX_EVENT_BYTES, f"stored event of {len(line)} bytes"
-        for data in new_records:
+        for data, lines in zip(new_records, unpacked, strict=True):
             assert len(data) <= KINESIS_MAX_RECORD_BYTES
-            assert len(data) <= MAX_PACKED_RECORD_BYTES or len(data.splitlines()) == 1
+            assert sum(len(line) + 1 for line in lines) <= MAX_PACKED_RECORD_BYTES or len(lines) == 1
         quarantine_bytes = sum(len(data) for data in quarantine)
         bound = 2 * len(raw_body.encode()) + QUARANTINE_ROW_OVERHEAD_BYTES * len(rows)
         assert quarantine_bytes <= bound, f"quarantine of {quarantine_bytes} bytes for a {len(raw_body)} byte request"
 
     # And no whole client IP is on the stream, in the quarantine or in a log record
-    for data in new_records:
-        assert_no_whole_ip(data.decode(), "the stream")
+    for line in stored_events:
+        assert_no_whole_ip(line.decode(), "the stream")
     for data in quarantine:
         assert_no_whole_ip(data.decode(), "the quarantine")
     for text in logs.texts[logs_before:]:

@@ -15,11 +15,9 @@ Bounded for `make test`: a fixed number of examples per operation and mode, dera
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -31,25 +29,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from featurepulse import constants
-from featurepulse.domain.packing import unpack_record
 from featurepulse.ingest.limits import MAX_EVENT_BYTES
 from featurepulse.local.endpoint import LocalApiEndpoint
-from featurepulse.observability import logger as service_logger
-from tests.integration.ingest_support import BUCKET, STREAM, Stack, basic_auth, moto_stack
+from tests.integration.ingest_support import Stack, StoredSince, basic_auth, moto_stack, service_logs
 
 EXAMPLES_PER_OPERATION = 12
 CLIENT_IP = "127.0.0.1"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-
-
-class LogRecords(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.texts: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.texts.append(record.getMessage() + " " + repr(record.__dict__))
 
 
 @pytest.fixture
@@ -58,39 +44,6 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stack, LocalApiEnd
 
     with moto_stack(monkeypatch) as stack, LocalApiEndpoint(lambda_handler) as endpoint:
         yield stack, endpoint
-
-
-class Storage:
-    """What was stored since the last look: new event lines on the stream, new quarantine objects."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.after: dict[str, str] = {}
-        self.quarantine_keys: set[str] = set()
-        self.shards = [shard["ShardId"] for shard in stack.kinesis.list_shards(StreamName=STREAM)["Shards"]]
-
-    def new_lines(self) -> list[bytes]:
-        kinesis, lines = self.stack.kinesis, list[bytes]()
-        for shard_id in self.shards:
-            position: dict[str, str] = (
-                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": self.after[shard_id]}
-                if shard_id in self.after
-                else {"ShardIteratorType": "TRIM_HORIZON"}
-            )
-            iterator = kinesis.get_shard_iterator(StreamName=STREAM, ShardId=shard_id, **position)["ShardIterator"]
-            records = kinesis.get_records(ShardIterator=iterator, Limit=10_000)["Records"]
-            if records:
-                self.after[shard_id] = records[-1]["SequenceNumber"]
-            for record in records:
-                lines.extend(orjson.dumps(event) for event in unpack_record(record["Data"]))
-        return lines
-
-    def new_quarantine_objects(self) -> list[bytes]:
-        s3 = self.stack.s3
-        listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=constants.QUARANTINE_PREFIX)
-        keys = [item["Key"] for item in listing.get("Contents", []) if item["Key"] not in self.quarantine_keys]
-        self.quarantine_keys.update(keys)
-        return [s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in keys]
 
 
 def events_sent(case: Any) -> int:
@@ -108,13 +61,11 @@ def test_generated_requests_from_the_openapi_document_get_no_5xx_and_lose_nothin
     schema = schemathesis.openapi.from_url(f"{endpoint.url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
     assert {operation.path for operation in operations} >= {"/v1/batch", "/v1/track", "/v1/identify"}
-    logs = LogRecords()
-    logging.getLogger(service_logger.name).addHandler(logs)
     headers = {"Authorization": basic_auth(stack.write_key)}
     seen: dict[int, int] = {}
-    storage = Storage(stack)
+    storage = StoredSince(stack)
 
-    try:
+    with service_logs() as logs:
         for operation in operations:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
@@ -152,8 +103,6 @@ def test_generated_requests_from_the_openapi_document_get_no_5xx_and_lose_nothin
                         assert CLIENT_IP not in data.decode()
 
                 exchange()
-    finally:
-        logging.getLogger(service_logger.name).removeHandler(logs)
 
     # And the run exercised accepted and refused requests, and the logs never held the client's IP
     assert seen.get(200) and any(400 <= status < 500 for status in seen), seen

@@ -8,13 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import orjson
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from moto import mock_aws
 
 from featurepulse.domain.quarantine import QuarantinedEvent, quarantine_key
 from featurepulse.lake.erasure import ErasureAudit, ErasureRequest, LakeEraser, digest
@@ -22,7 +20,8 @@ from featurepulse.lake.layout import AUDIT_ERASURE_PREFIX, EVENTS_PREFIX
 from featurepulse.lake.parquet import parquet_to_table, table_to_parquet
 from featurepulse.lake.store import LocalStore, ObjectStore, S3Store
 from featurepulse.lake.writer import LakeWriter
-from tests.lake_samples import enriched, quarantined, user_events
+from tests.integration.lake_support import versioned_bucket, write_lake
+from tests.lake_samples import alias_event, enriched, quarantined, user_events
 
 BUCKET = "lake-bucket"
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -31,10 +30,7 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    with versioned_bucket(BUCKET) as client:
         yield client
 
 
@@ -229,10 +225,8 @@ def test_quarantined_events_of_the_user_are_removed_and_others_kept(store: S3Sto
 
 def test_firehose_error_records_of_the_user_are_removed(store: S3Store) -> None:
     # Given a Firehose error object holding a record of alice and one of bob
-    writer = LakeWriter([store])
     bad = [enriched(user_id=u, timestamp="2026-11-25T25:99:00.000Z") for u in ("u-alice", "u-bob")]
-    writer.add_rows(bad)
-    writer.flush()
+    write_lake(store, bad)
     (key,) = list(store.list_keys("errors/"))
     # When alice is erased / Then only bob's error record is left
     audit = erase(store, "u-alice")
@@ -329,26 +323,14 @@ def test_a_run_killed_half_way_is_completed_by_the_next_one(tmp_path: Path, writ
 
 
 def alias(previous_id: str, user_id: str, hours: int) -> dict[str, Any]:
-    """An alias event as the lake stores it: previousId in the properties JSON text."""
-    return enriched(
-        type="alias",
-        event=None,
-        feature=None,
-        stage=None,
-        user_id=user_id,
-        anonymous_id=None,
-        properties=json.dumps({"previousId": previous_id}),
-        timestamp=T0 + timedelta(hours=hours),
-    )
+    return alias_event(user_id, previous_id, T0 + timedelta(hours=hours))
 
 
 def test_alias_rows_whose_previous_id_is_the_erased_id_are_removed(store: S3Store) -> None:
     # Given the lake of alice, bob and carol, plus aliases from alice's user id and from a visitor's device to
     # other user ids (no identity table yet: the aliases are not applied), and an alias that names neither
     fill_lake(store)
-    writer = LakeWriter([store])
-    writer.add_rows([alias("u-alice", "u-alice-new", 3), alias("a-visitor", "u-dave", 4), alias("u-x", "u-y", 4)])
-    writer.flush()
+    write_lake(store, [alias("u-alice", "u-alice-new", 3), alias("a-visitor", "u-dave", 4), alias("u-x", "u-y", 4)])
     # When alice is erased, and the visitor by anonymous id only
     erase(store, "u-alice", include_linked_anonymous_ids=False)
     erase(store, anonymous_ids=frozenset({"a-visitor"}), include_linked_anonymous_ids=False)
@@ -370,9 +352,7 @@ def test_quarantined_and_error_records_naming_the_erased_id_as_previous_id_are_r
             quarantined(user_id="u-bob", raw=json.dumps({"type": "alias", "previousId": "a-bob"})),
         ],
     )
-    writer = LakeWriter([store])
-    writer.add_rows([{**alias("u-alice", "u-alice-new", 1), "timestamp": "2026-11-25T25:99:00.000Z"}])
-    writer.flush()
+    write_lake(store, [{**alias("u-alice", "u-alice-new", 1), "timestamp": "2026-11-25T25:99:00.000Z"}])
     # When alice is erased
     audit = erase(store, "u-alice", include_linked_anonymous_ids=False)
     # Then only bob's quarantined alias is left, and the error record is gone

@@ -5,48 +5,23 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from featurepulse.domain.packing import unpack_record
 from featurepulse.domain.schema import EnrichedEvent
-from featurepulse.domain.stages import DEFAULT_STAGE_MAP
-from featurepulse.ingest.enrich import EnrichmentConfig
 from featurepulse.ingest.limits import MAX_EVENT_BYTES, MAX_GZIP_MEMBERS, MAX_REQUEST_BYTES
 from featurepulse.ingest.request import (
     BATCH,
     MalformedRequestError,
-    PreparedRequest,
     RequestTooLargeError,
     decode_body,
     parse_request,
-    prepare_events,
 )
-from featurepulse.ingest.timestamps import parse_iso_ms
 from featurepulse.lake.replay import with_batch_values
 from featurepulse.lake.replay_ingest import revalidate_with_ingest
-
-EVENTS = Path(__file__).parent.parent / "events"
-RECEIVED_AT_MS = parse_iso_ms("2026-11-25T12:00:01.000Z")
-CONFIG = EnrichmentConfig(stage_map=DEFAULT_STAGE_MAP)
-
-
-def prepare(body: bytes, route: str = BATCH) -> PreparedRequest:
-    return prepare_events(
-        parse_request(body, route),
-        source_id="src_test",
-        request_id="req-1",
-        received_at_ms=RECEIVED_AT_MS,
-        config=CONFIG,
-        source_ip="198.51.100.7",
-    )
-
-
-def stream_events(prepared: PreparedRequest) -> list[dict[str, Any]]:
-    return [event for record in prepared.records for event in unpack_record(record.data)]
+from tests.unit.ingest_request_support import EVENTS, prepare, stream_events
 
 
 def test_a_mixed_batch_keeps_valid_events_and_quarantines_invalid_ones() -> None:

@@ -12,8 +12,6 @@ import pytest
 
 from featurepulse.dal.quarantine import quarantine_body
 from featurepulse.domain.packing import unpack_record
-from featurepulse.domain.stages import DEFAULT_STAGE_MAP
-from featurepulse.ingest.enrich import EnrichmentConfig
 from featurepulse.ingest.limits import (
     MAX_BATCH_EVENTS,
     MAX_EVENT_BYTES,
@@ -25,37 +23,13 @@ from featurepulse.ingest.limits import (
 from featurepulse.ingest.request import (
     BATCH,
     MalformedRequestError,
-    PreparedRequest,
     RequestTooLargeError,
     decode_body,
     parse_request,
-    prepare_events,
     sent_event_bytes,
 )
-from featurepulse.ingest.timestamps import parse_iso_ms
 from featurepulse.lake.replay_ingest import revalidate_with_ingest
-
-RECEIVED_AT_MS = parse_iso_ms("2026-11-25T12:00:01.000Z")
-CONFIG = EnrichmentConfig(stage_map=DEFAULT_STAGE_MAP)
-
-
-def prepare(body: bytes, route: str = BATCH) -> PreparedRequest:
-    return prepare_events(
-        parse_request(body, route),
-        source_id="src_test",
-        request_id="req-1",
-        received_at_ms=RECEIVED_AT_MS,
-        config=CONFIG,
-    )
-
-
-def track(i: int, **extra: Any) -> dict[str, Any]:
-    return {"type": "track", "event": "Feature Used", "userId": f"u-{i}", "messageId": f"m-{i}", **extra}
-
-
-def stored_lines(prepared: PreparedRequest) -> list[bytes]:
-    """The JSON lines of the stored events (records may be compressed: read as every consumer reads them)."""
-    return [orjson.dumps(event) for record in prepared.records for event in unpack_record(record.data)]
+from tests.unit.ingest_request_support import prepare, stored_lines, track
 
 
 def test_an_event_within_32_kb_as_sent_but_over_it_as_stored_is_rejected() -> None:
