@@ -1,7 +1,7 @@
 """docs/metrics.md, generated from the metric catalogue (featurepulse/domain/metrics.py).
 
 `python -m featurepulse.domain.metrics_docs` rewrites the file; `make lint` (tools/check_metric_catalogue.py)
-and a unit test fail when it is stale. Pure standard library.
+and a unit test fail when it is stale. Standard library, and the goals' rule (featurepulse/domain/goals.py).
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from featurepulse.domain.goals import GOAL_METRICS, PROJECTION_RULE
 from featurepulse.domain.metrics import (
     ADOPTER_STAGES,
+    AUDIENCE_RULES,
     CAMPAIGN_NOT_SET,
     DIRECT_CAMPAIGN,
     FUNNEL_STEPS,
@@ -19,6 +21,7 @@ from featurepulse.domain.metrics import (
     PLACE_KINDS,
     PLACE_SOURCES,
     RETENTION_HORIZONS_DAYS,
+    SEGMENT_UNKNOWN,
     TIME_ON_FEATURE_BUCKETS,
     Metric,
 )
@@ -89,6 +92,23 @@ def _intro() -> str:
     )
 
 
+def _goals_and_cuts() -> str:
+    """How goals read the catalogue (featurepulse/domain/goals.py), and the segment and audience rules."""
+    audiences = "\n".join(
+        f"  - `{name}`: any of the stages {_code(needs)} of the feature in the period, none of {_code(excludes)}"
+        for name, (needs, excludes) in AUDIENCE_RULES.items()
+    )
+    return (
+        "\n## Goals, segments and audiences\n\n"
+        f"- **Goals** (CDK context `goals`, docs/reports.md) name a metric of this catalogue with one value per day "
+        f"and feature: {_code(GOAL_METRICS)}. Status rule: {PROJECTION_RULE}.\n"
+        f"- **Segments**: `active_persons`, `adopters` and `adoption_rate` per value of one trait count the persons "
+        f"of that value only; persons without the trait are `{SEGMENT_UNKNOWN}`.\n"
+        "- **Audiences** (`audience_persons`), persons with a user id, order inside the period ignored:\n"
+        f"{audiences}\n"
+    )
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -108,7 +128,7 @@ def _section(m: Metric) -> str:
 def render_metrics_markdown(metrics: Sequence[Metric] = METRICS) -> str:
     rows = "".join(f"| `{m.name}` | {_cell(m.label)} | {m.unit} | {m.counts} | {_cell(m.meaning)} |\n" for m in metrics)
     sections = "\n".join(_section(m) for m in metrics)
-    return f"{_intro()}{rows}\n## Definitions\n\n{sections}"
+    return f"{_intro()}{rows}{_goals_and_cuts()}\n## Definitions\n\n{sections}"
 
 
 def main(argv: Sequence[str] = ()) -> int:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from featurepulse.domain.metrics import AUDIENCE_RULES
 from featurepulse.reporting.csv_export import neutralize_formula
 from featurepulse.reporting.periods import Period
 from featurepulse.reporting.queries import InlineTable
@@ -34,7 +35,8 @@ from featurepulse.reporting.runners import QueryResult
 
 VIEWED_NOT_ADOPTED = "viewed-not-adopted"
 ADOPTED_NOT_COMPLETED = "adopted-not-completed"
-AUDIENCES: tuple[str, ...] = (VIEWED_NOT_ADOPTED, ADOPTED_NOT_COMPLETED)
+AUDIENCES: tuple[str, ...] = tuple(AUDIENCE_RULES)  # the catalogue's rules (featurepulse/domain/metrics.py)
+assert AUDIENCES == (VIEWED_NOT_ADOPTED, ADOPTED_NOT_COMPLETED)
 AUDIENCE_MEANINGS: dict[str, str] = {
     VIEWED_NOT_ADOPTED: "viewed the feature but neither used nor completed it",
     ADOPTED_NOT_COMPLETED: "used the feature but did not complete it",
