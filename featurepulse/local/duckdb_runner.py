@@ -8,7 +8,7 @@ editing a query:
 - the identity table (`<lake_dir>/identity/persons/*.json.gz`, JSON Lines) is the view `identities`, read
   with its declared columns, or an empty table of the same shape when the lake has none yet; the CRM imports
   and the campaign spend (`<lake_dir>/traits/imports/`, `<lake_dir>/campaign_spend/`) likewise are the views
-  `trait_imports` and `campaign_spend`;
+  `trait_imports` and `campaign_spend`, and `person_traits` is a view of athena_queries/person_traits.sql;
 - the session time zone is UTC, as in Athena;
 - Trino's `normal_cdf(mean, sd, v)`, which DuckDB lacks, is a scalar function of the same meaning.
 """
@@ -25,7 +25,15 @@ from duckdb import sqltypes
 
 from featurepulse.domain.schema import lake_columns
 from featurepulse.identity.schema import IDENTITIES_TABLE, duckdb_table_source
-from featurepulse.reporting.queries import ParameterValue, TableRef, bind, load_query, query_scan_parameters
+from featurepulse.reporting.queries import (
+    TRAITS_VIEW,
+    ParameterValue,
+    TableRef,
+    bind,
+    load_base_view,
+    load_query,
+    query_scan_parameters,
+)
 from featurepulse.reporting.runners import QueryResult, rows_from_records
 from featurepulse.traits.schema import CAMPAIGN_SPEND_TABLE, TRAIT_IMPORTS_TABLE
 from featurepulse.traits.schema import duckdb_table_source as traits_table_source
@@ -90,6 +98,10 @@ class DuckDbQueryRunner:
                 self.connection.execute(
                     f"CREATE OR REPLACE VIEW {table} AS {traits_table_source(str(self.lake_dir), table)}"
                 )
+            # The traits view as a view too, for ad-hoc questions (`featurepulse lake query`); report queries
+            # inline their own copy, which shadows it.
+            traits_view = bind(load_base_view(TRAITS_VIEW), {}, TableRef()).sql(dialect="athena", comments=False)
+            self.connection.execute(f"CREATE OR REPLACE VIEW {TRAITS_VIEW} AS {to_duckdb(traits_view)}")
             self._view_ready = True
 
     def query(self, sql: str, *, athena: bool = False) -> QueryResult:
