@@ -451,9 +451,7 @@ def ranking_sentence(ranking: Sequence[CampaignComparison]) -> str:
         return "No campaign brought anyone in this period."
     best = ranking[0]
     lines = [f"Best adoption per person reached: {best.campaign_name} ({fmt_rate(best.adoption_rate)})."]
-    cheapest = min(
-        (c for c in ranking if c.cost_per_adopter is not None), key=lambda c: c.cost_per_adopter or 0.0, default=None
-    )
+    cheapest = next((c for c in ranking if c.cost_rank == 1), None)
     if cheapest is not None:
         lines.append(f"Lowest cost per adopter: {cheapest.campaign_name} ({fmt_usd(cheapest.cost_per_adopter)}).")
     else:

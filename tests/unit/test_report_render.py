@@ -235,3 +235,47 @@ def test_a_chart_whose_values_are_all_zero_is_left_out() -> None:
     # Then there is no blank funnel chart, and a funnel with viewers has one
     assert [c.cid for c in render_charts(report(funnel=zero))] == []
     assert [c.cid for c in render_charts(report(funnel=seen))] == ["funnel"]
+
+
+def test_goals_ranking_and_audiences_read_in_plain_words() -> None:
+    import dataclasses
+
+    from featurepulse.domain.goals import GoalSettings, goal_status
+    from featurepulse.reporting.audiences import Audience, AudienceFile, AudienceMember
+    from featurepulse.reporting.campaigns import rank_campaigns
+
+    # Given a goal off track, three campaigns (one far below the rest, two with spend), and one audience
+    goal = GoalSettings(metric="adoption_rate", feature="ai-summary", target=0.25, deadline=date(2027, 1, 31))
+    status = goal_status(goal, {DAY.end: 0.10}, DAY.end)
+    rows = [
+        {
+            "campaign_source": s,
+            "campaign_medium": "cpc",
+            "campaign_name": n,
+            "campaign_reached": r,
+            "campaign_adopters": a,
+        }
+        for s, n, r, a in (("google", "spring", 150, 45), ("linkedin", "webinar", 80, 40), ("bing", "beta", 60, 6))
+    ]
+    member = AudienceMember("usr_1", ("usr_1",), {"plan": "team"})
+    data = dataclasses.replace(
+        report(),
+        goals=(status,),
+        campaigns=rank_campaigns(rows, {"spring": 900.0, "beta": 120.0}),
+        audiences=(Audience("ai-summary", "viewed-not-adopted", (member,)),),
+        audience_files=(AudienceFile("ai-summary", "viewed-not-adopted", 1, "k", "https://lake.example/a?X-Amz=1"),),
+    )
+    page, text = render_html(data, []), render_text(data)
+    # Then the goal says where it stands, its status and the rule in a footnote
+    assert "Adoption rate of ai-summary &gt;= 25.0% by 2027-01-31" in page and ">off track<" in page
+    assert "How the status is set: least-squares line" in page
+    # And the ranking names the best campaign, the cheapest adopter and the one to review, with the test in small print
+    assert "Best adoption per person reached: webinar (50.0%)." in page
+    assert "Lowest cost per adopter: beta ($20.00)." in page
+    assert "Significantly below the rest: beta: review or stop." in page
+    assert "one-sided two-proportion z-test" in page
+    # And each audience has its size and a link that says it expires
+    assert 'href="https://lake.example/a?X-Amz=1"' in page and "expire after 7 days" in page
+    # And the text part carries the goal and the audiences too
+    assert "- Goal: Adoption rate of ai-summary >= 25.0% by 2027-01-31: off track" in text
+    assert "- Audience ai-summary / viewed-not-adopted: 1 persons" in text
