@@ -29,6 +29,7 @@ from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
 from cdk.lambda_bundling import BundlingError, pip_install_command
+from cdk.lambda_logging import lambda_logging
 from cdk.monitoring import Monitoring
 from cdk.nag import suppress
 from featurepulse.constants import ENV_LAKE_BUCKET, QUARANTINE_PREFIX
@@ -162,6 +163,8 @@ class Erasure(Construct):
             environment={ENV_LAKE_BUCKET: bucket.bucket_name},
             role=role,
             log_group=log_group,
+            # JSON log format; Lambda's START/END/REPORT lines left out (cdk/lambda_logging.py).
+            **lambda_logging(),
         )
         self.function.add_event_source(
             event_sources.SqsEventSource(self.queue, batch_size=10, report_batch_item_failures=True)

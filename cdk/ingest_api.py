@@ -1,11 +1,13 @@
-"""The Segment-compatible ingestion API (docs/design.md section 1): REST API Gateway + WAF in front of one Lambda.
+"""The Segment-compatible ingestion API (docs/design.md section 1): REST API Gateway (+ WAF, opt-in) in front of one
+Lambda.
 
 Why REST and not HTTP API: docs/decisions.md. The gateway proxies `/v1/{proxy+}` and `/openapi.json` to the
 ingest Lambda, which owns routing, auth (write keys) and validation; the gateway adds what the Lambda cannot:
-per-IP rate limiting and managed rules (WAF), stage throttling, CORS preflight, JSON access logs, X-Ray (a sampled
-share of requests: `traceSampleRate`, through an X-Ray sampling rule on the stage).
+stage throttling, CORS preflight, JSON access logs, X-Ray (a sampled share of requests: `traceSampleRate`, through an
+X-Ray sampling rule on the stage) and, with `wafEnabled`, per-IP rate limiting and AWS managed rules (a WAF web ACL
+on the stage; off by default: docs/deploy.md, "Protection", and docs/decisions.md).
 Grants are made by the stack (least privilege, docs/decisions.md decision 4); this construct exposes `function`,
-`api`, `stage`.
+`api`, `stage`, `web_acl` (None without WAF).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from aws_cdk import aws_xray as xray
 from constructs import Construct
 
+from cdk.lambda_logging import lambda_logging
 from cdk.nag import suppress
 from featurepulse.constants import (
     ENV_LOG_LEVEL,
@@ -60,25 +63,39 @@ KNOWN_BAD_INPUTS_RULE_SET = "AWSManagedRulesKnownBadInputsRuleSet"
 MANAGED_RULE_GROUP_WCU: dict[str, int] = {COMMON_RULE_SET: 700, KNOWN_BAD_INPUTS_RULE_SET: 200}
 RATE_RULE_WCU = 2
 WEB_ACL_PRICED_WCU = 1500
-# The access log: who called what and how it went, without the caller's IP (docs/design.md section 1, privacy).
+# Why the stage may go without a web ACL (cdk-nag AwsSolutions-APIG3); docs/decisions.md, "WAF is opt-in".
+WITHOUT_WAF_REASON = (
+    "WAF is opt-in (wafEnabled, default false): the ingest handler bounds and validates every request itself (body, "
+    "batch and event size limits, write key, schema; fuzzed in the test suite) and API Gateway stage throttling "
+    "caps the request rate. WAF adds per-IP rate limiting and AWS managed rules for about $9.58 a month at the "
+    "reference workload (100 events/s in batches of 100), a quarter of the lake path's bill: enable it with "
+    "-c wafEnabled=true."
+)
+# The access log: one JSON line per request (CloudWatch bills every byte ingested), with what docs/deploy.md
+# ("Alarms": the 4xx and 5xx alarms send you here) needs to tell the causes apart, without the caller's IP
+# (docs/design.md section 1, privacy): the request id (the ingest Lambda's log lines carry it as correlation id), the
+# route, the answer, the latency, who answered when the Lambda did not (`errorType`: THROTTLED, WAF_FILTERED,
+# INTEGRATION_FAILURE...; `integrationError`: why the Lambda call failed) and the client's user agent. Left out, as
+# other sources give them: the time (the log event's own), the resource path (always /v1/{proxy+}), response length,
+# the integration's status and latency (the Lambda's metrics and logs), error message (errorType says it), the X-Ray
+# trace id (only `traceSampleRate` of the requests are traced; Powertools' log lines carry the id).
 ACCESS_LOG_FIELDS: dict[str, str] = {
     "requestId": apigw.AccessLogField.context_request_id(),
-    "requestTime": apigw.AccessLogField.context_request_time(),
     "httpMethod": apigw.AccessLogField.context_http_method(),
     "path": apigw.AccessLogField.context_path(),
-    "resourcePath": apigw.AccessLogField.context_resource_path(),
     "status": apigw.AccessLogField.context_status(),
-    "responseLength": apigw.AccessLogField.context_response_length(),
     "responseLatency": apigw.AccessLogField.context_response_latency(),
-    "integrationStatus": apigw.AccessLogField.context_integration_status(),
-    "integrationLatency": apigw.AccessLogField.context_integration_latency(),
-    "integrationError": apigw.AccessLogField.context_integration_error_message(),
     "errorType": apigw.AccessLogField.context_error_response_type(),
-    "errorMessage": apigw.AccessLogField.context_error_message(),
-    "wafResponseCode": apigw.AccessLogField.context_waf_response_code(),
+    "integrationError": apigw.AccessLogField.context_integration_error_message(),
     "userAgent": apigw.AccessLogField.context_identity_user_agent(),
-    "xrayTraceId": apigw.AccessLogField.context_xray_trace_id(),
 }
+# With WAF: its answer to the request (a WAF block shows as 403 or 429 with errorType WAF_FILTERED).
+WAF_ACCESS_LOG_FIELDS: dict[str, str] = {"wafResponseCode": apigw.AccessLogField.context_waf_response_code()}
+
+
+def access_log_fields(*, waf_enabled: bool) -> dict[str, str]:
+    """The access log's fields, in the order they are written."""
+    return {**ACCESS_LOG_FIELDS, **(WAF_ACCESS_LOG_FIELDS if waf_enabled else {})}
 
 
 def sampling_rule_name(stack_name: str) -> str:
@@ -89,8 +106,8 @@ def sampling_rule_name(stack_name: str) -> str:
 
 
 class IngestApi(Construct):
-    """`function` (the ingest Lambda), `api` (RestApi), `stage`, `web_acl`, `sampling_rule` (X-Ray), `url` (base URL
-    for SDKs)."""
+    """`function` (the ingest Lambda), `api` (RestApi), `stage`, `web_acl` (None unless `waf_enabled`),
+    `sampling_rule` (X-Ray), `url` (base URL for SDKs)."""
 
     def __init__(
         self,
@@ -107,6 +124,7 @@ class IngestApi(Construct):
         stage_name: str,
         throttle_rate_limit: float,
         throttle_burst_limit: int,
+        waf_enabled: bool,
         waf_rate_limit: int,
         waf_count_only_rules: Sequence[str],
         cors_allow_origins: Sequence[str],
@@ -136,6 +154,7 @@ class IngestApi(Construct):
                 ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
                 ENV_LOG_LEVEL: log_level,
             },
+            log_level=log_level,
             memory_mb=memory_mb,
             timeout_seconds=timeout_seconds,
             reserved_concurrency=reserved_concurrency,
@@ -152,15 +171,20 @@ class IngestApi(Construct):
             throttle_rate_limit=throttle_rate_limit,
             throttle_burst_limit=throttle_burst_limit,
             cors_allow_origins=cors_allow_origins,
+            waf_enabled=waf_enabled,
         )
         self.stage: apigw.Stage = self.api.deployment_stage
         self.url: str = self.api.url
         self.sampling_rule = self._sampling_rule(stage_name=stage_name, fixed_rate=trace_sample_rate)
-        self.web_acl = self._web_acl(waf_rate_limit=waf_rate_limit, count_only_rules=waf_count_only_rules)
-        # The stage ARN refers to the stage, so CloudFormation associates the ACL after the stage exists.
-        wafv2.CfnWebACLAssociation(
-            self, "WebAclAssociation", resource_arn=self.stage.stage_arn, web_acl_arn=self.web_acl.attr_arn
-        )
+        self.web_acl: wafv2.CfnWebACL | None = None
+        if waf_enabled:
+            self.web_acl = self._web_acl(waf_rate_limit=waf_rate_limit, count_only_rules=waf_count_only_rules)
+            # The stage ARN refers to the stage, so CloudFormation associates the ACL after the stage exists.
+            wafv2.CfnWebACLAssociation(
+                self, "WebAclAssociation", resource_arn=self.stage.stage_arn, web_acl_arn=self.web_acl.attr_arn
+            )
+        else:
+            suppress(self.stage, rule="AwsSolutions-APIG3", reason=WITHOUT_WAF_REASON)
 
     def _ingest_function(
         self,
@@ -169,6 +193,7 @@ class IngestApi(Construct):
         encryption_key: kms.IKey,
         retention: logs.RetentionDays,
         environment: dict[str, str],
+        log_level: str,
         memory_mb: int,
         timeout_seconds: int,
         reserved_concurrency: int | None,
@@ -203,6 +228,8 @@ class IngestApi(Construct):
             environment=environment,
             role=role,
             log_group=log_group,
+            # JSON log format; Lambda's START/END/REPORT lines left out (cdk/lambda_logging.py).
+            **lambda_logging(log_level),
             reserved_concurrent_executions=reserved_concurrency,
         )
         suppress(
@@ -229,6 +256,7 @@ class IngestApi(Construct):
         throttle_rate_limit: float,
         throttle_burst_limit: int,
         cors_allow_origins: Sequence[str],
+        waf_enabled: bool,
     ) -> apigw.RestApi:
         stack = Stack.of(self)
         api = apigw.RestApi(
@@ -254,7 +282,9 @@ class IngestApi(Construct):
                 metrics_enabled=False,
                 tracing_enabled=True,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
-                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
+                access_log_format=apigw.AccessLogFormat.custom(
+                    json.dumps(access_log_fields(waf_enabled=waf_enabled), separators=(",", ":"))
+                ),
             ),
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=list(cors_allow_origins),

@@ -36,6 +36,7 @@ from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
 from cdk.data_bucket import encrypted_bucket
+from cdk.lambda_logging import lambda_logging
 from cdk.nag import suppress
 from featurepulse.constants import (
     ENV_LOG_LEVEL,
@@ -411,6 +412,8 @@ class Lake(Construct):
             },
             role=role,
             log_group=log_group,
+            # JSON log format; Lambda's START/END/REPORT lines left out (cdk/lambda_logging.py).
+            **lambda_logging(),
         )
         suppress(
             function,

@@ -42,9 +42,10 @@ STREAM_WRITE_UTILISATION = 0.5
 # Firehose's freshness alarm: the buffer interval plus this much for conversion, delivery and a throttled read.
 FIREHOSE_FRESHNESS_MARGIN_SECONDS = 600
 FLINK_CHECKPOINT_DURATION_MS = 60_000
-# Custom metrics the ingest handler emits with Powertools (lambdas/ingest/handler.py), dimension service.
+# Custom metrics the ingest handler emits with Powertools (lambdas/ingest/handler.py INGEST_METRIC_NAMES), dimension
+# service. Throttled records are the stream's own metric (the "Write throttling" graph of the stream's section).
 INGEST_EVENT_METRICS: tuple[str, ...] = ("AcceptedEvents", "QuarantinedEvents")
-INGEST_PUT_METRICS: tuple[str, ...] = ("PutRetriedRecords", "ThrottledRecords", "FailedRecords")
+INGEST_PUT_METRICS: tuple[str, ...] = ("PutRetriedRecords", "FailedRecords")
 
 
 def aws_metric(
@@ -166,7 +167,8 @@ class Monitoring(Construct):
                 evaluation_periods=3,
                 datapoints_to_alarm=3,
                 description="More than 10% of ingest requests answered 4xx for 15 minutes: a client with a "
-                "revoked or wrong write key, oversize batches, or WAF blocks. See the API access logs.",
+                "revoked or wrong write key, oversize batches, stage throttling or (wafEnabled) WAF blocks. See the "
+                "API access logs (status, errorType, userAgent).",
             ),
             self.add_alarm(
                 "ApiLatencyP99",

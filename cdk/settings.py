@@ -112,10 +112,12 @@ class StackSettings(BaseModel):
     expected_event_bytes: int = Field(default=1000, alias="expectedEventBytes", ge=100, le=32 * 1024)
     # X-Ray: the share of ingest requests traced (an X-Ray sampling rule on the API stage; cdk/ingest_api.py).
     trace_sample_rate: float = Field(default=0.05, alias="traceSampleRate", ge=0.0, le=1.0)
-    # API Gateway stage and WAF.
+    # API Gateway stage and WAF. WAF is opt-in (docs/deploy.md, "Protection"; docs/decisions.md): without it the stage
+    # throttling and the handler's own limits protect the API; with it, per-IP rate limiting and AWS managed rules.
     api_stage_name: str = Field(default="prod", alias="apiStageName", pattern=r"^[A-Za-z0-9_]{1,128}$")
     throttle_rate_limit: float = Field(default=500.0, alias="throttleRateLimit", gt=0)
     throttle_burst_limit: int = Field(default=1000, alias="throttleBurstLimit", ge=1, le=5000)
+    waf_enabled: bool = Field(default=False, alias="wafEnabled")
     waf_rate_limit: int = Field(default=6000, alias="wafRateLimit", ge=10, le=2_000_000_000)
     waf_count_only_rules: tuple[str, ...] = Field(default=("SizeRestrictions_BODY",), alias="wafCountOnlyRules")
     cors_allow_origins: tuple[str, ...] = Field(default=("*",), alias="corsAllowOrigins", min_length=1)
@@ -295,6 +297,19 @@ class StackSettings(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _check_waf_keys(self) -> StackSettings:
+        # The web ACL's knobs without the web ACL would be ignored in silence: say so instead.
+        given = sorted(
+            alias
+            for name, alias in (("waf_rate_limit", "wafRateLimit"), ("waf_count_only_rules", "wafCountOnlyRules"))
+            if name in self.model_fields_set
+        )
+        if given and not self.waf_enabled:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise ValueError(f"{' and '.join(given)} {verb} only with wafEnabled=true (WAF is off by default)")
+        return self
+
+    @model_validator(mode="after")
     def _check_realtime(self) -> StackSettings:
         self.realtime_settings  # noqa: B018 (raises on an inconsistent combination)
         return self
@@ -366,6 +381,11 @@ class StackSettings(BaseModel):
             )
         if self.alarm_email is None:
             notes.append("alarm e-mails: nobody subscribed to the alarm topic (set -c alarmEmail=...)")
+        if not self.waf_enabled:
+            notes.append(
+                "WAF web ACL: not created; stage throttling and the handler's limits protect the API (set "
+                "-c wafEnabled=true for per-IP rate limiting and AWS managed rules, docs/deploy.md 'Protection')"
+            )
         return notes
 
     @classmethod

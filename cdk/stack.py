@@ -87,7 +87,7 @@ class FeaturePulseStack(Stack):
         self.sources_table = SourcesTable(self, "SourcesTable", encryption_key=self.key)
         self.monitoring = Monitoring(self, "Monitoring", encryption_key=self.key, alarm_email=settings.alarm_email)
 
-        # --- ingest: API Gateway + WAF + Lambda -> Kinesis -------------------------------------------------
+        # --- ingest: API Gateway (+ WAF with wafEnabled) + Lambda -> Kinesis --------------------------------
         self.ingest_api = IngestApi(
             self,
             "IngestApi",
@@ -101,6 +101,7 @@ class FeaturePulseStack(Stack):
             stage_name=settings.api_stage_name,
             throttle_rate_limit=settings.throttle_rate_limit,
             throttle_burst_limit=settings.throttle_burst_limit,
+            waf_enabled=settings.waf_enabled,
             waf_rate_limit=settings.waf_rate_limit,
             waf_count_only_rules=settings.waf_count_only_rules,
             cors_allow_origins=settings.cors_allow_origins,

@@ -132,6 +132,7 @@ def to_deploy_settings(settings: Any) -> DeploySettings:
             report_sender=settings.report_sender is not None,
             quicksight_enabled=settings.quicksight_principal_arn is not None,
             alarm_email=settings.alarm_email is not None,
+            waf_enabled=getattr(settings, "waf_enabled", defaults.waf_enabled),
         )
     except CostInputError as exc:
         raise CliError(str(exc)) from None

@@ -84,7 +84,7 @@ def _gap_table(bill: Bill) -> list[str]:
             "sources table reads (cached write keys)",
             _usd(sum(line.usd for line in bill.lines if line.what.startswith("sources table"))),
         ),
-        ("(no WAF)", 0.0, "WAF: web ACL, 3 rules, requests", ours("WAF")),
+        ("(no WAF)", 0.0, "WAF (opt-in, `wafEnabled`): web ACL, 3 rules, requests", ours("WAF")),
         (
             "Kinesis Data Streams (not in the $92.06 lake)",
             0.0,
@@ -290,7 +290,7 @@ def render_cost_markdown(cdk_json: Path = CDK_JSON, measured: MeasuredInputs | N
     out += [
         "",
         "Assumptions of the model itself (featurepulse/cost/model.py): Lambda's START/END/REPORT lines "
-        f"{LAMBDA_PLATFORM_LOG_BYTES:g} bytes and the API access log "
+        f"{LAMBDA_PLATFORM_LOG_BYTES:g} bytes (system log level WARN: not ingested) and the API access log "
         f"{ACCESS_LOG_BYTES_PER_REQUEST:g} bytes per request; Flink logs {FLINK_LOG_BYTES_PER_DAY / 1e6:g} MB a day; "
         f"stored logs compress to {LOG_STORAGE_COMPRESSION:g} of their size; the JQ query takes {JQ_MS_PER_EVENT:g} ms "
         f"per event; Athena makes {S3_GETS_PER_FILE_SCANNED} GETs per file it scans; the report job runs "

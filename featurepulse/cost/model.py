@@ -144,6 +144,7 @@ class DeploySettings:
     report_sender: bool = False
     quicksight_enabled: bool = False
     alarm_email: bool = False
+    waf_enabled: bool = False  # `wafEnabled`: the web ACL on the API stage (opt-in)
 
     def __post_init__(self) -> None:
         if self.stream_mode not in ("on-demand", "provisioned", "auto"):
@@ -232,9 +233,10 @@ ASSUMED_FIGURES: dict[str, tuple[float | None, str, str]] = {
     ),
     "lambda_ms_per_event": (0.011, "ms", "11 us of CPU per event (docs/performance.md, Ingest)"),
     "log_bytes_per_request": (
-        1200.0,
+        250.0,
         "bytes",
-        "the ingest handler's INFO line and EMF metrics blob (not measured)",
+        "the ingest handler's EMF metrics document of an accepted request (217 bytes with AcceptedEvents, by "
+        "serializing it; the handler logs no line at INFO when it accepts; not measured on Lambda)",
     ),
     "ddb_write_units_per_second_at_100_eps": (
         None,
@@ -268,8 +270,12 @@ ASSUMED_FIGURES: dict[str, tuple[float | None, str, str]] = {
 # Model assumptions that are not measured figures (docs/cost.md lists them).
 ENRICHMENT_OVERHEAD_BYTES = 395.0
 REPORT_BYTES_PER_EVENT_DAY = 210.3e6 / 178_571  # bytes scanned per daily report per event of a day (see above)
-LAMBDA_PLATFORM_LOG_BYTES = 330.0  # Lambda's own START, END and REPORT lines (with the X-Ray fields)
-ACCESS_LOG_BYTES_PER_REQUEST = 650.0  # one JSON line of the 16 access-log fields (cdk/ingest_api.py)
+# Lambda's own START, END and REPORT lines (~330 bytes with the X-Ray fields) are not ingested: the Lambdas log with
+# the system log level WARN (cdk/lambda_logging.py; tests/infrastructure/test_cost_coverage.py checks the setting).
+LAMBDA_PLATFORM_LOG_BYTES = 0.0
+# One compact JSON line of the 8 access-log fields (cdk/ingest_api.py) with a browser's user agent (~110 bytes);
+# tests/infrastructure/test_cost_coverage.py renders the stage's format with such values and compares.
+ACCESS_LOG_BYTES_PER_REQUEST = 320.0
 FLINK_LOG_BYTES_PER_DAY = 20e6  # the Flink job at INFO (checkpoints, metrics reporters)
 LOG_STORAGE_COMPRESSION = 0.15  # CloudWatch bills stored logs compressed
 JQ_MS_PER_EVENT = 0.1  # Firehose's JQ partition query per de-aggregated event
@@ -289,7 +295,7 @@ ERASURE_QUEUE_POLLS_PER_MONTH = 5 * 3 * 60 * HOURS_PER_MONTH  # 5 Lambda pollers
 # API Gateway's per-method (detailed) metrics are billed as custom metrics; the stage has them off
 # (tests/infrastructure/test_cost_coverage.py checks it), so the alarms read the free API-level metrics.
 API_DETAILED_METRICS = 0
-INGEST_CUSTOM_METRICS = 9  # lambdas/ingest/handler.py metrics.add_metric names (dimension: service)
+INGEST_CUSTOM_METRICS = 4  # lambdas/ingest/handler.py INGEST_METRIC_NAMES (dimension: service)
 ERASURE_CUSTOM_METRICS = 1
 FLINK_CUSTOM_METRICS = 3  # lateEvents, unreadableEvents, eventsUnpacked (featurepulse_flink/job.py)
 
@@ -466,8 +472,8 @@ class Inventory:
     """The billable resources the stack deploys with a configuration (counts of CloudFormation resources)."""
 
     kms_keys: int = 1
-    web_acls: int = 1
-    waf_rules: int = 3  # the per-IP rate rule and two AWS managed rule groups (cdk/ingest_api.py)
+    web_acls: int = 0  # with `wafEnabled`: 1
+    waf_rules: int = 0  # with `wafEnabled`: the per-IP rate rule and two AWS managed rule groups (cdk/ingest_api.py)
     lambda_functions: int = 2  # ingest, erasure (the QuickSight connector comes from the Serverless Application Repo)
     log_groups: int = 5  # ingest, API access log, Firehose, erasure, Flink (+1 for the connector)
     # Billed per metric: a metric-math alarm counts each metric it reads.
@@ -500,6 +506,8 @@ def inventory_for(settings: DeploySettings) -> Inventory:
     # A provisioned stream adds the near-write-capacity alarm (bytes and records: 2 metrics; cdk/monitoring.py).
     lake_alarm_metrics = 13 + (2 if settings.stream_mode != "on-demand" else 0)
     return Inventory(
+        web_acls=1 if settings.waf_enabled else 0,
+        waf_rules=3 if settings.waf_enabled else 0,
         alarm_metrics={"lake": lake_alarm_metrics, "realtime": 5, "reports": 1},
         log_groups=5 + (1 if qs else 0),
         glue_databases=1 + (1 if qs else 0),  # the connector's schema database
@@ -554,9 +562,12 @@ def monthly_bill(
 
     # --- ingest: API Gateway, WAF, Lambda --------------------------------------------------------------------
     add("API Gateway", "REST API requests", requests, "requests", "apigw_rest_per_million", 1e6, "lake")
-    add("WAF", "web ACL", inventory.web_acls, "web ACLs", "waf_web_acl_month", 1, "lake")
-    add("WAF", "rules (rate limit + 2 managed groups)", inventory.waf_rules, "rules", "waf_rule_month", 1, "lake")
-    add("WAF", "requests inspected", requests, "requests", "waf_requests_per_million", 1e6, "lake")
+    if settings.waf_enabled:
+        add("WAF", "web ACL", inventory.web_acls, "web ACLs", "waf_web_acl_month", 1, "lake")
+        add("WAF", "rules (rate limit + 2 managed groups)", inventory.waf_rules, "rules", "waf_rule_month", 1, "lake")
+        add("WAF", "requests inspected", requests, "requests", "waf_requests_per_million", 1e6, "lake")
+    else:
+        notes.append("WAF is off in these settings (wafEnabled=false, the default): not priced")
     add("Lambda", "ingest invocations", requests, "requests", "lambda_requests_per_million", 1e6, "lake")
     duration_ms = math.ceil(
         figures["lambda_ms_per_batch_100"] + (workload.batch_size - 100) * figures["lambda_ms_per_event"]
@@ -749,7 +760,7 @@ def monthly_bill(
     lake_log_gb = requests * log_bytes / GB
     add(
         "CloudWatch",
-        "logs ingested (ingest Lambda + API access log)",
+        "logs ingested (ingest metrics + API access log)",
         lake_log_gb,
         "GB",
         "cw_logs_ingest_gb",

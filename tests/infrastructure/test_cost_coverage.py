@@ -5,7 +5,9 @@ features, the report job's DPUs) is the one synthesized. A new billable resource
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +15,15 @@ from typing import Any
 import pytest
 
 from featurepulse.cost.cli import to_deploy_settings
-from featurepulse.cost.model import API_DETAILED_METRICS, REPORT_JOB_DPU, DeploySettings, Inventory, inventory_for
+from featurepulse.cost.model import (
+    ACCESS_LOG_BYTES_PER_REQUEST,
+    API_DETAILED_METRICS,
+    LAMBDA_PLATFORM_LOG_BYTES,
+    REPORT_JOB_DPU,
+    DeploySettings,
+    Inventory,
+    inventory_for,
+)
 from tests.infrastructure.conftest import Synthesized
 
 # Every optional feature on (as tests/deploy's all-features synth, without its slow pip bundling).
@@ -24,6 +34,20 @@ ALL_FEATURES: dict[str, Any] = {
     "alarmEmail": "ops@example.com",
     "streamMode": "provisioned",
     "shardCount": 2,
+    "wafEnabled": True,
+}
+# Typical values of the access log's variables: a browser SDK's batch, accepted (the line the model prices).
+ACCESS_LOG_SAMPLE_VALUES: dict[str, str] = {
+    "$context.requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+    "$context.httpMethod": "POST",
+    "$context.path": "/prod/v1/batch",
+    "$context.status": "200",
+    "$context.responseLatency": "48",
+    "$context.error.responseType": "-",
+    "$context.integrationErrorMessage": "-",
+    "$context.identity.userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "$context.wafResponseCode": "WAF_ALLOW",
 }
 
 # Billable types -> the Inventory count the model prices them by (None: priced by usage, whatever their number).
@@ -113,8 +137,8 @@ def check_priced(synth: Synthesized) -> None:
         if field_name is not None:
             assert found.get(resource_type, 0) == getattr(inventory, field_name), resource_type
     assert alarm_metrics(synth) == sum(inventory.alarm_metrics.values())
-    (_, acl) = synth.only("AWS::WAFv2::WebACL")
-    assert len(acl["Properties"]["Rules"]) == inventory.waf_rules
+    acls = synth.resources("AWS::WAFv2::WebACL").values()
+    assert sum(len(acl["Properties"]["Rules"]) for acl in acls) == inventory.waf_rules
 
 
 def check_configuration(synth: Synthesized) -> None:
@@ -152,6 +176,18 @@ def check_configuration(synth: Synthesized) -> None:
     ingest = synth.resource(synth.stack.ingest_api.function)[1]["Properties"]
     assert ingest["MemorySize"] == settings.ingest_memory_mb
     assert ingest["Architectures"] == ["arm64"]  # priced at the arm64 GB-second
+    assert settings.waf_enabled == (synth.stack.ingest_api.web_acl is not None)
+    # Lambda's START/END/REPORT lines are priced at 0 bytes: only while the system log level keeps them out
+    assert ingest["LoggingConfig"]["SystemLogLevel"] == "WARN"
+    assert LAMBDA_PLATFORM_LOG_BYTES == 0
+    # The access log line the model prices is the stage's format with typical values (within 10%)
+    line = re.sub(
+        r"\$context\.[A-Za-z.]+",
+        lambda match: ACCESS_LOG_SAMPLE_VALUES[match.group(0)],
+        stage["Properties"]["AccessLogSetting"]["Format"],
+    )
+    json.loads(line)  # one JSON document per request
+    assert abs(len(line.encode()) - ACCESS_LOG_BYTES_PER_REQUEST) <= 0.1 * ACCESS_LOG_BYTES_PER_REQUEST, len(line)
 
 
 def test_every_billable_resource_of_the_default_stack_is_priced(synthesized: Synthesized) -> None:

@@ -6,17 +6,24 @@ Assertions look resources up by type and follow Ref/GetAtt between them; no hash
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from aws_cdk.assertions import Match
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Match, Template
 
 from cdk.ingest_api import (
+    ACCESS_LOG_FIELDS,
     KNOWN_BAD_INPUTS_RULE_SET,
     MANAGED_RULE_GROUP_WCU,
     RATE_RULE_WCU,
     WEB_ACL_PRICED_WCU,
+    WITHOUT_WAF_REASON,
     sampling_rule_name,
 )
+from cdk.lambda_logging import lambda_logging
 from cdk.settings import stream_shards_for
 from featurepulse.constants import (
     ENV_LOG_LEVEL,
@@ -43,6 +50,12 @@ from featurepulse.domain.stages import DEFAULT_STAGE_MAP
 from tests.infrastructure.conftest import Synthesized
 
 INGEST_HANDLER = "lambdas.ingest.handler.lambda_handler"
+
+
+@pytest.fixture(scope="module")
+def with_waf(synthesize_with: Callable[..., Synthesized]) -> Synthesized:
+    """The stack with the opt-in WAF web ACL (`-c wafEnabled=true`)."""
+    return synthesize_with(wafEnabled=True)
 
 
 def _ingest_function(synthesized: Synthesized) -> dict[str, Any]:
@@ -81,6 +94,61 @@ def test_ingest_lambda_runs_python312_on_arm64_with_active_tracing(synthesized: 
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["Timeout"] == 10
     assert props["MemorySize"] == 512
+
+
+def test_ingest_lambda_logs_json_without_lambdas_start_end_report_lines(synthesized: Synthesized) -> None:
+    # Given the default stack / When we read the ingest and erasure functions' logging configuration
+    log_group_id, _ = synthesized.resource(synthesized.stack.ingest_api.function.log_group)
+    ingest = _ingest_function(synthesized)["Properties"]["LoggingConfig"]
+    _, erasure = synthesized.resource(synthesized.stack.erasure.function)
+    # Then both log JSON; Lambda's own lines are kept from WARN (START/END/REPORT are INFO: not ingested); the
+    # application level is INFO, so Powertools' lines and its metrics (EMF, filed as INFO) come through
+    assert ingest == {
+        "LogFormat": "JSON",
+        "SystemLogLevel": "WARN",
+        "ApplicationLogLevel": "INFO",
+        "LogGroup": {"Ref": log_group_id},
+    }
+    assert {k: v for k, v in erasure["Properties"]["LoggingConfig"].items() if k != "LogGroup"} == {
+        "LogFormat": "JSON",
+        "SystemLogLevel": "WARN",
+        "ApplicationLogLevel": "INFO",
+    }
+    # And so does every Lambda function the stack defines itself (the QuickSight connector is AWS's SAR application)
+    for logical_id, function in synthesized.resources("AWS::Lambda::Function").items():
+        config = function["Properties"].get("LoggingConfig", {})
+        assert (config.get("LogFormat"), config.get("SystemLogLevel")) == ("JSON", "WARN"), logical_id
+
+
+@pytest.mark.parametrize(
+    ("log_level", "application_level"),
+    [("DEBUG", "DEBUG"), ("INFO", "INFO"), ("WARNING", "INFO"), ("ERROR", "INFO")],
+)
+def test_lambda_application_log_level_follows_log_level_but_never_filters_metrics(
+    log_level: str, application_level: str
+) -> None:
+    # Given a function built with our logging options for a `logLevel`
+    stack = Stack(App(), "LoggingUnderTest")
+    lambda_.Function(
+        stack,
+        "Fn",
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): return None"),
+        **lambda_logging(log_level),
+    )
+    # When synthesized
+    (function,) = Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
+    config = function["Properties"]["LoggingConfig"]
+    # Then DEBUG reaches CloudWatch when asked for, and the filter never rises above INFO (EMF lines have no level)
+    assert config["ApplicationLogLevel"] == application_level
+    assert config["SystemLogLevel"] == "WARN"
+    assert config["LogFormat"] == "JSON"
+
+
+def test_unknown_log_level_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown log level"):
+        lambda_logging("VERBOSE")
 
 
 def test_ingest_lambda_environment_names_the_resources_it_uses(synthesized: Synthesized) -> None:
@@ -169,6 +237,19 @@ def test_api_stage_throttles_traces_and_writes_json_access_logs_without_client_i
     assert fields["requestId"] == "$context.requestId"
     assert fields["status"] == "$context.status"
     assert not [value for value in fields.values() if "sourceIp" in value]
+    # One compact JSON line with the fields docs/deploy.md's alarms send you to, nothing the Lambda's logs and
+    # metrics already give (CloudWatch bills every byte)
+    assert list(fields) == [
+        "requestId",
+        "httpMethod",
+        "path",
+        "status",
+        "responseLatency",
+        "errorType",
+        "integrationError",
+        "userAgent",
+    ]
+    assert ", " not in access_log["Format"] and '": ' not in access_log["Format"]
     log_group_refs = [part["Ref"] for part in access_log["DestinationArn"]["Fn::Join"][1] if "Ref" in part]
     assert set(log_group_refs) & set(synthesized.resources("AWS::Logs::LogGroup"))
 
@@ -251,8 +332,38 @@ def test_cors_preflight_allows_the_headers_segment_sdks_send(synthesized: Synthe
     assert {r["Properties"]["ResponseType"] for r in gateway_responses} == {"DEFAULT_4XX", "DEFAULT_5XX"}
 
 
-def test_waf_rate_limits_per_ip_with_429_and_is_associated_with_the_stage(synthesized: Synthesized) -> None:
-    # Given the web ACL and the stage
+def test_default_stack_has_no_web_acl_and_says_why_in_its_nag_suppression(synthesized: Synthesized) -> None:
+    # Given the default stack (wafEnabled false)
+    # Then no web ACL nor association is created
+    assert synthesized.stack.ingest_api.web_acl is None
+    assert synthesized.resources("AWS::WAFv2::WebACL") == {}
+    assert synthesized.resources("AWS::WAFv2::WebACLAssociation") == {}
+    # And the stage carries the cdk-nag APIG3 suppression with its reason: what protects without WAF, what WAF
+    # adds, its price and how to turn it on
+    _, stage = synthesized.resource(synthesized.stack.ingest_api.stage)
+    (apig3,) = [r for r in stage["Metadata"]["cdk_nag"]["rules_to_suppress"] if r["id"] == "AwsSolutions-APIG3"]
+    assert apig3["reason"] == WITHOUT_WAF_REASON
+    for words in ("validates every request", "fuzzed", "stage throttling", "per-IP rate limiting", "$9.58"):
+        assert words in apig3["reason"]
+    assert "-c wafEnabled=true" in apig3["reason"]
+    # And the access log has no WAF field
+    assert "wafResponseCode" not in json.loads(stage["Properties"]["AccessLogSetting"]["Format"])
+
+
+def test_waf_stack_logs_wafs_answer_and_has_no_apig3_suppression(with_waf: Synthesized) -> None:
+    # Given the stack with wafEnabled=true / When we read the stage
+    _, stage = with_waf.resource(with_waf.stack.ingest_api.stage)
+    # Then the access log records WAF's answer, and nothing suppresses APIG3 (the ACL satisfies it)
+    fields = json.loads(stage["Properties"]["AccessLogSetting"]["Format"])
+    assert list(fields) == [*ACCESS_LOG_FIELDS, "wafResponseCode"]
+    rules = stage.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    assert "AwsSolutions-APIG3" not in {r["id"] for r in rules}
+
+
+def test_waf_rate_limits_per_ip_with_429_and_is_associated_with_the_stage(with_waf: Synthesized) -> None:
+    # Given the web ACL and the stage (wafEnabled=true)
+    synthesized = with_waf
+    assert synthesized.stack.ingest_api.web_acl is not None
     acl_id, acl = synthesized.resource(synthesized.stack.ingest_api.web_acl)
     stage_id, _ = synthesized.resource(synthesized.stack.ingest_api.stage)
     rules = {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
@@ -277,8 +388,10 @@ def test_waf_rate_limits_per_ip_with_429_and_is_associated_with_the_stage(synthe
     assert {"Ref": stage_id} in association["Properties"]["ResourceArn"]["Fn::Join"][1]
 
 
-def test_waf_blocks_known_bad_inputs_after_the_rate_rule_within_the_priced_capacity(synthesized: Synthesized) -> None:
-    # Given the web ACL
+def test_waf_blocks_known_bad_inputs_after_the_rate_rule_within_the_priced_capacity(with_waf: Synthesized) -> None:
+    # Given the web ACL (wafEnabled=true)
+    synthesized = with_waf
+    assert synthesized.stack.ingest_api.web_acl is not None
     _, acl = synthesized.resource(synthesized.stack.ingest_api.web_acl)
     rules = acl["Properties"]["Rules"]
     # Then the AWS known-bad-inputs group runs as shipped (blocking: Log4j, Java deserialization, exploit paths),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aws_cdk import Stack
@@ -10,8 +11,9 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 
-from cdk.monitoring import FIREHOSE_FRESHNESS_MARGIN_SECONDS, Monitoring
+from cdk.monitoring import FIREHOSE_FRESHNESS_MARGIN_SECONDS, INGEST_EVENT_METRICS, INGEST_PUT_METRICS, Monitoring
 from featurepulse.constants import METRICS_NAMESPACE, SERVICE_NAME
+from lambdas.ingest.handler import INGEST_METRIC_NAMES
 from tests.infrastructure.conftest import Synthesized
 
 
@@ -137,6 +139,18 @@ def test_dashboard_graphs_the_events_the_ingest_handler_counts(synthesized: Synt
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     for name in ("AcceptedEvents", "QuarantinedEvents", "FailedRecords"):
         assert f'[\\"{METRICS_NAMESPACE}\\",\\"{name}\\",\\"service\\",\\"{SERVICE_NAME}\\"' in body
+
+
+def test_dashboard_graphs_every_metric_the_ingest_handler_emits_and_none_it_dropped(synthesized: Synthesized) -> None:
+    # Given the handler's declared custom metrics (each billed monthly) and the dashboard body
+    _, dashboard = synthesized.resource(synthesized.stack.monitoring.dashboard)
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    graphed = set(re.findall(rf'\\"{METRICS_NAMESPACE}\\",\\"([A-Za-z]+)\\",\\"service\\"', body))
+    # Then the dashboard reads every one of them, and none of the duplicates the handler dropped (an empty graph)
+    assert set(INGEST_METRIC_NAMES) <= graphed
+    assert set(INGEST_EVENT_METRICS + INGEST_PUT_METRICS) == set(INGEST_METRIC_NAMES)
+    dropped = {"ClientErrors", "ServerErrors", "RejectedEvents", "PutRecordsCalls", "ThrottledRecords"}
+    assert not graphed & dropped
 
 
 def test_firehose_freshness_alarm_follows_the_buffer_interval(synthesized: Synthesized) -> None:

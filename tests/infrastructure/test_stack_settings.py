@@ -38,6 +38,8 @@ def test_defaults_are_a_stream_sized_for_gap_traffic_and_documented_limits() -> 
     assert settings.cors_allow_origins == ("*",)
     assert settings.stage_map == DEFAULT_STAGE_MAP
     assert settings.alarm_email is None
+    # WAF is opt-in (docs/deploy.md, "Protection"); its rules, once on, count the 8 KB body rule only
+    assert settings.waf_enabled is False
     assert settings.waf_count_only_rules == ("SizeRestrictions_BODY",)
 
 
@@ -51,10 +53,14 @@ def test_command_line_strings_are_parsed_into_typed_values() -> None:
         "stageMap": json.dumps({"Report Opened": "view", "Report Exported": "complete"}),
         "skipLambdaDependencies": "true",
         "alarmEmail": "ops@example.com",
+        "wafEnabled": "true",
+        "wafRateLimit": "2000",
     }
     # When settings are built
     settings = StackSettings.from_context(context.get)
     # Then each value has its type
+    assert settings.waf_enabled is True
+    assert settings.waf_rate_limit == 2000
     assert settings.shard_count == 8
     assert settings.throttle_rate_limit == 250.5
     assert settings.cors_allow_origins == ("https://app.example.com", "https://www.example.com")
@@ -81,6 +87,9 @@ def test_command_line_strings_are_parsed_into_typed_values() -> None:
         ({"expectedEventBytes": "40000"}, "expectedEventBytes"),
         ({"shardCount": "4"}, "shardCount applies only to streamMode=provisioned (streamMode is 'auto'"),
         ({"streamMode": "on-demand", "shardCount": "4"}, "shardCount applies only to streamMode=provisioned"),
+        ({"wafRateLimit": "2000"}, "wafRateLimit applies only with wafEnabled=true"),
+        ({"wafEnabled": "false", "wafCountOnlyRules": ""}, "wafCountOnlyRules applies only with wafEnabled=true"),
+        ({"wafEnabled": "maybe"}, "wafEnabled"),
     ],
 )
 def test_invalid_context_fails_with_one_line_naming_the_key(context: dict[str, str], message: str) -> None:
@@ -145,15 +154,16 @@ def test_the_app_refuses_an_unknown_context_key_before_building_anything():
 
 
 def test_every_optional_part_left_off_is_named_with_the_context_that_turns_it_on():
-    # Given a sender without recipients, and no QuickSight principal nor alarm e-mail
+    # Given a sender without recipients, and no QuickSight principal, alarm e-mail nor WAF
     settings = StackSettings.from_mapping({"reportSender": "reports@example.com"})
     # When the synth asks what is switched off
     notes = settings.switched_off()
     # Then each part is named once, with what turns it on
-    assert len(notes) == 3
+    assert len(notes) == 4
     assert any("schedules are created DISABLED (a sender but no recipients" in n for n in notes)
     assert any("quicksightPrincipalArn" in n for n in notes)
     assert any("alarmEmail" in n for n in notes)
+    assert any(n.startswith("WAF web ACL: not created") and "-c wafEnabled=true" in n for n in notes)
 
 
 def test_nothing_is_announced_when_every_optional_part_is_on():
@@ -164,6 +174,7 @@ def test_nothing_is_announced_when_every_optional_part_is_on():
             "reportRecipients": "m@example.com",
             "alarmEmail": "ops@example.com",
             "quicksightPrincipalArn": "arn:aws:quicksight:eu-west-1:123456789012:group/default/marketing",
+            "wafEnabled": True,
         }
     )
     # When asked, Then nothing is switched off
