@@ -19,12 +19,12 @@ from featurepulse.cost.model import (
     FIGURE_NAMES,
     FLINK_LOG_BYTES_PER_DAY,
     GLUE_MINUTES_PER_REPORT_RUN,
-    JQ_MS_PER_EVENT,
     KMS_CALLERS,
     LAMBDA_PLATFORM_LOG_BYTES,
     LOG_STORAGE_COMPRESSION,
     S3_GETS_PER_FILE_SCANNED,
     SERVICES,
+    TRANSFORM_FIXED_MS_PER_INVOCATION,
     Bill,
     DeploySettings,
     MeasuredInputs,
@@ -292,8 +292,9 @@ def render_cost_markdown(cdk_json: Path = CDK_JSON, measured: MeasuredInputs | N
         "Assumptions of the model itself (featurepulse/cost/model.py): Lambda's START/END/REPORT lines "
         f"{LAMBDA_PLATFORM_LOG_BYTES:g} bytes (system log level WARN: not ingested) and the API access log "
         f"{ACCESS_LOG_BYTES_PER_REQUEST:g} bytes per request; Flink logs {FLINK_LOG_BYTES_PER_DAY / 1e6:g} MB a day; "
-        f"stored logs compress to {LOG_STORAGE_COMPRESSION:g} of their size; the JQ query takes {JQ_MS_PER_EVENT:g} ms "
-        f"per event; Athena makes {S3_GETS_PER_FILE_SCANNED} GETs per file it scans; the report job runs "
+        f"stored logs compress to {LOG_STORAGE_COMPRESSION:g} of their size; the lake transform Lambda takes "
+        f"{TRANSFORM_FIXED_MS_PER_INVOCATION:g} ms per invocation besides its per-MB work; Athena makes "
+        f"{S3_GETS_PER_FILE_SCANNED} GETs per file it scans; the report job runs "
         f"{GLUE_MINUTES_PER_REPORT_RUN:g} minutes; the DynamoDB connector uses {CONNECTOR_GB_SECONDS_PER_QUERY:g} GB-s "
         f"per panel query; the aggregates table holds {AGGREGATES_TABLE_GB:g} GB; {KMS_CALLERS} principals fetch "
         f"data keys every 5 minutes; API Gateway's per-method metrics add {API_DETAILED_METRICS} custom metrics "

@@ -69,7 +69,6 @@ SERVICES: tuple[str, ...] = (
 KDS_PUT_PAYLOAD_UNIT = 25 * KB
 KDS_ON_DEMAND_ROUNDING = 1 * KB
 FIREHOSE_ROUNDING = 5 * KB
-PACKED_RECORD_BYTES = 25 * KB  # featurepulse.domain.packing.MAX_PACKED_RECORD_BYTES
 SHARD_WRITE_BYTES_PER_SECOND = 1024 * 1024
 SHARD_WRITE_RECORDS_PER_SECOND = 1000
 FLINK_RUNNING_STORAGE_GB_PER_KPU = 50
@@ -161,6 +160,7 @@ def provisioned_shards(settings: DeploySettings) -> int | None:
 # --- figures: measured (measured_inputs.json) or assumed ----------------------------------------------------
 FIGURE_NAMES: tuple[str, ...] = (
     "stream_bytes_per_event",
+    "stream_compressed_bytes_per_event",
     "events_per_stream_record",
     "lake_bytes_per_event",
     "lambda_ms_per_batch_100",
@@ -173,6 +173,7 @@ FIGURE_NAMES: tuple[str, ...] = (
     "athena_bytes_scanned_per_report_day",
     "athena_queries_per_report_day",
     "s3_objects_per_hour_lake",
+    "lake_transform_ms_per_mb",
 )
 
 
@@ -215,10 +216,23 @@ ASSUMED_FIGURES: dict[str, tuple[float | None, str, str]] = {
         "the event's bytes + 395 bytes of enrichment (docs/performance.md, Lake: 1,254 B on the stream for the "
         "generator's 859 B events)",
     ),
+    "stream_compressed_bytes_per_event": (
+        None,
+        "bytes",
+        "gzip records (featurepulse/domain/packing.py): data + partition key per event, the stream bytes / 13.85 "
+        "(measured on the ingest logic with 100-event requests of one client, ~1.6 KB stream events: 117 B/event)",
+    ),
     "events_per_stream_record": (
         None,
         "events",
-        "an SDK batch comes from one device (one partition key): packing fills 25 KB records",
+        "an SDK batch comes from one device (one partition key) and hour: its gzip record is halved until it holds "
+        "the 16x ratio bound, 12.1 events per record for 100-event batches (measured like the line above)",
+    ),
+    "lake_transform_ms_per_mb": (
+        7.6,
+        "ms",
+        "CPU of featurepulse/lake/transform.py per MB of decompressed JSON Lines, 0.2 MB buffers of those records "
+        "(this machine, x86_64; not measured on Lambda)",
     ),
     "lake_bytes_per_event": (
         45.4,
@@ -278,7 +292,17 @@ LAMBDA_PLATFORM_LOG_BYTES = 0.0
 ACCESS_LOG_BYTES_PER_REQUEST = 320.0
 FLINK_LOG_BYTES_PER_DAY = 20e6  # the Flink job at INFO (checkpoints, metrics reporters)
 LOG_STORAGE_COMPRESSION = 0.15  # CloudWatch bills stored logs compressed
-JQ_MS_PER_EVENT = 0.1  # Firehose's JQ partition query per de-aggregated event
+# Compressed records (featurepulse/domain/packing.py): JSON Lines / gzip bytes, and events per record, of 100-event
+# batches of one client (the assumed figures above).
+STREAM_COMPRESSION_RATIO = 13.85
+COMPRESSED_EVENTS_PER_RECORD = 12.1
+# The Firehose processing Lambda (cdk/lake.py): invoked per 0.2 MB of records or every 60 s, 512 MB, arm64, plus
+# a fixed cost per invocation (runtime JSON of the ~0.3 MB request and ~3 MB response, pydantic; not measured).
+TRANSFORM_BUFFER_BYTES = 0.2 * 1024 * 1024
+TRANSFORM_BUFFER_INTERVAL_S = 60
+TRANSFORM_MEMORY_MB = 512
+TRANSFORM_FIXED_MS_PER_INVOCATION = 50.0
+TRANSFORM_LOG_BYTES_PER_INVOCATION = 250.0  # its EMF metrics document (it logs only failed records, WARNING)
 S3_REQUESTS_PER_FIREHOSE_OBJECT = 3  # multipart: create, part, complete
 S3_GETS_PER_FILE_SCANNED = 3  # Athena reads a Parquet file's footer and its column chunks
 GLUE_MINUTES_PER_REPORT_RUN = 3.0  # the report job (Athena queries + mail), per run
@@ -298,6 +322,7 @@ API_DETAILED_METRICS = 0
 INGEST_CUSTOM_METRICS = 4  # lambdas/ingest/handler.py INGEST_METRIC_NAMES (dimension: service)
 ERASURE_CUSTOM_METRICS = 1
 FLINK_CUSTOM_METRICS = 3  # lateEvents, unreadableEvents, eventsUnpacked (featurepulse_flink/job.py)
+TRANSFORM_CUSTOM_METRICS = 2  # TransformedEvents, ProcessingFailedRecords (featurepulse/lake/transform.py)
 
 
 def load_measured_inputs(path: Path = MEASURED_INPUTS_PATH) -> MeasuredInputs | None:
@@ -347,15 +372,27 @@ class Figures:
             stream_bytes = workload.event_bytes + ENRICHMENT_OVERHEAD_BYTES
             assumed("stream_bytes_per_event", stream_bytes)
 
-        packed = max(1, min(workload.batch_size, int(PACKED_RECORD_BYTES // stream_bytes)))
         if "events_per_stream_record" in taken:
             measured_figure(
                 "events_per_stream_record", min(taken["events_per_stream_record"].value, workload.batch_size)
             )
         else:
-            # A batch of `batch` events of one device fills ceil(batch*bytes/25 KB) records.
-            records = math.ceil(workload.batch_size / packed)
-            assumed("events_per_stream_record", workload.batch_size / records)
+            # A batch of one device is halved until each gzip record holds the ratio bound (~12 events).
+            assumed("events_per_stream_record", min(float(workload.batch_size), COMPRESSED_EVENTS_PER_RECORD))
+        # Compressed bytes on the stream (what Kinesis PUT units, shard capacity and Firehose ingestion count).
+        if "stream_compressed_bytes_per_event" in taken:
+            # Scaled with the JSON bytes per event, as the measured workload's compression ratio stays.
+            measured_json = taken["stream_bytes_per_event"].value if "stream_bytes_per_event" in taken else 0.0
+            scale = stream_bytes / measured_json if measured_json else 1.0
+            measured_figure(
+                "stream_compressed_bytes_per_event", taken["stream_compressed_bytes_per_event"].value * scale
+            )
+        else:
+            assumed("stream_compressed_bytes_per_event", stream_bytes / STREAM_COMPRESSION_RATIO)
+        if "lake_transform_ms_per_mb" in taken:
+            measured_figure("lake_transform_ms_per_mb", taken["lake_transform_ms_per_mb"].value)
+        else:
+            assumed("lake_transform_ms_per_mb", ASSUMED_FIGURES["lake_transform_ms_per_mb"][0] or 0.0)
 
         measured_stream_bytes = float(mw.get("event_bytes", 0) or 0) + ENRICHMENT_OVERHEAD_BYTES
         if "lake_bytes_per_event" in taken:
@@ -474,10 +511,11 @@ class Inventory:
     kms_keys: int = 1
     web_acls: int = 0  # with `wafEnabled`: 1
     waf_rules: int = 0  # with `wafEnabled`: the per-IP rate rule and two AWS managed rule groups (cdk/ingest_api.py)
-    lambda_functions: int = 2  # ingest, erasure (the QuickSight connector comes from the Serverless Application Repo)
-    log_groups: int = 5  # ingest, API access log, Firehose, erasure, Flink (+1 for the connector)
+    # ingest, erasure, lake transform (the QuickSight connector comes from the Serverless Application Repo)
+    lambda_functions: int = 3
+    log_groups: int = 6  # ingest, API access log, Firehose, lake transform, erasure, Flink (+1 for the connector)
     # Billed per metric: a metric-math alarm counts each metric it reads.
-    alarm_metrics: dict[str, int] = field(default_factory=lambda: {"lake": 13, "realtime": 5, "reports": 1})
+    alarm_metrics: dict[str, int] = field(default_factory=lambda: {"lake": 16, "realtime": 5, "reports": 1})
     dashboards: int = 1
     dynamodb_tables: int = 3  # sources, aggregates, report send log
     glue_databases: int = 1
@@ -504,12 +542,13 @@ class Inventory:
 def inventory_for(settings: DeploySettings) -> Inventory:
     qs = settings.quicksight_enabled
     # A provisioned stream adds the near-write-capacity alarm (bytes and records: 2 metrics; cdk/monitoring.py).
-    lake_alarm_metrics = 13 + (2 if settings.stream_mode != "on-demand" else 0)
+    # The lake transform adds 3 (its Lambda errors, Firehose ExecuteProcessing.Success, ProcessingFailedRecords).
+    lake_alarm_metrics = 16 + (2 if settings.stream_mode != "on-demand" else 0)
     return Inventory(
         web_acls=1 if settings.waf_enabled else 0,
         waf_rules=3 if settings.waf_enabled else 0,
         alarm_metrics={"lake": lake_alarm_metrics, "realtime": 5, "reports": 1},
-        log_groups=5 + (1 if qs else 0),
+        log_groups=6 + (1 if qs else 0),
         glue_databases=1 + (1 if qs else 0),  # the connector's schema database
         glue_tables=6 + (1 if qs else 0),
         quicksight_data_sets=5 if qs else 0,
@@ -558,7 +597,9 @@ def monthly_bill(
     stream_bytes = figures["stream_bytes_per_event"]
     events_per_record = figures["events_per_stream_record"]
     records = events / events_per_record
-    record_bytes = stream_bytes * events_per_record
+    # Records are gzip JSON Lines: Kinesis and Firehose bill the compressed bytes (featurepulse/domain/packing.py).
+    compressed_bytes = figures["stream_compressed_bytes_per_event"]
+    record_bytes = compressed_bytes * events_per_record
 
     # --- ingest: API Gateway, WAF, Lambda --------------------------------------------------------------------
     add("API Gateway", "REST API requests", requests, "requests", "apigw_rest_per_million", 1e6, "lake")
@@ -600,7 +641,7 @@ def monthly_bill(
         put_units = records * math.ceil(record_bytes / KDS_PUT_PAYLOAD_UNIT)
         add(
             "Kinesis Data Streams",
-            "PUT payload units (25 KB)",
+            "PUT payload units (25 KB, compressed records)",
             put_units,
             "units",
             "kds_put_units_per_million",
@@ -618,7 +659,7 @@ def monthly_bill(
                 "lake",
             )
         capacity = shards * min(
-            SHARD_WRITE_BYTES_PER_SECOND / stream_bytes, SHARD_WRITE_RECORDS_PER_SECOND * events_per_record
+            SHARD_WRITE_BYTES_PER_SECOND / compressed_bytes, SHARD_WRITE_RECORDS_PER_SECOND * events_per_record
         )
         if workload.events_per_second > capacity:
             notes.append(
@@ -654,8 +695,24 @@ def monthly_bill(
 
     # --- Firehose -> S3 ----------------------------------------------------------------------------------------
     firehose_gb = records * math.ceil(record_bytes / FIREHOSE_ROUNDING) * FIREHOSE_ROUNDING / GB
-    add("Firehose", "ingestion from the stream (5 KB rounding)", firehose_gb, "GB", "firehose_ingest_gb", 1, "lake")
-    add("Firehose", "format conversion to Parquet", firehose_gb, "GB", "firehose_format_conversion_gb", 1, "lake")
+    add(
+        "Firehose",
+        "ingestion from the stream (compressed records, 5 KB rounding)",
+        firehose_gb,
+        "GB",
+        "firehose_ingest_gb",
+        1,
+        "lake",
+    )
+    add(
+        "Firehose",
+        "format conversion to Parquet (billed on the ingested volume)",
+        firehose_gb,
+        "GB",
+        "firehose_format_conversion_gb",
+        1,
+        "lake",
+    )
     # Dynamic partitioning is billed per GB delivered to S3: the Parquet objects, not the JSON read.
     delivered_gb = events * figures["lake_bytes_per_event"] / GB
     add(
@@ -677,8 +734,31 @@ def monthly_bill(
         1000,
         "lake",
     )
-    jq_hours = events * JQ_MS_PER_EVENT / 1000 / 3600
-    add("Firehose", "JQ partition query", jq_hours, "hours", "firehose_jq_hour", 1, "lake")
+    # No JQ: the processing Lambda gives each record's partition keys (featurepulse/lake/transform.py).
+    compressed_total = events * compressed_bytes
+    decompressed_mb = events * stream_bytes / (1024 * 1024)
+    invocations = max(compressed_total / TRANSFORM_BUFFER_BYTES, SECONDS_PER_MONTH / TRANSFORM_BUFFER_INTERVAL_S)
+    add(
+        "Lambda",
+        "lake transform invocations (per 0.2 MB)",
+        invocations,
+        "requests",
+        "lambda_requests_per_million",
+        1e6,
+        "lake",
+    )
+    transform_seconds = (
+        decompressed_mb * figures["lake_transform_ms_per_mb"] + invocations * TRANSFORM_FIXED_MS_PER_INVOCATION
+    ) / 1000
+    add(
+        "Lambda",
+        f"lake transform duration ({TRANSFORM_MEMORY_MB} MB, arm64)",
+        transform_seconds * TRANSFORM_MEMORY_MB / 1024,
+        "GB-s",
+        "lambda_arm_gb_second",
+        1,
+        "lake",
+    )
 
     lake_gb_per_month = events * figures["lake_bytes_per_event"] / GB
     standard_gb = infrequent_gb = 0.0
@@ -767,6 +847,15 @@ def monthly_bill(
         1,
         "lake",
     )
+    add(
+        "CloudWatch",
+        "logs ingested (lake transform metrics)",
+        invocations * TRANSFORM_LOG_BYTES_PER_INVOCATION / GB,
+        "GB",
+        "cw_logs_ingest_gb",
+        1,
+        "lake",
+    )
     retention_months = settings.log_retention_days / DAYS_PER_MONTH
     add(
         "CloudWatch",
@@ -779,8 +868,8 @@ def monthly_bill(
     )
     add(
         "CloudWatch",
-        "custom metrics (ingest EMF, erasure)",
-        INGEST_CUSTOM_METRICS + ERASURE_CUSTOM_METRICS + API_DETAILED_METRICS,
+        "custom metrics (ingest EMF, erasure, lake transform)",
+        INGEST_CUSTOM_METRICS + ERASURE_CUSTOM_METRICS + API_DETAILED_METRICS + TRANSFORM_CUSTOM_METRICS,
         "metrics",
         "cw_custom_metric_month",
         1,

@@ -114,7 +114,8 @@ def test_stream_mode_decides_the_kinesis_lines() -> None:
 
 
 def test_a_stream_too_small_for_the_rate_is_named_in_the_notes() -> None:
-    bill = monthly_bill(Workload(5000, 1000, 100), DeploySettings(stream_mode="provisioned", shard_count=1))
+    # A shard takes 1 MB/s of compressed records (~120 B per 1 KB event) and 1,000 records/s: ~8,000 events/s.
+    bill = monthly_bill(Workload(20_000, 1000, 100), DeploySettings(stream_mode="provisioned", shard_count=1))
     assert any("throttled" in note for note in bill.notes)
 
 
