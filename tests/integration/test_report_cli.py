@@ -100,3 +100,15 @@ def test_file_send_log_a_partial_send_does_not_block_the_final_one(tmp_path: Pat
     log.mark_sent("k", message_id="final", recipients=1, now=2_001)
     assert log.get("k") == SendRecord("k", "sent", "final", 2_001, None)
     assert not log.claim("k", now=3_000)
+
+
+def test_a_goal_on_a_metric_outside_the_catalogue_is_a_one_line_error(
+    lake_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    goals = '[{"metric": "adoption", "feature": "export", "target": 0.2, "deadline": "2027-01-31"}]'
+    # When the report is asked with a goal naming no catalogue metric
+    code = report("--lake-dir", str(lake_dir), "--root", str(tmp_path), "--goals", goals)
+    # Then it refuses before running anything, naming the metric and the ones a goal may use
+    err = capsys.readouterr().err
+    assert code == 2 and "--goals" in err and "'adoption' is not a metric of the catalogue" in err
+    assert "adoption_rate, adopters, feature_viewers" in err
