@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import tracemalloc
 from typing import Any
@@ -299,3 +300,26 @@ def test_preparing_a_request_allocates_about_what_it_stores_not_a_serializer_buf
     stored = sum(len(orjson.dumps(event)) + 1 for record in prepared.records for event in unpack_record(record.data))
     assert prepared.accepted > 0
     assert peak - before <= 3 * (stored + len(body)) + 4 * 2**20, (peak - before, stored)
+
+
+def test_the_batch_values_are_hashed_once_per_request_not_once_per_quarantined_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given 5,000 invalid events (not objects) and a 400 KB batch context: each quarantined event's id covers the
+    # batch values
+    body = orjson.dumps({"batch": [1] * 5000, "context": {"k": "v" * 400_000}})
+    hashed = [0]
+    real_sha256 = hashlib.sha256
+
+    def counting_sha256(data: bytes = b"") -> Any:
+        hashed[0] += len(data)
+        return real_sha256(data)
+
+    monkeypatch.setattr(hashlib, "sha256", counting_sha256)
+
+    # When it is prepared
+    prepared = prepare(body)
+
+    # Then every event is quarantined, and the bytes hashed are about the request's own (not 5,000 x 400 KB = 2 GB)
+    assert len(prepared.quarantined) == 5000
+    assert hashed[0] <= 2 * len(body)
