@@ -63,6 +63,7 @@ from featurepulse.local.traffic import (
     OutgoingRequest,
     SegmentHttpSender,
     SentMessage,
+    SyntheticUser,
     TrafficGenerator,
     restamp_sent_at,
 )
@@ -88,27 +89,56 @@ class CheckpointedLocalFlink(LocalFlink):
 
 
 class SoakLakeWriter(LocalFirehose):
-    """The lake component, mirroring the quarantine objects to the local directory every `mirror_interval_s`
-    (and when drained) instead of after every poll of the stream.
+    """The lake component, mirroring the quarantine objects to the local directory once, when drained, instead of
+    after every poll of the stream.
 
-    The mirror lists every quarantine object in moto S3 each time: after every poll, that listing grew with the
-    run until it took most of the lake writer's time (a py-spy profile at 35,000 events: a quarter of the
-    process's busy time). The soak checks the quarantine in S3 itself; the local mirror is a convenience."""
-
-    mirror_interval_s = 30.0
+    The mirror lists every quarantine object in moto S3 each time: that listing grows with the run until it takes
+    most of the lake writer's time (py-spy, `--gil`: a quarter of the process's samples at 35,000 events when
+    done after every poll; still a quarter at 108,000 events when done every 30 s). The soak checks the
+    quarantine in S3 itself; the local mirror is a convenience for reading it."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._next_mirror = 0.0
+        self._draining = False
 
     def _mirror_quarantine(self) -> None:
-        if time.monotonic() >= self._next_mirror:
+        if self._draining:
             super()._mirror_quarantine()
-            self._next_mirror = time.monotonic() + self.mirror_interval_s
 
     def drain(self, ctx: LocalContext, timeout_s: float) -> None:
-        self._next_mirror = 0.0
+        self._draining = True
         super().drain(ctx, timeout_s)
+
+
+class SoakTraffic(TrafficGenerator):
+    """The traffic generator, drawing a returning user without listing every user first.
+
+    `TrafficGenerator._pick_user` builds the list of all users not in a session for each new session: O(users),
+    and users grow with the run (a quarter of the soak's samples at 108,000 events). This picks the same user
+    with the same random draws (`rng.choice` over n items draws one number below n): the k-th user not in a
+    session, found from the positions of the few users that are (tests/unit/test_soak_traffic.py)."""
+
+    def __init__(self, seed: int, *, concurrent_sessions: int) -> None:
+        self._positions: dict[str, int] = {}
+        super().__init__(seed, concurrent_sessions=concurrent_sessions)
+
+    def _new_user(self) -> SyntheticUser:
+        user = super()._new_user()
+        self._positions[user.anonymous_id] = len(self.users) - 1
+        return user
+
+    def _pick_user(self) -> SyntheticUser:
+        active = {s.user.anonymous_id for s in self._sessions}
+        taken = sorted({self._positions[a] for a in active if a in self._positions})
+        returning = len(self.users) - len(taken)
+        if returning and self.rng.random() < 0.35:
+            position = self.rng.choice(range(returning))  # the draw rng.choice(list of returning users) makes
+            for p in taken:
+                if p > position:
+                    break
+                position += 1
+            return self.users[position]
+        return self._new_user()
 
 
 @dataclass
@@ -556,7 +586,7 @@ def run_soak(options: SoakOptions, log: Callable[[str], None] = print) -> SoakRe
             except BaseException as exc:
                 chaos_errors.append(exc)
 
-        generator = TrafficGenerator(options.seed, concurrent_sessions=options.concurrent_sessions)
+        generator = SoakTraffic(options.seed, concurrent_sessions=options.concurrent_sessions)
         sender = _Sender(ctx, result, options, faults)
         sender.source_id = stack.source_id
         planned = 0
