@@ -32,6 +32,7 @@ ALL_FEATURES_CONTEXT: Mapping[str, Any] = {
     "alarmEmail": "ops@example.com",
     "streamMode": "provisioned",
     "shardCount": 2,
+    "wafEnabled": True,
 }
 
 

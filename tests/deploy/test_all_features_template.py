@@ -27,6 +27,10 @@ def test_every_optional_feature_is_on(assembly: CloudAssembly) -> None:
     assert any(s["Properties"].get("Endpoint") == ALL_FEATURES_CONTEXT["alarmEmail"] for s in subscriptions.values())
     (stream,) = assembly.of_type("AWS::Kinesis::Stream").values()
     assert stream["Properties"]["StreamModeDetails"]["StreamMode"] == "PROVISIONED"
+    # The opt-in WAF web ACL (per-IP rate rule + two AWS managed groups), on the API stage
+    (acl,) = assembly.of_type("AWS::WAFv2::WebACL").values()
+    assert len(acl["Properties"]["Rules"]) == 3
+    assert len(assembly.of_type("AWS::WAFv2::WebACLAssociation")) == 1
 
 
 def test_cdk_nag_finds_nothing_unsuppressed_with_every_feature_on(assembly: CloudAssembly) -> None:
