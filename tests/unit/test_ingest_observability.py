@@ -117,3 +117,33 @@ def test_the_handler_emits_only_its_declared_metrics() -> None:
     assert added == set(handler.INGEST_METRIC_NAMES)
     assert not added & set(DROPPED_DUPLICATES)
     assert len(handler.INGEST_METRIC_NAMES) == 4
+
+
+# --- under Lambda's JSON log format (cdk/lambda_logging.py) -------------------------------------------------------
+def test_the_logger_follows_lambdas_application_log_level_before_log_level() -> None:
+    # Given Lambda's JSON log format, which passes the function's application log level as AWS_LAMBDA_LOG_LEVEL
+    # When the module is imported with both that and our logLevel / Then Lambda's level decides (as
+    # cdk/lambda_logging.py and docs/deploy.md say: logLevel=WARNING logs INFO, DEBUG reaches CloudWatch)
+    _, _, level, _, _ = probe({"AWS_LAMBDA_LOG_LEVEL": "INFO", constants.ENV_LOG_LEVEL: "WARNING"})
+    assert level == 20
+    _, _, level, _, _ = probe({"AWS_LAMBDA_LOG_LEVEL": "DEBUG", constants.ENV_LOG_LEVEL: "DEBUG"})
+    assert level == 10
+
+
+def test_log_lines_carry_a_level_and_metrics_documents_do_not() -> None:
+    # Given one Powertools log line and one EMF metrics document, as the ingest Lambda prints them
+    probe_lines = (
+        "import json; from featurepulse.observability import logger, metrics; "
+        "logger.warning('w'); metrics.add_metric(name='AcceptedEvents', unit='Count', value=1); "
+        "print(json.dumps(metrics.serialize_metric_set()))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_")}
+    clean["POWERTOOLS_TRACE_DISABLED"] = "true"
+    out = subprocess.run([sys.executable, "-c", probe_lines], env=clean, capture_output=True, check=True)
+    log_line, emf = (json.loads(line) for line in out.stdout.decode().strip().splitlines()[-2:])
+    # Then the log line has a "level" (Python's WARNING; Lambda files a level it does not know as INFO, which the
+    # INFO ceiling lets through too); the metrics document has none, so Lambda files it under INFO and an application
+    # log level above INFO would drop every metric (hence the INFO ceiling)
+    assert log_line["level"] == "WARNING"
+    assert "level" not in emf
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "AcceptedEvents", "Unit": "Count"}]
