@@ -174,7 +174,7 @@ class StackSettings(BaseModel):
     )
     realtime_allowed_lateness_seconds: int = Field(default=300, alias="realtimeAllowedLatenessSeconds", ge=0)
     realtime_out_of_orderness_seconds: int = Field(default=5, alias="realtimeOutOfOrdernessSeconds", ge=0)
-    realtime_early_fire_delay_ms: int = Field(default=1000, alias="realtimeEarlyFireDelayMs", ge=100)
+    realtime_early_fire_delay_ms: int = Field(default=5000, alias="realtimeEarlyFireDelayMs", ge=100)
     realtime_minute_ttl_hours: int = Field(default=48, alias="realtimeMinuteTtlHours", ge=1)
     realtime_day_ttl_days: int = Field(default=90, alias="realtimeDayTtlDays", ge=1)
     realtime_log_level: Literal["DEBUG", "INFO", "WARN", "ERROR"] = Field(default="INFO", alias="realtimeLogLevel")

@@ -81,7 +81,7 @@ def test_job_properties_name_the_stream_and_table_and_carry_the_settings(synthes
     assert job["aggregates.table"] == {"Ref": table_id}
     assert job["source.init.position"] == "TRIM_HORIZON"
     assert job["allowed.lateness.s"] == "300"
-    assert job["early.fire.delay.ms"] == "1000"
+    assert job["early.fire.delay.ms"] == "5000"  # cdk/settings.py default (docs/performance.md, "Cost inputs")
 
 
 def test_checkpointing_snapshots_and_logging_are_on(synthesized: Synthesized):
