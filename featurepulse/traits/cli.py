@@ -12,6 +12,7 @@ The file is read and validated whole before anything is written: a refused file 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -116,7 +117,7 @@ def target_stores(args: argparse.Namespace) -> list[Any]:
     lake_dir = Path(args.lake_dir or book.get("lake_dir") or args.local_dir / "lake")
     stores: list[Any] = [LocalStore(lake_dir)]
     running = running_local_stack(args.local_dir)
-    if args.lake_dir is None and running is not None and running.get("lake_bucket"):
+    if args.lake_dir is None and running is not None and running.get("lake_bucket") and _alive(running.get("pid")):
         import boto3
 
         session = boto3.session.Session(
@@ -127,6 +128,19 @@ def target_stores(args: argparse.Namespace) -> list[Any]:
         client = session.client("s3", endpoint_url=str(running["aws_endpoint_url"]))
         stores.append(S3Store(client, str(running["lake_bucket"])))
     return stores
+
+
+def _alive(pid: Any) -> bool:
+    """Whether the stack's process still runs (a stack that died leaves `running` in its address book)."""
+    if not isinstance(pid, int):
+        return True  # an address book without a pid: trust its status
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager

@@ -5,6 +5,8 @@ changes nothing."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -146,3 +148,19 @@ def test_without_a_bucket_the_import_goes_to_the_running_local_stack_lake_and_it
         assert [(r.key_kind, r.key, r.trait, r.value, r.import_name) for r in rows] == [
             ("account", "acct_001", "size", "11-50", "Accounts-export")
         ]
+
+
+def test_a_local_stack_that_died_is_not_written_to_only_its_lake_directory(tmp_path: Path) -> None:
+    # Given an address book that still says 'running' for a process that has exited, on an unreachable endpoint
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    root, lake_dir = tmp_path / ".featurepulse", tmp_path / "lake"
+    root.mkdir()
+    book = {"status": "running", "pid": finished.pid, "aws_endpoint_url": "http://127.0.0.1:9", "region": "us-east-1"}
+    (root / "local.json").write_text(json.dumps({**book, "lake_bucket": BUCKET, "lake_dir": str(lake_dir)}))
+    crm = write(tmp_path / "crm.csv", "userId,plan\nu1,pro\n")
+    # When traits are imported with no --bucket
+    code = cli.main(["traits", "import", str(crm), "--key", "userId", "--local-dir", str(root)])
+    # Then the import succeeds into the lake directory, and nothing tried the dead stack's endpoint
+    assert code == 0
+    assert [(r.key, r.value) for r in TraitStore(LocalStore(lake_dir)).read_trait_imports()] == [("u1", "pro")]
