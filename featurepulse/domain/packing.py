@@ -29,6 +29,11 @@ Bounds (why the numbers below are what they are):
   uncompressed): it is the largest power of two that keeps the total above under 6 MB (1 MiB would not), and a
   record's compressed bytes stay far below Kinesis's 1 MB record limit. The 5 MB / 500-record PutRecords limits
   hold on the compressed records (`chunk_for_put`).
+- Small records travel plain: a record whose JSON Lines are at most `PLAIN_RECORD_MAX_BYTES` (5 KB) is not
+  compressed. Firehose bills each record as at least 5 KB and Kinesis PUT payload units are 25 KB, so compressing
+  it would lower no bill, and gzip's fixed cost (~27 us a call, most of it zlib's state set-up) would triple the
+  ingest CPU of a batch of many users' single events (docs/performance.md, Ingest). Only an on-demand stream,
+  billed per KB, or a shard near its 1 MB/s would notice: ~2 KB instead of ~1 KB for a lone 1.4 KB event.
 - Per-user order: a key's events are packed in the order they come; a record is closed whenever the key's next
   event is of another hour or would cross the cap, so consecutive records of a key never reorder its events.
 """
@@ -37,7 +42,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -60,6 +65,7 @@ __all__ = [
     "MAX_RECORDS_PER_PUT",
     "MAX_RECORD_BYTES",
     "MIN_RECORD_BYTES",
+    "PLAIN_RECORD_MAX_BYTES",
     "RecordPacker",
     "StreamRecord",
     "UnreadableRecordError",
@@ -72,6 +78,8 @@ __all__ = [
 ]
 
 GZIP_LEVEL = 6  # zlib's gzip container writes mtime 0: the same events always give the same bytes
+# Records of at most this many bytes of JSON Lines travel plain (Firehose's 5 KB record rounding: see above).
+PLAIN_RECORD_MAX_BYTES = 5 * 1024
 # The smallest record packing can produce: the smallest enriched event, gzip (tests/unit/test_packing.py).
 MIN_RECORD_BYTES = 128
 # Firehose Lambda processor buffer (BufferSizeInMBs, allowed 0.2-3; cdk/lake.py), from the arithmetic above.
@@ -100,14 +108,6 @@ def event_hour(timestamp: object) -> str:
     return timestamp[0:13] if isinstance(timestamp, str) else ""
 
 
-@dataclass
-class _OpenRecord:
-    hour: str
-    size: int
-    lines: list[bytes] = field(default_factory=list)
-    ids: list[str] = field(default_factory=list)
-
-
 class RecordPacker:
     """Packs enriched lines into stream records as they come (the ingest request path and `pack_events`).
 
@@ -117,32 +117,37 @@ class RecordPacker:
     def __init__(self, max_record_bytes: int = MAX_PACKED_RECORD_BYTES) -> None:
         self.max_record_bytes = max_record_bytes
         self.records: list[StreamRecord] = []
-        self._open: dict[str, _OpenRecord] = {}
+        # partition key -> [hour, bytes so far, [lines], [event ids]] of its open record (lists: the hot path)
+        self._open: dict[str, list[Any]] = {}
 
     def add(self, key: str, event_id: str, line: bytes, hour: str) -> None:
         current = self._open.get(key)
-        if current is not None and (current.hour != hour or current.size + len(line) > self.max_record_bytes):
-            del self._open[key]
-            seal_record(key, current.lines, current.ids, self.records)
-            current = None
         if current is None:
-            self._open[key] = _OpenRecord(hour=hour, size=len(line), lines=[line], ids=[event_id])
+            self._open[key] = [hour, len(line), [line], [event_id]]
+        elif current[0] != hour or current[1] + len(line) > self.max_record_bytes:
+            del self._open[key]
+            seal_record(key, current[2], current[3], self.records)
+            self._open[key] = [hour, len(line), [line], [event_id]]
         else:
-            current.size += len(line)
-            current.lines.append(line)
-            current.ids.append(event_id)
+            current[1] += len(line)
+            current[2].append(line)
+            current[3].append(event_id)
 
     def finish(self) -> list[StreamRecord]:
         for key, current in self._open.items():
-            seal_record(key, current.lines, current.ids, self.records)
+            seal_record(key, current[2], current[3], self.records)
         self._open.clear()
         return self.records
 
 
 def seal_record(key: str, lines: list[bytes], ids: list[str], out: list[StreamRecord]) -> None:
     """Compress the lines (each with its newline) of one key and hour into records appended to `out`: one record
-    if it holds the ratio bound, else the two halves (recursively); a lone event over the bound is stored plain."""
-    raw = b"".join(lines)
+    if it holds the ratio bound, else the two halves (recursively); a lone event over the bound is stored plain,
+    and so is a record of at most PLAIN_RECORD_MAX_BYTES."""
+    raw = lines[0] if len(lines) == 1 else b"".join(lines)
+    if len(raw) <= PLAIN_RECORD_MAX_BYTES:
+        out.append(StreamRecord(key, raw, tuple(ids)))
+        return
     data = zlib.compress(raw, GZIP_LEVEL, wbits=GZIP_WBITS)
     if len(raw) <= MAX_DECOMPRESSION_RATIO * len(data):
         out.append(StreamRecord(key, data, tuple(ids)))

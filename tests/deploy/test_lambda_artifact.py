@@ -40,7 +40,7 @@ from packaging.utils import canonicalize_name
 from cdk.erasure import PYARROW_REQUIREMENT
 from cdk.lambda_bundling import runtime_dependencies
 from featurepulse.constants import ENV_LAKE_BUCKET, ENV_SOURCES_TABLE, ENV_STREAM_NAME
-from featurepulse.domain.packing import pack_events
+from featurepulse.domain.packing import GZIP_MAGIC, pack_events
 from featurepulse.lake.layout import EVENTS_PREFIX
 from featurepulse.lake.parquet import parquet_to_table
 from featurepulse.lake.store import S3Store
@@ -299,8 +299,9 @@ def test_the_lake_transform_handler_from_cdk_out_unpacks_and_partitions_records_
     overlay = x86_overlay(lambda_python, compiled_distributions(dirs))
     # Given a Firehose transformation event (tests/events/firehose_kinesis_transformation.json) holding a gzip
     # record packed as ingest packs it, a plain record written before compression, and an unreadable one
-    events = user_events("u-alice", "a-alice", datetime(2026, 11, 20, 8, 5, tzinfo=UTC), 4, timedelta(minutes=1))
+    events = user_events("u-alice", "a-alice", datetime(2026, 11, 20, 8, 5, tzinfo=UTC), 8, timedelta(minutes=1))
     (packed,) = pack_events((e["user_id"], e["event_id"], orjson.dumps(e)) for e in events)
+    assert packed.data.startswith(GZIP_MAGIC)
     plain = orjson.dumps(events[0]) + b"\n"
     event = load_event("firehose_kinesis_transformation.json")
     template = event["records"][0]

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from featurepulse.domain.packing import pack_events
+from featurepulse.domain.packing import GZIP_MAGIC, pack_events
 from featurepulse.lake.transform import PROCESSING_FAILED_METRIC, TRANSFORMED_EVENTS_METRIC
 from tests.integration.ingest_support import LambdaContext, load_event
 from tests.lake_samples import user_events
@@ -20,9 +20,10 @@ from tests.lake_samples import user_events
 def test_the_handler_answers_firehose_and_counts_failed_records(capsys: pytest.CaptureFixture[str]) -> None:
     from lambdas.lake_transform.handler import lambda_handler
 
-    # Given the sample event with a packed record of three events and a record that is not an event
-    events = user_events("u1", "a1", datetime(2026, 11, 25, 9, 1, tzinfo=UTC), 3, timedelta(minutes=1))
+    # Given the sample event with a gzip record of eight events and a record that is not an event
+    events = user_events("u1", "a1", datetime(2026, 11, 25, 9, 1, tzinfo=UTC), 8, timedelta(minutes=1))
     (record,) = pack_events((e["user_id"], e["event_id"], orjson.dumps(e)) for e in events)
+    assert record.data.startswith(GZIP_MAGIC)
     event: dict[str, Any] = load_event("firehose_kinesis_transformation.json")
     template = event["records"][0]
     event["records"] = [
@@ -42,4 +43,4 @@ def test_the_handler_answers_firehose_and_counts_failed_records(capsys: pytest.C
     warnings = [line for line in out if line.get("level") == "WARNING"]
     assert [(w["record_id"], w["reason"]) for w in warnings] == [("bad-1", "a line is not JSON")]
     emf = next(line for line in out if "_aws" in line)
-    assert emf[TRANSFORMED_EVENTS_METRIC] == [3.0] and emf[PROCESSING_FAILED_METRIC] == [1.0]
+    assert emf[TRANSFORMED_EVENTS_METRIC] == [8.0] and emf[PROCESSING_FAILED_METRIC] == [1.0]

@@ -15,6 +15,7 @@ import pytest
 
 from featurepulse.domain.packing import (
     FIREHOSE_PROCESSOR_BUFFER_MB,
+    GZIP_MAGIC,
     MAX_DECOMPRESSION_RATIO,
     MAX_PACKED_RECORD_BYTES,
     StreamRecord,
@@ -87,9 +88,10 @@ def test_round_trip_pack_transform_gives_the_lake_rows_of_every_event_in_its_par
 def test_records_written_before_compression_and_gzip_records_are_both_delivered() -> None:
     # Given a plain JSON Lines record (written before the change) and a gzip record, in one buffer
     old = [enriched(user_id="u1", timestamp=T0 + timedelta(seconds=i)) for i in range(3)]
-    new = [enriched(user_id="u2", timestamp=T0 + timedelta(seconds=i)) for i in range(3)]
+    new = [enriched(user_id="u2", timestamp=T0 + timedelta(seconds=i)) for i in range(8)]
     plain = b"".join(orjson.dumps(e) + b"\n" for e in old)
     (gzip_record,) = packed(new)
+    assert gzip_record.data.startswith(GZIP_MAGIC)
     # When transformed
     response = run([plain, gzip_record.data])
     # Then both are Ok and their events all reach the lake

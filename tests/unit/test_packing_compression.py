@@ -19,6 +19,7 @@ from featurepulse.domain.packing import (
     MAX_PACKED_RECORD_BYTES,
     MAX_RECORD_BYTES,
     MIN_RECORD_BYTES,
+    PLAIN_RECORD_MAX_BYTES,
     StreamRecord,
     UnreadableRecordError,
     pack_events,
@@ -52,6 +53,17 @@ def test_a_batch_of_one_user_is_one_gzip_record_that_unpacks_to_its_events() -> 
     assert len(record.data) < len(record_text(record.data)) / 3
     assert _ratio(record) <= MAX_DECOMPRESSION_RATIO
     # And unpacking gives the events back, in order
+    assert list(unpack_record(record.data)) == events
+
+
+def test_a_record_within_firehoses_5_kb_unit_travels_plain() -> None:
+    # Given 3 events of one user (~1.7 KB of JSON Lines: Firehose bills the record as 5 KB either way)
+    events = [enriched(user_id="u1", timestamp=T0) for _ in range(3)]
+    # When packed
+    (record,) = pack_events(_lines(events))
+    # Then the record is plain JSON Lines (no gzip CPU for no saving), read by the same rule
+    assert len(record.data) <= PLAIN_RECORD_MAX_BYTES
+    assert not record.data.startswith(GZIP_MAGIC)
     assert list(unpack_record(record.data)) == events
 
 
@@ -108,8 +120,9 @@ def test_records_written_before_compression_and_after_read_back_alike() -> None:
     # Given a plain JSON Lines record (as written before compression) and a gzip one
     old_events = [enriched(user_id="u1", timestamp=T0) for _ in range(2)]
     plain = b"".join(orjson.dumps(e) + b"\n" for e in old_events)
-    new_events = [enriched(user_id="u2", timestamp=T0) for _ in range(2)]
+    new_events = [enriched(user_id="u2", timestamp=T0) for _ in range(8)]
     (packed,) = pack_events(_lines(new_events))
+    assert packed.data.startswith(GZIP_MAGIC)
     # When every record is unpacked by the same rule
     # Then both give their events
     assert list(unpack_record(plain)) == old_events
