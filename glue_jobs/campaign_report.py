@@ -187,9 +187,12 @@ def audience_store(args: JobArguments, session: Any) -> Any:
     """The lake bucket's audiences/ prefix, with presigned links (featurepulse/reporting/audiences.py)."""
     if not args.lake_bucket:
         return None
+    from botocore.config import Config
+
     from featurepulse.reporting.audiences import S3AudienceStore
 
-    return S3AudienceStore(session.client("s3"), args.lake_bucket)
+    # SigV4 links (S3's current signature; its presigned URLs live at most 7 days, the links' expiry).
+    return S3AudienceStore(session.client("s3", config=Config(signature_version="s3v4")), args.lake_bucket)
 
 
 def main(

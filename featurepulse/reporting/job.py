@@ -43,7 +43,7 @@ from featurepulse.reporting.experiments_config import ExperimentsConfig
 from featurepulse.reporting.mime import Attachment, build_message
 from featurepulse.reporting.periods import Period
 from featurepulse.reporting.render import partial_marker, ranking_sentence, render_html, render_text, subject
-from featurepulse.reporting.report import DEFAULT_SEGMENT_TRAIT, NOT_ATTACHED, ReportData, collect
+from featurepulse.reporting.report import DEFAULT_SEGMENT_TRAIT, NOT_ATTACHED, ReportData, collect, goal_trends_table
 from featurepulse.reporting.runners import QueryRunner
 
 logger = logging.getLogger(__name__)
@@ -205,6 +205,7 @@ def assemble_report(data: ReportData, settings: ReportSettings, *, now: datetime
         "experiment_results": verdict_table(data.experiments),
         "campaign_ranking": ranking_table(data.campaigns),
         "audience_sizes": sizes_table(data.audience_files),
+        **({"goal_trends": goal_trends_table(data.goals)} if data.goals else {}),
     }
     attachments = [Attachment(csv_filename(period, name), result_to_csv(result)) for name, result in tables.items()]
     message = build_message(

@@ -232,6 +232,29 @@ def collect(
     )
 
 
+GOAL_TREND_COLUMNS: tuple[str, ...] = ("goal", "metric", "feature", "target", "deadline", "day", "value", "state")
+
+
+def goal_trends_table(goals: Sequence[GoalStatus]) -> QueryResult:
+    """Each goal's daily values over its trend (the e-mail's sparkline, in numbers) and its status: the
+    `goal_trends` CSV attachment."""
+    rows = tuple(
+        {
+            "goal": g.goal.label,
+            "metric": g.goal.metric,
+            "feature": g.goal.feature,
+            "target": g.goal.target,
+            "deadline": g.goal.deadline,
+            "day": day,
+            "value": value,
+            "state": g.state,
+        }
+        for g in goals
+        for day, value in g.trend
+    )
+    return QueryResult(name="goal_trends", columns=GOAL_TREND_COLUMNS, rows=rows)
+
+
 def retention_by_horizon(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Retention per feature and horizon over all cohorts of the period (cohort-size weighted)."""
     totals: dict[tuple[str, int], list[int]] = {}

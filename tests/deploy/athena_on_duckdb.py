@@ -21,6 +21,8 @@ from moto.s3.models import s3_backends
 
 from featurepulse.identity.schema import IDENTITIES_TABLE, IDENTITY_PREFIX, duckdb_table_source
 from featurepulse.local.duckdb_runner import DuckDbQueryRunner, to_duckdb
+from featurepulse.traits.schema import CAMPAIGN_SPEND_TABLE, TRAIT_IMPORTS_TABLE
+from featurepulse.traits.schema import duckdb_table_source as traits_table_source
 
 _ATHENA_TYPES = {
     "BIGINT": "bigint",
@@ -83,6 +85,9 @@ class AthenaOnDuckDb:
         connection = self.runner.connection
         connection.execute(f'CREATE SCHEMA "{database}"')
         connection.execute(f'CREATE VIEW "{database}"."{events_table}" AS {self.runner.events_source()}')
+        # The CRM imports and the campaign spend (docs/segments.md), read by the traits view and the ranking.
+        for table in (TRAIT_IMPORTS_TABLE, CAMPAIGN_SPEND_TABLE):
+            connection.execute(f'CREATE VIEW "{database}"."{table}" AS {traits_table_source(str(lake_dir), table)}')
         self.queries: list[str] = []
 
     def _identity_table_from_the_bucket(self) -> None:

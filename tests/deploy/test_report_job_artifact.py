@@ -220,6 +220,11 @@ def test_the_job_from_cdk_out_mails_the_report_under_glue_5(
         if "--lake_bucket" in resolved:
             listing = aws.client("s3").list_objects_v2(Bucket=resolved["--lake_bucket"], Prefix=IDENTITY_PREFIX)
             assert listing.get("KeyCount", 0) > 0
+            # and the audiences went to the lake's audiences/, each linked from the e-mail by a presigned URL
+            audiences = aws.client("s3").list_objects_v2(Bucket=resolved["--lake_bucket"], Prefix="audiences/")
+            assert audiences.get("KeyCount", 0) > 0
+            html = next(p for p in message.walk() if p.get_content_type() == "text/html").get_content()
+            assert "X-Amz-Signature=" in html and "audience.csv" in html
         assert " ERROR " not in run.stderr and "Traceback" not in run.stderr, run.stderr[-4000:]
     # And the code that ran can only have come from the bundle: the runtime cannot import featurepulse without it
     probe = subprocess.run([str(glue_python), "-c", "import featurepulse"], cwd=tmp_path, env=env, check=False)

@@ -54,6 +54,9 @@ def test_the_demo_shows_adoption_by_plan_the_goal_the_ranking_with_cost_and_audi
     tables = report_tables(eml)
     assert {r["segment_value"] for r in tables["feature_adoption_by_segment"]} >= {"(unknown)"}
     assert len({r["segment_value"] for r in tables["feature_adoption_by_segment"]}) >= 3
+    names = {p.get_filename() or "" for p in email.message_from_bytes(eml.read_bytes()).walk()}
+    (trends,) = [n for n in names if n.endswith("-goal_trends.csv")]
+    assert trends
     message = email.message_from_bytes(eml.read_bytes())
     html = next(p for p in message.walk() if p.get_content_type() == "text/html").get_payload(decode=True)
     page = html.decode()  # type: ignore[union-attr]
