@@ -222,9 +222,11 @@ def render_cost_markdown(cdk_json: Path = CDK_JSON, measured: MeasuredInputs | N
         "The reference is the sample cost table of the Game Analytics Pipeline guidance (GAP v3, README, as of August",
         "2025, us-east-1): 100 events/s of 1 KB in batches of 100 (259.2 M events and 2.592 M requests a month), 100",
         "Athena queries a day of 100 MB. Its lake uses Firehose Direct PUT (no stream); featurepulse puts the Kinesis",
-        "stream first (docs/design.md) and has WAF, logs, traces and a customer managed key that GAP's table leaves",
-        "out. featurepulse with the default settings of cdk.json"
-        f" (streamMode={s.stream_mode}, {s.shard_count} shard(s) when provisioned, traceSampleRate="
+        "stream first (docs/design.md) and has logs, traces, a customer managed key and an optional WAF (off by",
+        "default: `wafEnabled`, docs/deploy.md 'Protection') that GAP's table leaves out. featurepulse with the",
+        "default settings of cdk.json"
+        f" (streamMode={s.stream_mode}, {s.shard_count} shard(s) when provisioned, wafEnabled="
+        f"{str(s.waf_enabled).lower()}, traceSampleRate="
         f"{s.trace_sample_rate}, lakeBufferIntervalSeconds={s.lake_buffer_interval_seconds}, "
         f"realtimeEarlyFireDelayMs={s.realtime_early_fire_delay_ms}), line by line:",
         "",
@@ -242,9 +244,10 @@ def render_cost_markdown(cdk_json: Path = CDK_JSON, measured: MeasuredInputs | N
         "",
         "## How the cost grows with the rate",
         "",
-        "Some lines are fixed per month whatever the traffic (the Flink application's two KPUs, the WAF web ACL and",
-        "rules, the dashboard, alarms and custom metrics, the key, a provisioned stream's minimum shard, the ad-hoc",
-        "queries); the others grow linearly with the events (API Gateway and WAF requests, Lambda, Firehose per GB,",
+        "Some lines are fixed per month whatever the traffic (the Flink application's two KPUs, with `wafEnabled` the",
+        "WAF web ACL and rules, the dashboard, alarms and custom metrics, the key, a provisioned stream's minimum",
+        "shard, the ad-hoc queries); the others grow linearly with the events (API Gateway and, with WAF, its",
+        "requests, Lambda, Firehose per GB,",
         "S3, live aggregate writes, logs, traces) or in steps (provisioned shards, which `streamMode=auto` sizes",
         "from `expectedEventsPerSecond`, set to the rate here). Totals:",
         "",
