@@ -181,7 +181,7 @@ def test_the_email_has_html_inline_images_referenced_by_cid_and_csv_attachments(
     assert all(p.get("Content-Disposition", "").startswith("attachment") for p in attachments.values())
     # And the outbox holds the same message and a browser-readable page with embedded images
     assert outcome.eml_path is not None and outcome.html_path is not None
-    assert outcome.eml_path.read_bytes().count(b"Content-Type: text/csv") == len(QUERY_NAMES)
+    assert outcome.eml_path.read_bytes().count(b"Content-Type: text/csv") == len(attached)
     page = outcome.html_path.read_text()
     assert "cid:" not in page and page.count("data:image/png;base64,") == 4
     assert "FeaturePulse report: week 11 of 2026" in email.message_from_string(message.raw_data)["Subject"]
