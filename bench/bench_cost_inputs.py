@@ -10,7 +10,7 @@ line saying how it was measured; the cost model reads that file (TEAM contract: 
    record. Baseline in the same run: one event per record (no packing).
 2. Lake. One simulated hour of those records goes through the lake writer with Firehose's layout and the
    stack's buffering settings (cdk/settings.py defaults): Parquet bytes per event, S3 objects per hour.
-   Baseline in the same run: the JSON bytes of the same events on the stream.
+   Baseline in the same run: the bytes of the same events in their stream records.
 3. Lambda and logs. `lambdas.ingest.handler.lambda_handler` (Powertools resolver, logger, metrics, tracer as
    deployed) answers API Gateway proxy events of 100 events, its AWS clients answered in-process by moto.
    CPU milliseconds per request (this thread's CPU time: other processes' load does not count), the time inside
@@ -281,7 +281,7 @@ def stream_and_lake(figures: Figures, lake_dir: Path) -> dict[str, Any]:
         f"same run: Parquet objects written for {LAKE_SECONDS} s of traffic (per dt/hr partition and buffer flush, "
         f"{stack.lake_buffer_interval_seconds} s interval)",
     )
-    print(f"  baseline JSON on the stream: {stream_bytes / events:,.0f} bytes per event; Parquet "
+    print(f"  baseline, the same events in their stream records: {stream_bytes / events:,.0f} bytes per event; Parquet "
           f"{stream_bytes / lake_bytes:.1f}x smaller")  # fmt: skip
     return {
         "lake_events": events,
