@@ -57,10 +57,12 @@ from typing import Any
 import orjson
 import pyarrow.parquet as pq
 
+from featurepulse.domain.packing import record_text
 from featurepulse.domain.stages import DEFAULT_STAGE_MAP
 from featurepulse.ingest.enrich import EnrichmentConfig
 from featurepulse.ingest.request import BATCH, parse_request, prepare_events
 from featurepulse.lake.store import LocalStore
+from featurepulse.lake.transform import transform_record
 from featurepulse.lake.writer import BufferingHints, LakeWriter
 from featurepulse.realtime.settings import RealtimeSettings
 
@@ -226,6 +228,8 @@ def stream_and_lake(figures: Figures, lake_dir: Path) -> dict[str, Any]:
         now=lambda: start + timedelta(seconds=clock[0]),
     )
     events = records = stream_bytes = unpacked_records = unpacked_bytes = body_bytes = 0
+    compressed_bytes = 0  # records are gzip JSON Lines (featurepulse/domain/packing.py): what Kinesis/Firehose bill
+    transform_cpu_s = 0.0
     requests_per_second = RATE // BATCH_SIZE
     for second in range(LAKE_SECONDS):
         sent = start + timedelta(seconds=second)
@@ -237,10 +241,15 @@ def stream_and_lake(figures: Figures, lake_dir: Path) -> dict[str, Any]:
                 n = len(record.event_ids)
                 events += n
                 records += 1
-                stream_bytes += record.size
+                json_lines = record_text(record.data)
+                stream_bytes += len(json_lines) + len(record.partition_key.encode())
+                compressed_bytes += record.size
                 # Baseline: each event alone in a record, with the same partition key.
                 unpacked_records += n
-                unpacked_bytes += len(record.data) + n * len(record.partition_key.encode())
+                unpacked_bytes += len(json_lines) + n * len(record.partition_key.encode())
+                started_cpu = time.process_time()
+                transform_record(record.data)  # the Firehose processing Lambda's logic, per record
+                transform_cpu_s += time.process_time() - started_cpu
                 writer.add_record(record.data)
     writer.flush()
     files_in_hour = writer.stats.files
@@ -255,7 +264,20 @@ def stream_and_lake(figures: Figures, lake_dir: Path) -> dict[str, Any]:
         stream_bytes / events,
         "bytes",
         "ingest logic (parse_request + prepare_events) on 100-event requests of one client, ~1 KB events: "
-        "PutRecords data + partition key bytes / events",
+        "JSON Lines (decompressed) + partition key bytes / events",
+    )
+    figures.add(
+        "stream_compressed_bytes_per_event",
+        compressed_bytes / events,
+        "bytes",
+        "same run: PutRecords data as stored (gzip records, plain up to 5 KB) + partition key bytes / events",
+    )
+    figures.add(
+        "lake_transform_ms_per_mb",
+        transform_cpu_s * 1000 / (stream_bytes / (1024 * 1024)),
+        "ms",
+        "same run: CPU of featurepulse/lake/transform.py transform_record per MB of decompressed JSON Lines "
+        "(this machine; not measured on Lambda)",
     )
     figures.add(
         "events_per_stream_record",
