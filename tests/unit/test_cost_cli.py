@@ -48,11 +48,16 @@ def test_context_overrides_change_the_bill_as_they_change_the_stack(capsys: pyte
     # Given the same workload with an on-demand stream and with 4 provisioned shards
     _, on_demand, _ = run(capsys, "--json", "-c", "streamMode=on-demand")
     _, provisioned, _ = run(capsys, "--json", "--context", "streamMode=provisioned", "--context", "shardCount=4")
+    _, one_shard, _ = run(capsys, "--json", "--context", "streamMode=provisioned", "--context", "shardCount=1")
     on_demand_bill, provisioned_bill = json.loads(on_demand), json.loads(provisioned)
-    # Then the settings reached the model and the Kinesis line follows them
+    one_shard_bill = json.loads(one_shard)
+    # Then the settings reached the model and the Kinesis line follows them: three more shard-months, the same
+    # PUT payload units (whatever the measured inputs make them)
     assert on_demand_bill["inputs"]["settings"]["stream_mode"] == "on-demand"
     assert provisioned_bill["inputs"]["settings"]["shard_count"] == 4
-    assert provisioned_bill["services"]["Kinesis Data Streams"] == pytest.approx(4 * 0.015 * 730 + 0.22, abs=0.05)
+    kinesis = "Kinesis Data Streams"
+    extra = provisioned_bill["services"][kinesis] - one_shard_bill["services"][kinesis]
+    assert extra == pytest.approx(3 * 0.015 * 730, abs=0.02)
     assert on_demand_bill["services"]["Kinesis Data Streams"] > 29.2
 
 
