@@ -30,7 +30,9 @@ from tests import realtime_scenario
 pytestmark = [pytest.mark.flink, pytest.mark.slow]
 
 TABLE = "aggregates-test"
-PHASE_TIMEOUT_S = 60.0
+# How long a phase may take to converge before the test gives up: a ceiling for a loaded CI machine, never the
+# expected time (each phase returns as soon as the table equals the model).
+PHASE_TIMEOUT_S = 300.0
 Items = dict[tuple[str, str], dict[str, Any]]
 
 
