@@ -283,7 +283,7 @@ def stream_and_lake(figures: Figures, lake_dir: Path) -> dict[str, Any]:
         "events_per_stream_record",
         events / records,
         "events",
-        "same run: events / stream records after packing per partition key (JSON Lines, <= 25 KB per record)",
+        "same run: events / stream records, as prepare_events packs them (per partition key, as the Lambda puts them)",
     )
     print(
         f"  baseline one event per record: {unpacked_records / events:.2f} records per event "
@@ -311,6 +311,7 @@ def stream_and_lake(figures: Figures, lake_dir: Path) -> dict[str, Any]:
         "lake_buffer_interval_seconds": stack.lake_buffer_interval_seconds,
         "lake_buffer_size_mib": stack.lake_buffer_size_mib,
         "event_bytes": round(body_bytes / events, 1),  # request body bytes per event, as sent
+        "stream_record_bytes_mean": round(stream_bytes / records, 1),  # Firehose bills records in 5 KB steps
         "ingest_memory_mb": stack.ingest_memory_mb,
         "lake_day": start.date().isoformat(),
     }
