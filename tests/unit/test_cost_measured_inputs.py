@@ -34,12 +34,12 @@ def test_the_measured_inputs_file_has_every_contract_figure_with_value_unit_and_
     assert OUTPUT.relative_to(Path(__file__).resolve().parents[2]) == Path("featurepulse/cost/measured_inputs.json")
     document = json.loads(OUTPUT.read_text())
 
-    # Then it has the contract's shape and every figure name, each a number with a unit and one line of method
+    # Then it has the contract's shape and every contract figure, each a number with a unit and one line of method
     assert set(document) == {"measured_at", "git_rev", "workload", "figures"}
     assert datetime.fromisoformat(document["measured_at"].replace("Z", "+00:00")).tzinfo is not None
     assert isinstance(document["git_rev"], str) and document["git_rev"]
     assert isinstance(document["workload"], dict) and document["workload"]["events_per_second"] == 100
-    assert set(document["figures"]) == CONTRACT_FIGURES
+    assert set(document["figures"]) >= CONTRACT_FIGURES  # others may be added (by telling the lead)
     for name, figure in document["figures"].items():
         assert set(figure) == {"value", "unit", "how"}, name
         assert isinstance(figure["value"], int | float) and math.isfinite(figure["value"]) and figure["value"] > 0
