@@ -12,8 +12,9 @@ requests go in:
 - the ingest handler's Kinesis client is throttled and partially refused (featurepulse/local/faults.py), and now
   and then Kinesis refuses every call for longer than the handler's time budget (an outage): the requests that
   meet it are answered 503 and sent again. An outage begins at the first request after `first_outage_at` of the
-  run and then with probability `outage_rate` per request; it ends once `outage_503s` requests have been
-  answered 503, so about `outage_rate` x `outage_503s` of the requests are, whatever the machine's speed. The
+  run and then with probability `outage_rate` per request; it ends after `outage_503s` answers 503 (counted
+  whichever request they answer: clients retrying requests already answered 503 end it too), so a share of
+  the requests near `outage_rate` x `outage_503s` is answered 503, whatever the machine's speed. The
   handler runs with a `put_time_budget_ms` of 500 ms (PUT_TIME_BUDGET_MS; 3 s by default): the local endpoint
   has one execution environment, and every request that meets an outage holds it for a whole budget;
 - at `lake_restart_at` of the run the lake writer crashes (its buffered rows are lost) and a new one starts;
@@ -149,10 +150,10 @@ class SoakOptions:
     throttle_rate: float = 0.03
     partial_rate: float = 0.05
     # Kinesis outages: one at `first_outage_at` of the run, then the chance per request sent that one begins; each
-    # lasts until `outage_503s` requests have been answered 503 (so about outage_rate x outage_503s of them are).
+    # lasts until the API has answered 503 `outage_503s` times.
     first_outage_at: float = 0.1
     outage_rate: float = 0.004
-    outage_503s: int = 3
+    outage_503s: int = 4
     put_time_budget_ms: int = 500
     clients: int = 4
     lake_restart_at: float = 0.35
@@ -308,7 +309,7 @@ class _Sender:
         self._slots = threading.BoundedSemaphore(2 * options.clients)
         self._pool = ThreadPoolExecutor(options.clients, thread_name_prefix="soak-client")
         self._errors: list[BaseException] = []
-        self._outage_ends_at_503s: int | None = None
+        self._outage_503s_left: int | None = None  # answers 503 until the current outage ends
 
     def _client(self) -> SegmentHttpSender:
         client: SegmentHttpSender | None = getattr(self._local, "client", None)
@@ -333,13 +334,17 @@ class _Sender:
                 continue
             with self._lock:
                 self.result.statuses[status] += 1
-                if status == 503 and not answered_503:
-                    answered_503 = True
-                    self.result.answered_503 += 1
-                    target = self._outage_ends_at_503s
-                    if target is not None and self.result.answered_503 >= target:
-                        self._outage_ends_at_503s = None
-                        self.faults.end_outage()
+                if status == 503:
+                    if not answered_503:
+                        answered_503 = True
+                        self.result.answered_503 += 1
+                    # Every 503 counts, also one to a request answered 503 before the outage began: when all the
+                    # clients retry such requests, no new request reaches the API until the outage ends.
+                    if self._outage_503s_left is not None:
+                        self._outage_503s_left -= 1
+                        if self._outage_503s_left <= 0:
+                            self._outage_503s_left = None
+                            self.faults.end_outage()
             if status != 429 and status < 500:
                 return status, answer
         return 0, None
@@ -349,8 +354,8 @@ class _Sender:
         with self._lock:
             self.result.requests += 1
             first = not self.faults.counts.outages and progress >= self.options.first_outage_at
-            if self._outage_ends_at_503s is None and (first or self.rng.random() < self.options.outage_rate):
-                self._outage_ends_at_503s = self.result.answered_503 + self.options.outage_503s
+            if self._outage_503s_left is None and (first or self.rng.random() < self.options.outage_rate):
+                self._outage_503s_left = self.options.outage_503s
                 self.faults.begin_outage()
             resend = self.rng.random() < self.options.resend_rate
         self._slots.acquire()
@@ -389,7 +394,7 @@ class _Sender:
     def close(self) -> None:
         """End any outage, wait for every request on hand, raise what a client raised."""
         with self._lock:
-            self._outage_ends_at_503s = None
+            self._outage_503s_left = None
             self.faults.end_outage()
         self._pool.shutdown(wait=True)
         for client in self._http:
