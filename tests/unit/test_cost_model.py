@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from featurepulse.cost.model import (
+    AWS_CALLS_MS_PER_REQUEST,
     FIGURE_NAMES,
     PATHS,
     SERVICES,
@@ -55,8 +56,8 @@ def test_api_gateway_reproduces_gap_at_2_592_million_requests() -> None:
 
 
 def test_lambda_arm64_reproduces_gaps_authorizer_line() -> None:
-    # Given 2,592,000 invocations of 200 ms at 256 MB on arm64 (GAP's authorizer Lambda)
-    inputs = measured(lambda_ms_per_batch_100=200, lambda_ms_per_event=0)
+    # Given 2,592,000 invocations of 200 ms at 256 MB on arm64 (GAP's authorizer Lambda): CPU + the AWS calls
+    inputs = measured(lambda_ms_per_batch_100=200 - AWS_CALLS_MS_PER_REQUEST, lambda_ms_per_event=0)
     bill = monthly_bill(Workload(GAP_API_RATE, 1000, 100), DeploySettings(ingest_memory_mb=256), measured=inputs)
     # Then the ingest Lambda lines cost GAP's $2.25
     assert round(usd(bill, "Lambda", what="ingest"), 2) == 2.25
