@@ -10,7 +10,7 @@ its queries (`grant_build`); the erasure job removes a person's rows (`grant_bui
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -18,6 +18,7 @@ from aws_cdk import aws_s3 as s3
 from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
+from cdk.json_lines_table import json_lines_table
 from cdk.nag import suppress
 from featurepulse.identity.schema import (
     IDENTITIES_TABLE,
@@ -67,25 +68,16 @@ class IdentityTables(Construct):
         self.identity_links_table_name = IDENTITY_LINKS_TABLE
 
     def _table(self, construct_id: str, name: str) -> glue.S3Table:
-        table = glue.S3Table(
+        return json_lines_table(
             self,
             construct_id,
             database=self.database,
             table_name=name,
             description=_DESCRIPTIONS[name],
             columns=[glue.Column(name=c["Name"], type=glue.Schema.STRING) for c in glue_columns(name)],
-            data_format=glue.DataFormat(
-                input_format=glue.InputFormat.TEXT,
-                output_format=glue.OutputFormat.HIVE_IGNORE_KEY_TEXT,
-                serialization_library=glue.SerializationLibrary.OPENX_JSON,
-                classification_string=glue.ClassificationString.JSON,
-            ),
-            storage=glue.S3TableStorage.from_bucket(self.bucket),
+            bucket=self.bucket,
             s3_prefix=TABLE_PREFIXES[name],
-            compressed=True,
         )
-        table.apply_removal_policy(RemovalPolicy.DESTROY)
-        return table
 
     def job_arguments(self) -> dict[str, str]:
         """What the report job needs to find and build the tables."""

@@ -11,7 +11,7 @@ are written by people with the CLI and their own credentials: no role of the sta
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,6 +19,7 @@ from aws_cdk import aws_s3 as s3
 from cdk_nag import RegexAppliesTo
 from constructs import Construct
 
+from cdk.json_lines_table import json_lines_table
 from cdk.nag import suppress
 from featurepulse.traits.schema import (
     CAMPAIGN_SPEND_PREFIX,
@@ -66,25 +67,16 @@ class TraitTables(Construct):
         self.campaign_spend_table_name = CAMPAIGN_SPEND_TABLE
 
     def _table(self, construct_id: str, name: str) -> glue.S3Table:
-        table = glue.S3Table(
+        return json_lines_table(
             self,
             construct_id,
             database=self.database,
             table_name=name,
             description=_DESCRIPTIONS[name],
             columns=[glue.Column(name=c["Name"], type=_GLUE_TYPES[c["Type"]]) for c in glue_columns(name)],
-            data_format=glue.DataFormat(
-                input_format=glue.InputFormat.TEXT,
-                output_format=glue.OutputFormat.HIVE_IGNORE_KEY_TEXT,
-                serialization_library=glue.SerializationLibrary.OPENX_JSON,
-                classification_string=glue.ClassificationString.JSON,
-            ),
-            storage=glue.S3TableStorage.from_bucket(self.bucket),
+            bucket=self.bucket,
             s3_prefix=TABLE_PREFIXES[name],
-            compressed=True,
         )
-        table.apply_removal_policy(RemovalPolicy.DESTROY)
-        return table
 
     def _catalog_resources(self) -> list[str]:
         stack = Stack.of(self)
