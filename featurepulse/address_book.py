@@ -43,3 +43,24 @@ def use_local_stack(book: dict[str, Any]) -> None:
     os.environ.pop("AWS_SESSION_TOKEN", None)
     os.environ.pop("AWS_PROFILE", None)
     print(f"featurepulse: using the local stack at {book['aws_endpoint_url']} (local.json)", file=sys.stderr)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (a stack recorded in local.json may have died)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def local_stack_client(service: str, *, region: str, endpoint_url: str | None) -> Any:
+    """A boto3 client of the local stack's moto server, with the stack's credentials (the caller has none)."""
+    import boto3
+
+    session = boto3.session.Session(
+        region_name=region, aws_access_key_id=LOCAL_CREDENTIALS, aws_secret_access_key=LOCAL_CREDENTIALS
+    )
+    return session.client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]

@@ -10,20 +10,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from featurepulse.cli import CliError
+from featurepulse.cli_support import iso_day
 from featurepulse.reporting.audiences import AUDIENCES
 from featurepulse.reporting.periods import PERIOD_KINDS
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def register(subparsers: Any) -> None:
@@ -38,7 +31,7 @@ def register(subparsers: Any) -> None:
     export.add_argument("--feature", required=True, help="the feature (properties.feature of its events)")
     export.add_argument("--audience", required=True, choices=AUDIENCES)
     export.add_argument("--period", choices=PERIOD_KINDS, default="day", help="a day, or the ISO week of --date")
-    export.add_argument("--date", type=_day, required=True, metavar="YYYY-MM-DD", help="a day of the period")
+    export.add_argument("--date", type=iso_day, required=True, metavar="YYYY-MM-DD", help="a day of the period")
     export.add_argument("--out", type=Path, default=None, metavar="FILE", help="write here (default: stdout)")
     export.add_argument(
         "--traits", default=None, metavar="A,B", help="traits beside the user ids (default: local.json's, or plan)"

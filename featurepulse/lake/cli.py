@@ -13,20 +13,19 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import re
 import socket
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from featurepulse.address_book import local_stack_client, pid_alive
 from featurepulse.cli import CliError
+from featurepulse.cli_support import add_target_arguments, aws_errors_as_cli_errors, local_address_book, print_help
 
-DEFAULT_LOCAL_ROOT = Path(".featurepulse")
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -48,7 +47,7 @@ def register(subparsers: Any) -> None:
     _add_target_arguments(replay)
     replay.add_argument("--stream-name", help="deployed stream (stack output EventStreamName); needs --bucket")
     replay.set_defaults(func=run_replay)
-    quarantine.set_defaults(func=lambda _args: _print_help(quarantine))
+    quarantine.set_defaults(func=lambda _args: print_help(quarantine))
 
     erase = subparsers.add_parser(
         "erase",
@@ -73,15 +72,7 @@ def register(subparsers: Any) -> None:
 
 
 def _add_target_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bucket", help="deployed lake bucket (stack output LakeBucketName)")
-    parser.add_argument(
-        "--local-dir", type=Path, default=DEFAULT_LOCAL_ROOT, help="local stack directory (default .featurepulse)"
-    )
-
-
-def _print_help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
+    add_target_arguments(parser, bucket=True, lake_dir=False)
 
 
 # --- argument parsing helpers -------------------------------------------------------------------------
@@ -121,15 +112,7 @@ class LocalStackInfo:
 
 
 def read_local_stack(root: Path) -> LocalStackInfo:
-    from featurepulse.local.runtime import pid_alive
-
-    book_path = root / "local.json"
-    book: dict[str, Any] = {}
-    if book_path.is_file():
-        try:
-            book = json.loads(book_path.read_text())
-        except ValueError:
-            raise CliError(f"{book_path} is not valid JSON; run `featurepulse local` again") from None
+    book = local_address_book(root)
     pid = book.get("pid")
     running = book.get("status") == "running" and isinstance(pid, int) and pid_alive(pid)
     return LocalStackInfo(
@@ -146,16 +129,7 @@ def read_local_stack(root: Path) -> LocalStackInfo:
 
 def _local_client(info: LocalStackInfo, service: str) -> Any:
     """A client of the local stack's moto server, with the stack's fake credentials (the caller has none)."""
-    import boto3
-
-    from featurepulse.local.runtime import FAKE_CREDENTIALS
-
-    session = boto3.session.Session(
-        region_name=info.region,
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
-    return session.client(service, endpoint_url=info.aws_endpoint_url)  # type: ignore[call-overload]
+    return local_stack_client(service, region=info.region, endpoint_url=info.aws_endpoint_url)
 
 
 def _aws_client(service: str) -> Any:
@@ -166,27 +140,13 @@ def _aws_client(service: str) -> Any:
 
 # --- replay ---------------------------------------------------------------------------------------------
 def run_replay(args: argparse.Namespace) -> int:
-    with _aws_errors_as_cli_errors():
+    with aws_errors_as_cli_errors():
         return _run_replay(args)
 
 
 def run_erase(args: argparse.Namespace) -> int:
-    with _aws_errors_as_cli_errors():
+    with aws_errors_as_cli_errors():
         return _run_erase(args)
-
-
-@contextmanager
-def _aws_errors_as_cli_errors() -> Iterator[None]:
-    """AWS refusals (no credentials, access denied, no such bucket) are user errors: one line, no traceback."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        yield
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise CliError(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}") from None
-    except BotoCoreError as exc:
-        raise CliError(f"AWS: {exc}") from None
 
 
 def _run_replay(args: argparse.Namespace) -> int:

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from featurepulse.cli import CliError
-
-DEFAULT_LOCAL_ROOT = Path(".featurepulse")
+from featurepulse.cli_support import add_target_arguments, local_address_book, print_help
 
 
 def register(subparsers: Any) -> None:
@@ -41,32 +40,19 @@ def register(subparsers: Any) -> None:
     show.add_argument("--json", action="store_true", help="print JSON")
     _add_target(show)
     show.set_defaults(func=run_show)
-    identity.set_defaults(func=lambda _args: _help(identity))
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
+    identity.set_defaults(func=lambda _args: print_help(identity))
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lake-dir", type=Path, help="local lake directory (default: the local stack's)")
-    parser.add_argument(
-        "--local-dir", type=Path, default=DEFAULT_LOCAL_ROOT, help="local stack directory (default .featurepulse)"
-    )
+    add_target_arguments(parser, bucket=False, lake_dir=True)
 
 
 def lake_dir_of(args: argparse.Namespace) -> Path:
     if args.lake_dir is not None:
         return Path(args.lake_dir)
-    book_path = Path(args.local_dir) / "local.json"
-    if book_path.is_file():
-        try:
-            book = json.loads(book_path.read_text(encoding="utf-8"))
-        except ValueError:
-            raise CliError(f"{book_path} is not valid JSON; run `featurepulse local` again") from None
-        if book.get("lake_dir"):
-            return Path(book["lake_dir"])
+    book = local_address_book(args.local_dir)
+    if book.get("lake_dir"):
+        return Path(book["lake_dir"])
     return Path(args.local_dir) / "lake"
 
 

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featurepulse.cli import CliError
+from featurepulse.cli_support import iso_day
 from featurepulse.reporting.periods import PERIOD_KINDS
 
 if TYPE_CHECKING:
     from featurepulse.reporting.job import RunOutcome
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def register(subparsers: Any) -> None:
@@ -38,7 +32,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--period", choices=PERIOD_KINDS, default="day", help="a day, or the ISO week of --date")
     parser.add_argument(
         "--date",
-        type=_day,
+        type=iso_day,
         default=None,
         metavar="YYYY-MM-DD",
         help="a day of the period (default: latest in the lake)",

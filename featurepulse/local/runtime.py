@@ -35,6 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from featurepulse.address_book import pid_alive
 from featurepulse.constants import (
     ENV_LOG_LEVEL,
     ENV_METRICS_NAMESPACE,
@@ -182,17 +183,6 @@ def _reset_moto(url: str) -> None:
     request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=30) as response:
         response.read()
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists (a stack recorded in local.json may have died)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _Environment:

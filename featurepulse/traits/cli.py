@@ -12,17 +12,14 @@ The file is read and validated whole before anything is written: a refused file 
 from __future__ import annotations
 
 import argparse
-import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from featurepulse.cli import CliError
+from featurepulse.cli_support import add_target_arguments, aws_errors_as_cli_errors, local_address_book, print_help
 
-DEFAULT_LOCAL_ROOT = Path(".featurepulse")
 DEFAULT_SPEND_IMPORT = "spend"
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
@@ -52,7 +49,7 @@ def register(subparsers: Any) -> None:
     listing = sub.add_parser("list", help="the imports in the lake: name, time, keys, rows")
     _add_target(listing)
     listing.set_defaults(func=run_traits_list)
-    traits.set_defaults(func=lambda _args: _help(traits))
+    traits.set_defaults(func=lambda _args: print_help(traits))
 
     spend = subparsers.add_parser(
         "spend",
@@ -74,86 +71,42 @@ def register(subparsers: Any) -> None:
     spend_load.add_argument("--dry-run", action="store_true", help="validate and count; write nothing")
     _add_target(spend_load)
     spend_load.set_defaults(func=run_spend_import)
-    spend.set_defaults(func=lambda _args: _help(spend))
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
+    spend.set_defaults(func=lambda _args: print_help(spend))
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bucket", help="deployed lake bucket (stack output LakeBucketName)")
-    parser.add_argument("--lake-dir", type=Path, help="local lake directory (default: the local stack's)")
-    parser.add_argument(
-        "--local-dir", type=Path, default=DEFAULT_LOCAL_ROOT, help="local stack directory (default .featurepulse)"
-    )
+    add_target_arguments(parser, bucket=True, lake_dir=True)
 
 
 # --- targets --------------------------------------------------------------------------------------------
-def _local_book(local_dir: Path) -> dict[str, Any]:
-    import json
-
-    path = local_dir / "local.json"
-    if not path.is_file():
-        return {}
-    try:
-        book = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        raise CliError(f"{path} is not valid JSON; run `featurepulse local` again") from None
-    return book if isinstance(book, dict) else {}
-
-
 def target_stores(args: argparse.Namespace) -> list[Any]:
     """The object stores an import goes to (see the module docstring)."""
-    from featurepulse.address_book import LOCAL_CREDENTIALS, running_local_stack
+    from featurepulse.address_book import local_stack_client, running_local_stack
     from featurepulse.lake.store import LocalStore, S3Store
 
     if args.bucket:
         import boto3
 
         return [S3Store(boto3.client("s3"), args.bucket)]
-    book = _local_book(args.local_dir)
+    book = local_address_book(args.local_dir)
     lake_dir = Path(args.lake_dir or book.get("lake_dir") or args.local_dir / "lake")
     stores: list[Any] = [LocalStore(lake_dir)]
     running = running_local_stack(args.local_dir)
     if args.lake_dir is None and running is not None and running.get("lake_bucket") and _alive(running.get("pid")):
-        import boto3
-
-        session = boto3.session.Session(
-            region_name=str(running.get("region") or "us-east-1"),
-            aws_access_key_id=LOCAL_CREDENTIALS,
-            aws_secret_access_key=LOCAL_CREDENTIALS,
+        client = local_stack_client(
+            "s3", region=str(running.get("region") or "us-east-1"), endpoint_url=str(running["aws_endpoint_url"])
         )
-        client = session.client("s3", endpoint_url=str(running["aws_endpoint_url"]))
         stores.append(S3Store(client, str(running["lake_bucket"])))
     return stores
 
 
 def _alive(pid: Any) -> bool:
     """Whether the stack's process still runs (a stack that died leaves `running` in its address book)."""
+    from featurepulse.address_book import pid_alive
+
     if not isinstance(pid, int):
         return True  # an address book without a pid: trust its status
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@contextmanager
-def _aws_errors_as_cli_errors() -> Iterator[None]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        yield
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise CliError(f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}") from None
-    except BotoCoreError as exc:
-        raise CliError(f"AWS: {exc}") from None
+    return pid_alive(pid)
 
 
 def _read_file(path: Path) -> bytes:
@@ -211,7 +164,7 @@ def run_traits_import(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"{args.file}: valid: {summary}; nothing written (--dry-run)")
         return 0
-    with _aws_errors_as_cli_errors():
+    with aws_errors_as_cli_errors():
         for store in target_stores(args):
             result = TraitStore(store).replace_trait_import(name, parsed.rows, now=now)
             replaced = f", replacing the earlier import {name!r}" if result.replaced_objects else ""
@@ -223,7 +176,7 @@ def run_traits_list(args: argparse.Namespace) -> int:
     from featurepulse.domain.traits import current_imports
     from featurepulse.traits.store import TraitStore
 
-    with _aws_errors_as_cli_errors():
+    with aws_errors_as_cli_errors():
         store = TraitStore(target_stores(args)[0])
         rows = current_imports(store.read_trait_imports())
         spend = store.read_spend()
@@ -270,7 +223,7 @@ def run_spend_import(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"{args.file}: valid: {summary}; nothing written (--dry-run)")
         return 0
-    with _aws_errors_as_cli_errors():
+    with aws_errors_as_cli_errors():
         for store in target_stores(args):
             result = TraitStore(store).replace_spend_import(args.name, rows, now=now)
             replaced = f", replacing the earlier import {args.name!r}" if result.replaced_objects else ""
