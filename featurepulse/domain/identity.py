@@ -127,14 +127,16 @@ class IdentityRow:
         return cls(**{k: str(record[k]) for k in ("id_kind", "id", "person_id", "linked_at", "link")})
 
 
-def _text(value: Any) -> str | None:
+def nonblank_text(value: Any) -> str | None:
+    """A column's value as text; None when it is null, empty or blank."""
     if value is None:
         return None
     text = str(value)
     return text if text.strip() else None
 
 
-def _properties(value: Any) -> Mapping[str, Any]:
+def json_mapping(value: Any) -> Mapping[str, Any]:
+    """A JSON object column (`properties`: JSON text, or already a dict) as a mapping; {} for anything else."""
     if isinstance(value, Mapping):
         return value
     if isinstance(value, (str, bytes)) and value:
@@ -148,10 +150,10 @@ def _properties(value: Any) -> Mapping[str, Any]:
 
 def links_from_event(event: Mapping[str, Any]) -> list[IdentityLink]:
     """The links one enriched event carries (a dict with the lake columns; `properties` JSON text or dict)."""
-    user_id = _text(event.get("user_id"))
+    user_id = nonblank_text(event.get("user_id"))
     if user_id is None:
         return []
-    anonymous_id = _text(event.get("anonymous_id"))
+    anonymous_id = nonblank_text(event.get("anonymous_id"))
     event_id = str(event.get("event_id") or "")
     when = event.get("timestamp")
     if when is None:
@@ -161,7 +163,7 @@ def links_from_event(event: Mapping[str, Any]) -> list[IdentityLink]:
     if anonymous_id is not None:
         links.append(IdentityLink(linked_at, event_id, ID_KIND_ANONYMOUS, anonymous_id, user_id, LINK_EVENT))
     if event.get("type") == "alias":
-        previous = _text(_properties(event.get("properties")).get("previousId"))
+        previous = nonblank_text(json_mapping(event.get("properties")).get("previousId"))
         if previous is not None and previous != user_id:
             kind = ID_KIND_ANONYMOUS if previous == anonymous_id else ID_KIND_USER
             links.append(IdentityLink(linked_at, event_id, kind, previous, user_id, LINK_ALIAS))

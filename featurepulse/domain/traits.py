@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from featurepulse.domain.identity import ID_KIND_ANONYMOUS, ID_KIND_USER, IdKey
+from featurepulse.domain.identity import ID_KIND_ANONYMOUS, ID_KIND_USER, IdKey, json_mapping, nonblank_text
 
 ORIGIN_IDENTIFY = "identify"
 ORIGIN_GROUP = "group"
@@ -124,25 +124,6 @@ def trait_value(value: Any) -> str | None:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _blank_to_none(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    return text if text.strip() else None
-
-
-def _json_object(value: Any) -> dict[str, Any]:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, (str, bytes)) and value:
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
-    return {}
-
-
 def _naive_utc(value: Any) -> datetime:
     when: datetime
     if isinstance(value, str):
@@ -197,9 +178,9 @@ def person_traits(
         kind = event.get("type")
         if kind not in (ORIGIN_IDENTIFY, ORIGIN_GROUP):
             continue
-        person = _person(persons, _blank_to_none(event.get("user_id")), _blank_to_none(event.get("anonymous_id")))
+        person = _person(persons, nonblank_text(event.get("user_id")), nonblank_text(event.get("anonymous_id")))
         when = _naive_utc(event.get("timestamp"))
-        properties = _json_object(event.get("properties"))
+        properties = json_mapping(event.get("properties"))
         if kind == ORIGIN_IDENTIFY:
             if person is None:
                 continue
@@ -214,7 +195,7 @@ def person_traits(
         group_id = str(group_id)
         if not group_id.strip():
             continue
-        for trait, raw in _json_object(properties.get("traits")).items():
+        for trait, raw in json_mapping(properties.get("traits")).items():
             value = trait_value(raw)
             if value is not None:
                 _offer(by_account, (group_id, trait), _Candidate(value, when, ORIGIN_GROUP))
