@@ -533,7 +533,13 @@ def _audiences(data: ReportData) -> str:
         for a in data.audiences
     )
     links = any(f.location.startswith("https://") for f in data.audience_files)
-    expiry = f" The links expire after {LINK_EXPIRES_S // 86400} days at the latest." if links else ""
+    expiry = (
+        f" The links expire after {LINK_EXPIRES_S // 86400} days at the latest (sooner when the report job's "
+        "credentials end); a fresh list at any time: featurepulse audiences export --feature FEATURE --audience "
+        f"AUDIENCE --period {data.period.kind} --date {data.period.start.isoformat()}."
+        if links
+        else ""
+    )
     return (
         section + '<table role="presentation" cellpadding="0" cellspacing="0" width="100%" '
         f'style="border-collapse:collapse;"><tr>{head}</tr>{body}</table>'

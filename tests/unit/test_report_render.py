@@ -276,6 +276,8 @@ def test_goals_ranking_and_audiences_read_in_plain_words() -> None:
     assert "one-sided two-proportion z-test" in page
     # And each audience has its size and a link that says it expires
     assert 'href="https://lake.example/a?X-Amz=1"' in page and "expire after 7 days" in page
+    # And it says how to get a fresh list once a link has expired
+    assert "featurepulse audiences export --feature FEATURE" in page
     # And the text part carries the goal and the audiences too
     assert "- Goal: Adoption rate of ai-summary >= 25.0% by 2027-01-31: off track" in text
     assert "- Audience ai-summary / viewed-not-adopted: 1 persons" in text
