@@ -17,7 +17,9 @@ from tests.integration.ingest_support import LambdaContext, load_event
 from tests.lake_samples import user_events
 
 
-def test_the_handler_answers_firehose_and_counts_failed_records(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_handler_answers_firehose_and_counts_failed_records(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     from lambdas.lake_transform.handler import lambda_handler
 
     # Given the sample event with a gzip record of eight events and a record that is not an event
@@ -39,8 +41,11 @@ def test_the_handler_answers_firehose_and_counts_failed_records(capsys: pytest.C
     assert [orjson.loads(line) for line in base64.b64decode(ok["data"]).splitlines()] == events
     assert bad == {"recordId": "bad-1", "result": "ProcessingFailed", "data": base64.b64encode(b"garbage").decode()}
     # And the failed record is logged with its id, and both counts are emitted as metrics
+    # (read as log records: the service logger's stream is the sys.stdout of the test that first imported it)
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert [(getattr(w, "record_id", None), getattr(w, "reason", None)) for w in warnings] == [
+        ("bad-1", "a line is not JSON")
+    ]
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    warnings = [line for line in out if line.get("level") == "WARNING"]
-    assert [(w["record_id"], w["reason"]) for w in warnings] == [("bad-1", "a line is not JSON")]
     emf = next(line for line in out if "_aws" in line)
     assert emf[TRANSFORMED_EVENTS_METRIC] == [8.0] and emf[PROCESSING_FAILED_METRIC] == [1.0]
