@@ -7,6 +7,7 @@ One mini-cluster start per job (about 10-30 s each on a busy machine).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -52,10 +53,14 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def dynamodb(moto_endpoint: str) -> Any:
+def dynamodb(moto_endpoint: str) -> Iterator[Any]:
     client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    # moto's backends belong to the process, not to one server: another module's table would still be there
+    with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+        client.delete_table(TableName=TABLE)
     create_aggregates_table(client, TABLE)
-    return client
+    yield client
+    client.delete_table(TableName=TABLE)
 
 
 class Job:
